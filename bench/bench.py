@@ -1,0 +1,232 @@
+#!/usr/bin/env python3
+"""nubo benchmarks: warm invoke latency/throughput and cold starts per runtime.
+
+Runs against the release binary (make build) on a free port with a fresh data directory, and
+measures the peers named in the issue in the same run: the loopback HTTP round trip of a trivial
+server (the floor for warm invokes) and the bare interpreter start (`python3 -c pass`,
+`node -e 0`) for cold starts. Prints a Markdown report; --out writes it to a file (bench/RESULTS.md).
+"""
+import argparse
+import http.client
+import io
+import json
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+
+import boto3
+import botocore.auth
+import botocore.awsrequest
+import botocore.config
+import botocore.credentials
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.path.join(ROOT, "build", "release")
+ROLE = "arn:aws:iam::000000000000:role/bench"
+
+
+def zip_bytes(files):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, (content, mode) in files.items():
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (0o100000 | mode) << 16
+            z.writestr(info, content)
+    return buf.getvalue()
+
+
+def signed_raw_request(port, path, body, headers=None):
+    creds = botocore.credentials.Credentials("test", "test")
+    req = botocore.awsrequest.AWSRequest(method="POST", url=f"http://127.0.0.1:{port}{path}",
+                                         data=body, headers=headers or {})
+    botocore.auth.SigV4Auth(creds, "lambda", "us-east-1").add_auth(req)
+    lines = [f"POST {path} HTTP/1.1", f"Host: 127.0.0.1:{port}"]
+    for k, v in req.headers.items():
+        if k.lower() != "host":
+            lines.append(f"{k}: {v}")
+    lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body, dict(req.headers.items())
+
+
+def pct(values, p):
+    v = sorted(values)
+    return v[min(len(v) - 1, int(round(p / 100 * (len(v) - 1))))]
+
+
+def http_load(port, request, concurrency, seconds):
+    with tempfile.NamedTemporaryFile(delete=False) as f:
+        f.write(request)
+    try:
+        out = subprocess.run([os.path.join(BUILD, "bench", "http_load"), "run", "--port", str(port),
+                              "--request-file", f.name, "--concurrency", str(concurrency),
+                              "--seconds", str(seconds), "--warmup", "1"],
+                             capture_output=True, text=True, timeout=seconds + 60)
+    finally:
+        os.unlink(f.name)
+    if out.returncode != 0:
+        raise RuntimeError(f"http_load failed: {out.stdout} {out.stderr}")
+    return json.loads(out.stdout)
+
+
+class Node:
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="nubo-bench-")
+        self.proc = subprocess.Popen([os.path.join(BUILD, "nubo"), "serve", "--port", "0",
+                                      "--data-dir", self.dir], stdout=subprocess.PIPE,
+                                     stderr=open(os.path.join(self.dir, "node.log"), "w"))
+        line = self.proc.stdout.readline().decode()
+        if not line.startswith("listening on"):
+            raise RuntimeError(f"nubo did not start: {line}")
+        self.port = int(line.strip().rsplit(":", 1)[1])
+        cfg = botocore.config.Config(retries={"max_attempts": 0}, read_timeout=60)
+        self.lam = boto3.client("lambda", endpoint_url=f"http://127.0.0.1:{self.port}",
+                                region_name="us-east-1", aws_access_key_id="test",
+                                aws_secret_access_key="test", config=cfg)
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=30)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def wait_ready(self, name):
+        while True:
+            c = self.lam.get_function_configuration(FunctionName=name)
+            if c["State"] == "Active" and c["LastUpdateStatus"] == "Successful":
+                return
+            time.sleep(0.001)
+
+
+FUNCTIONS = {
+    "provided": ("provided.al2023", "noop", None),
+    "python": ("python3.12", "app.handler",
+               {"app.py": ("def handler(event, context):\n    return {}\n", 0o644)}),
+    "nodejs": ("nodejs20.x", "index.handler",
+               {"index.js": ("exports.handler = async () => ({});\n", 0o644)}),
+}
+
+
+def create_functions(node):
+    with open(os.path.join(BUILD, "bench", "noop_bootstrap"), "rb") as f:
+        noop = f.read()
+    for name, (runtime, handler, files) in FUNCTIONS.items():
+        files = files or {"bootstrap": (noop, 0o755)}
+        node.lam.create_function(FunctionName=f"bench-{name}", Runtime=runtime, Handler=handler,
+                                 Role=ROLE, Code={"ZipFile": zip_bytes(files)}, MemorySize=128)
+        node.wait_ready(f"bench-{name}")
+
+
+def timed_invoke(port, name):
+    raw, headers = signed_raw_request(port, f"/2015-03-31/functions/{name}/invocations", b"{}")
+    conn = http.client.HTTPConnection("127.0.0.1", port)
+    conn.connect()
+    t0 = time.perf_counter()
+    conn.request("POST", f"/2015-03-31/functions/{name}/invocations", body=b"{}", headers=headers)
+    resp = conn.getresponse()
+    body = resp.read()
+    t1 = time.perf_counter()
+    conn.close()
+    if resp.status != 200 or resp.getheader("X-Amz-Function-Error"):
+        raise RuntimeError(f"invoke {name} failed: {resp.status} {body[:300]}")
+    return (t1 - t0) * 1000
+
+
+def bare_start(argv, n):
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        subprocess.run(argv, check=True)
+        times.append((time.perf_counter() - t0) * 1000)
+    return times
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=5)
+    ap.add_argument("--cold-starts", type=int, default=50)
+    ap.add_argument("--runtimes", default="provided,python,nodejs",
+                    help="cold-start runtimes to measure, comma separated")
+    ap.add_argument("--out", help="append the Markdown report to this file")
+    args = ap.parse_args()
+
+    report = []
+    node = Node()
+    try:
+        create_functions(node)
+        # Floor: the same request bytes against a trivial keep-alive server.
+        floor = subprocess.Popen([os.path.join(BUILD, "bench", "http_load"), "serve"],
+                                 stdout=subprocess.PIPE)
+        floor_port = int(floor.stdout.readline().split()[1])
+        raw, _ = signed_raw_request(node.port, "/2015-03-31/functions/bench-provided/invocations",
+                                    b"{}")
+        timed_invoke(node.port, "bench-provided")  # warm it
+        rows = []
+        for c in (1, 64):
+            f = http_load(floor_port, raw, c, args.seconds)
+            n = http_load(node.port, raw, c, args.seconds)
+            rows.append((c, n, f))
+        floor.send_signal(signal.SIGTERM)
+        floor.wait()
+
+        report.append("### Warm invoke, no-op `provided` function (C), keep-alive HTTP\n")
+        report.append("| concurrency | nubo p50 µs | nubo p99 µs | nubo invokes/s | floor p50 µs | "
+                      "floor p99 µs | floor req/s |")
+        report.append("|---|---|---|---|---|---|---|")
+        for c, n, f in rows:
+            report.append(f"| {c} | {n['p50_us']:.0f} | {n['p99_us']:.0f} | {n['rps']:.0f} | "
+                          f"{f['p50_us']:.0f} | {f['p99_us']:.0f} | {f['rps']:.0f} |")
+        report.append("\nTargets: p50 ≤ 150 µs at concurrency 1, ≥ 15,000 invokes/s at "
+                      "concurrency 64. Floor: a trivial keep-alive HTTP server answering `{}`, "
+                      "same client, same request bytes.\n")
+
+        # Cold starts: change the configuration (new revision: no warm instance may serve it),
+        # then time the first invoke end to end; also update + invoke together.
+        report.append("### Cold start (update configuration, then first invoke)\n")
+        report.append("| runtime | first invoke p50 ms | p99 ms | update+invoke p50 ms | "
+                      "bare interpreter p50 ms | target |")
+        report.append("|---|---|---|---|---|---|")
+        bare = {
+            "provided": None,
+            "python": statistics.median(bare_start(["/usr/bin/python3", "-c", "pass"], args.cold_starts)),
+            "nodejs": statistics.median(bare_start(["node", "-e", "0"], args.cold_starts)),
+        }
+        targets = {"provided": "≤ 10 ms", "python": "≤ 25 ms", "nodejs": "≤ 70 ms"}
+        for name in args.runtimes.split(","):
+            fn = f"bench-{name}"
+            first, total = [], []
+            for i in range(args.cold_starts):
+                t0 = time.perf_counter()
+                node.lam.update_function_configuration(
+                    FunctionName=fn, Environment={"Variables": {"RUN": str(i)}})
+                node.wait_ready(fn)
+                first.append(timed_invoke(node.port, fn))
+                total.append((time.perf_counter() - t0) * 1000)
+            b = bare[name]
+            report.append(f"| {name} | {pct(first, 50):.1f} | {pct(first, 99):.1f} | "
+                          f"{pct(total, 50):.1f} | {'' if b is None else f'{b:.1f}'} | "
+                          f"{targets[name]} |")
+        report.append("\nBare interpreter: `python3 -c pass` and `node -e 0` started by "
+                      "subprocess from the benchmark, same run.\n")
+    finally:
+        node.stop()
+
+    header = (f"## {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} — "
+              f"{platform.node()}, {os.cpu_count()} cores, {platform.platform()}\n\n"
+              f"Command: `make bench` (bench/run → bench/bench.py --seconds {args.seconds:g} "
+              f"--cold-starts {args.cold_starts})\n")
+    text = header + "\n" + "\n".join(report) + "\n"
+    print(text)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write("# Benchmark results\n\nThe latest run of `make bench`; each run replaces "
+                    "this file.\n\n" + text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,196 @@
+// http_load: a keep-alive HTTP load generator and a trivial HTTP server, for the benchmarks.
+//
+//   http_load serve                       a trivial server on 127.0.0.1:<free port>; prints
+//                                         "listening <port>" and answers every request with
+//                                         200 "{}" (the loopback floor)
+//   http_load run --port P --request-file F [--concurrency N] [--seconds S] [--warmup S]
+//                                         sends the raw request in F over N keep-alive
+//                                         connections for S seconds; prints one JSON line with
+//                                         requests, errors, rps, p50_us, p90_us, p99_us, max_us
+#include <algorithm>
+#include <boost/asio.hpp>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// Reads one HTTP response from s into buf (keeping any bytes past it); returns its status.
+asio::awaitable<int> read_response(tcp::socket& s, std::string& buf) {
+  size_t header_end;
+  while ((header_end = buf.find("\r\n\r\n")) == std::string::npos) {
+    char tmp[65536];
+    size_t n = co_await s.async_read_some(asio::buffer(tmp), asio::use_awaitable);
+    buf.append(tmp, n);
+  }
+  int status = std::atoi(buf.c_str() + 9);
+  size_t body = 0;
+  std::string head = buf.substr(0, header_end);
+  for (char& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (auto p = head.find("content-length:"); p != std::string::npos) {
+    body = std::strtoul(head.c_str() + p + 15, nullptr, 10);
+  }
+  size_t total = header_end + 4 + body;
+  while (buf.size() < total) {
+    char tmp[65536];
+    size_t n = co_await s.async_read_some(asio::buffer(tmp), asio::use_awaitable);
+    buf.append(tmp, n);
+  }
+  buf.erase(0, total);
+  co_return status;
+}
+
+struct Stats {
+  std::vector<double> lat_us;
+  long errors = 0;
+};
+
+asio::awaitable<void> client(tcp::endpoint ep, const std::string& request, Clock::time_point start,
+                             Clock::time_point stop, Stats& stats) {
+  tcp::socket s(co_await asio::this_coro::executor);
+  co_await s.async_connect(ep, asio::use_awaitable);
+  s.set_option(tcp::no_delay(true));
+  std::string buf;
+  while (true) {
+    auto t0 = Clock::now();
+    if (t0 >= stop) break;
+    co_await asio::async_write(s, asio::buffer(request), asio::use_awaitable);
+    int status = co_await read_response(s, buf);
+    auto t1 = Clock::now();
+    if (t0 >= start) {
+      if (status != 200) ++stats.errors;
+      stats.lat_us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+    }
+  }
+}
+
+asio::awaitable<void> serve_conn(tcp::socket s) {
+  static const std::string kResponse =
+      "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
+  std::string buf;
+  try {
+    s.set_option(tcp::no_delay(true));
+    while (true) {
+      size_t header_end;
+      while ((header_end = buf.find("\r\n\r\n")) == std::string::npos) {
+        char tmp[65536];
+        size_t n = co_await s.async_read_some(asio::buffer(tmp), asio::use_awaitable);
+        buf.append(tmp, n);
+      }
+      size_t body = 0;
+      std::string head = buf.substr(0, header_end);
+      for (char& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (auto p = head.find("content-length:"); p != std::string::npos) {
+        body = std::strtoul(head.c_str() + p + 15, nullptr, 10);
+      }
+      while (buf.size() < header_end + 4 + body) {
+        char tmp[65536];
+        size_t n = co_await s.async_read_some(asio::buffer(tmp), asio::use_awaitable);
+        buf.append(tmp, n);
+      }
+      buf.erase(0, header_end + 4 + body);
+      co_await asio::async_write(s, asio::buffer(kResponse), asio::use_awaitable);
+    }
+  } catch (const std::exception&) {
+  }
+}
+
+int serve() {
+  asio::io_context io(1);
+  tcp::acceptor acc(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  std::printf("listening %u\n", static_cast<unsigned>(acc.local_endpoint().port()));
+  std::fflush(stdout);
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        while (true) {
+          tcp::socket s = co_await acc.async_accept(asio::use_awaitable);
+          asio::co_spawn(io, serve_conn(std::move(s)), asio::detached);
+        }
+      },
+      asio::detached);
+  io.run();
+  return 0;
+}
+
+double pct(std::vector<double>& v, double p) {
+  if (v.empty()) return 0;
+  size_t i = static_cast<size_t>(p / 100.0 * static_cast<double>(v.size() - 1));
+  return v[i];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc >= 2 && std::string(argv[1]) == "serve") return serve();
+  if (argc < 2 || std::string(argv[1]) != "run") {
+    std::fprintf(stderr, "usage: http_load serve | run --port P --request-file F [...]\n");
+    return 2;
+  }
+  int port = 0, concurrency = 1;
+  double seconds = 5, warmup = 1;
+  std::string file;
+  for (int i = 2; i + 1 < argc; i += 2) {
+    std::string f = argv[i], v = argv[i + 1];
+    if (f == "--port")
+      port = std::atoi(v.c_str());
+    else if (f == "--request-file")
+      file = v;
+    else if (f == "--concurrency")
+      concurrency = std::atoi(v.c_str());
+    else if (f == "--seconds")
+      seconds = std::atof(v.c_str());
+    else if (f == "--warmup")
+      warmup = std::atof(v.c_str());
+  }
+  std::ifstream in(file, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string request = ss.str();
+  if (request.empty() || port == 0) {
+    std::fprintf(stderr, "http_load: need --port and a non-empty --request-file\n");
+    return 2;
+  }
+  asio::io_context io(1);
+  tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port));
+  auto start = Clock::now() +
+               std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(warmup));
+  auto stop =
+      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  std::vector<Stats> stats(concurrency);
+  for (int i = 0; i < concurrency; ++i) {
+    asio::co_spawn(io, client(ep, request, start, stop, stats[i]), [](std::exception_ptr e) {
+      if (e) {
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          std::fprintf(stderr, "http_load: connection failed: %s\n", ex.what());
+        }
+      }
+    });
+  }
+  io.run();
+  std::vector<double> all;
+  long errors = 0;
+  for (auto& s : stats) {
+    all.insert(all.end(), s.lat_us.begin(), s.lat_us.end());
+    errors += s.errors;
+  }
+  std::sort(all.begin(), all.end());
+  std::printf(
+      "{\"requests\": %zu, \"errors\": %ld, \"rps\": %.0f, \"p50_us\": %.1f, \"p90_us\": %.1f, "
+      "\"p99_us\": %.1f, \"max_us\": %.1f}\n",
+      all.size(), errors, static_cast<double>(all.size()) / seconds, pct(all, 50), pct(all, 90),
+      pct(all, 99), all.empty() ? 0 : all.back());
+  return errors == 0 && !all.empty() ? 0 : 1;
+}

@@ -1,0 +1,91 @@
+#include "app/front_door.h"
+
+#include "base/ids.h"
+#include "base/strings.h"
+#include "net/protocol.h"
+
+namespace nubo::app {
+
+namespace {
+
+auth::ErrorStyle style_for(const net::Route& route) {
+  switch (route.protocol) {
+    case net::Protocol::kJson:
+      return auth::ErrorStyle::kJson;
+    case net::Protocol::kRestJson:
+      return auth::ErrorStyle::kLambda;
+    case net::Protocol::kQuery:
+      return auth::ErrorStyle::kQuery;
+    case net::Protocol::kRestXml:
+      return auth::ErrorStyle::kRestXml;
+  }
+  return auth::ErrorStyle::kJson;
+}
+
+auth::SignedRequest signed_view(const net::Request& req, const net::Target& target) {
+  auth::SignedRequest s;
+  s.method = req.method_string();
+  s.raw_path = target.raw_path;
+  s.raw_query = target.raw_query;
+  s.headers.reserve(16);
+  for (const auto& f : req) {
+    s.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+  }
+  s.payload = req.body();
+  return s;
+}
+
+}  // namespace
+
+FrontDoor::FrontDoor(const NodeConfig& config, const auth::CredentialProvider& credentials,
+                     const Clock& clock, Services services)
+    : config_(config), verifier_(credentials, clock), services_(services) {}
+
+net::Response FrontDoor::too_large(const net::Request& req) const {
+  net::Target target = net::parse_target(req.target());
+  net::Route route = net::classify(req, target);
+  Error e{"RequestEntityTooLargeException", 413, "Request must be smaller than the node's limit"};
+  if (route.service == "lambda") {
+    // What Lambda answers for an Invoke body over its limit (the 6 MB check is the service's).
+    e = Error{"RequestEntityTooLargeException", 413,
+              "Request must be smaller than 6291456 bytes for the InvokeFunction operation"};
+  } else if (route.protocol == net::Protocol::kRestXml) {
+    e = Error{"EntityTooLarge", 400, "Your proposed upload exceeds the maximum allowed size"};
+  }
+  return net::error_response(req, route.protocol, e, new_uuid());
+}
+
+net::Task<net::Response> FrontDoor::handle(net::Request& req, const net::Peer& peer) {
+  net::Target target = net::parse_target(req.target());
+  if (target.path == "/_nubo/health") {
+    co_return net::make_response(req, net::http::status::ok, R"({"status":"ok"})");
+  }
+  net::Route route = net::classify(req, target);
+  if (starts_with(target.path, "/_nubo/lambda/") && services_.lambda != nullptr) {
+    // Code download links carry their own expiring signature (GetFunction's Code.Location).
+    co_return co_await services_.lambda->handle(req, target, Principal{});
+  }
+  auth::SignedRequest view = signed_view(req, target);
+  auto who = verifier_.verify(view, style_for(route));
+  if (!who.ok()) {
+    co_return net::error_response(req, route.protocol, who.error(), new_uuid());
+  }
+  Principal caller;
+  caller.access_key_id = who->access_key_id;
+  caller.arn = who->credentials.principal_arn;
+  caller.account_id = config_.account_id;
+  caller.is_root = who->credentials.is_root;
+
+  if (route.service == "lambda" && services_.lambda != nullptr) {
+    co_return co_await services_.lambda->handle(req, target, caller);
+  }
+  // A service nubo does not serve (yet): answer in its protocol so the client's error is clear.
+  Error e{"NotImplemented", 501,
+          "nubo does not implement the '" +
+              (route.service.empty() ? std::string("unknown") : route.service) + "' service yet"};
+  if (route.protocol == net::Protocol::kJson) e.code = "UnknownOperationException", e.status = 400;
+  if (route.protocol == net::Protocol::kQuery) e.code = "InvalidAction", e.status = 400;
+  co_return net::error_response(req, route.protocol, e, new_uuid());
+}
+
+}  // namespace nubo::app

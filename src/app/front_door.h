@@ -1,0 +1,38 @@
+// FrontDoor: the request handler of the node's port. Classifies each request by protocol,
+// verifies SigV4, and hands it to its service; errors leave in the service's own shape.
+//
+// Threads: handle() runs on io threads and is re-entrant; the services it borrows outlive it.
+#pragma once
+
+#include <memory>
+
+#include "auth/credentials.h"
+#include "auth/sigv4.h"
+#include "base/clock.h"
+#include "base/config.h"
+#include "net/http.h"
+#include "services/lambda/lambda_service.h"
+
+namespace nubo::app {
+
+struct Services {
+  lambda::LambdaService* lambda = nullptr;
+};
+
+class FrontDoor {
+ public:
+  FrontDoor(const NodeConfig& config, const auth::CredentialProvider& credentials,
+            const Clock& clock, Services services);
+
+  net::Task<net::Response> handle(net::Request& req, const net::Peer& peer);
+
+  // The 413 answer for a body over the server's limit, in the request's protocol.
+  net::Response too_large(const net::Request& req) const;
+
+ private:
+  const NodeConfig& config_;
+  auth::SigV4Verifier verifier_;
+  Services services_;
+};
+
+}  // namespace nubo::app

@@ -1,0 +1,70 @@
+// nubo: the node binary. `nubo serve` starts a node; see app/cli.h for flags.
+#include <sys/prctl.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "app/cli.h"
+#include "app/node.h"
+#include "base/log.h"
+
+#ifndef NUBO_DEFAULT_RUNTIMES_DIR
+#define NUBO_DEFAULT_RUNTIMES_DIR ""
+#endif
+
+namespace {
+
+// The shipped runtime clients: --runtimes-dir / NUBO_RUNTIMES_DIR, else beside the binary's
+// source tree (build/<preset>/nubo → runtimes/), else the path compiled in.
+std::string find_runtimes_dir(const std::string& configured) {
+  namespace fs = std::filesystem;
+  if (!configured.empty()) return fs::absolute(configured).string();
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    for (fs::path p = exe.parent_path(); !p.empty() && p != p.root_path(); p = p.parent_path()) {
+      if (fs::exists(p / "runtimes" / "python", ec)) return (p / "runtimes").string();
+    }
+  }
+  return NUBO_DEFAULT_RUNTIMES_DIR;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  auto cmd = nubo::app::parse_command_line(args, [](const char* n) { return std::getenv(n); });
+  if (!cmd.ok()) {
+    std::cerr << cmd.error().message << "\n";
+    return 2;
+  }
+  if (cmd->name == "help") {
+    std::cout << nubo::app::usage();
+    return 0;
+  }
+  if (cmd->name == "version") {
+    std::cout << "nubo 0.1.0\n";
+    return 0;
+  }
+  nubo::NodeConfig config = cmd->config;
+  config.runtimes_dir = find_runtimes_dir(config.runtimes_dir);
+  auto node = nubo::app::Node::create(config);
+  if (!node.ok()) {
+    std::cerr << "nubo: " << node.error().message << "\n";
+    return 1;
+  }
+  auto port = (*node)->start();
+  if (!port.ok()) {
+    std::cerr << "nubo: " << port.error().message << "\n";
+    return 1;
+  }
+  std::printf("listening on http://%s:%u\n", (*node)->config().host.c_str(),
+              static_cast<unsigned>(port.value()));
+  std::fflush(stdout);
+  nubo::log_info("data directory " + (*node)->config().data_dir);
+  return (*node)->run();
+}

@@ -1,0 +1,31 @@
+// NodeConfig: the settings of one node, built by main from flags and environment and passed down.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace nubo {
+
+struct NodeConfig {
+  std::string host = "127.0.0.1";
+  uint16_t port = 4566;
+  std::string data_dir = "./.nubo";  // made absolute by main
+  std::string region = "us-east-1";
+  std::string account_id = "000000000000";
+  std::string root_access_key_id = "test";
+  std::string root_secret_access_key = "test";
+  // Lambda's default account concurrency limit (GetAccountSettings ConcurrentExecutions).
+  int account_concurrency = 1000;
+  // A warm instance idle this long is stopped.
+  std::chrono::seconds instance_idle_timeout{300};
+  // Where the shipped runtime clients live (runtimes/python, runtimes/nodejs, ...).
+  std::string runtimes_dir;
+  // nubo's own API as functions reach it (AWS_ENDPOINT_URL); set once the port is bound.
+  std::string endpoint_url;
+  int io_threads = 0;  // 0: one per core
+  // First retry delay of a failed async invocation (AWS: 1 minute, then 2). Tests shorten it.
+  std::chrono::milliseconds async_retry_base{60000};
+};
+
+}  // namespace nubo

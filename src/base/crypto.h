@@ -1,0 +1,43 @@
+// Hashes, MACs and encodings (OpenSSL 3 underneath). Thread-safe, no state.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace nubo {
+
+using Sha256Digest = std::array<uint8_t, 32>;
+
+Sha256Digest sha256(std::string_view data);
+std::string sha256_hex(std::string_view data);
+// HMAC-SHA256 of data under key; returns the raw 32 bytes as a string.
+std::string hmac_sha256(std::string_view key, std::string_view data);
+std::string md5_hex(std::string_view data);
+
+// Incremental SHA-256 for data that arrives in pieces (uploads, files).
+class Sha256Stream {
+ public:
+  Sha256Stream();
+  ~Sha256Stream();
+  Sha256Stream(const Sha256Stream&) = delete;
+  Sha256Stream& operator=(const Sha256Stream&) = delete;
+  void update(std::string_view data);
+  Sha256Digest finish();
+
+ private:
+  void* ctx_;  // EVP_MD_CTX*
+};
+
+std::string hex_encode(std::string_view bytes);
+std::string hex_encode(const Sha256Digest& d);
+std::string base64_encode(std::string_view bytes);
+// Standard alphabet with padding; nullopt for anything that is not valid base64.
+std::optional<std::string> base64_decode(std::string_view text);
+
+// Cryptographically random bytes.
+std::string random_bytes(size_t n);
+
+}  // namespace nubo

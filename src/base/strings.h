@@ -1,0 +1,21 @@
+// String helpers the wire layers share.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace nubo {
+
+std::string to_lower(std::string_view s);
+std::string_view trim(std::string_view s);
+bool starts_with(std::string_view s, std::string_view prefix);
+bool ends_with(std::string_view s, std::string_view suffix);
+std::vector<std::string> split(std::string_view s, char sep);
+
+// RFC 3986 percent-decoding; '+' stays '+' unless plus_as_space.
+std::string url_decode(std::string_view s, bool plus_as_space = false);
+// Percent-encodes everything but the unreserved set (A-Z a-z 0-9 - _ . ~); '/' kept if keep_slash.
+std::string url_encode(std::string_view s, bool keep_slash = false);
+
+}  // namespace nubo

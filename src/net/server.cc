@@ -1,0 +1,270 @@
+#include "net/server.h"
+
+#include <sys/socket.h>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <condition_variable>
+#include <exception>
+#include <list>
+#include <mutex>
+
+#include "base/log.h"
+
+namespace nubo::net {
+
+using tcp = asio::ip::tcp;
+
+namespace {
+
+// A connection's operations are sequential (one coroutine), so it needs no strand; other threads
+// never touch its Asio objects (stop() uses shutdown(2) on the descriptor, which the kernel makes
+// safe). The executor is named by its concrete type: with Boost 1.81 and GCC 12 a strand held in
+// the type-erased executor of Beast's timeout handler was released twice (seen under ASan).
+using Executor = asio::io_context::executor_type;
+using Socket = asio::basic_stream_socket<tcp, Executor>;
+using Stream = beast::basic_stream<tcp, Executor>;
+
+// One open connection, shared by its coroutine and the server's list (for stop()).
+struct Conn {
+  explicit Conn(Socket s) : native_fd(s.native_handle()), stream(std::move(s)) {}
+  const int native_fd;  // valid until the session closes it, which removes the Conn from the
+                        // list under the server's mutex first
+  Stream stream;
+  std::atomic<bool> idle{true};
+};
+
+}  // namespace
+
+struct HttpServer::State : std::enable_shared_from_this<HttpServer::State> {
+  asio::io_context& io;
+  Handler handler;
+  ServerLimits limits;
+  std::atomic<bool> stopped{false};
+
+  std::mutex mu;
+  std::condition_variable cv;
+  std::list<std::shared_ptr<Conn>> conns;                 // GUARDED_BY(mu)
+  std::vector<std::shared_ptr<tcp::acceptor>> acceptors;  // GUARDED_BY(mu)
+  int accept_loops = 0;                                   // GUARDED_BY(mu)
+
+  State(asio::io_context& io_, Handler h, ServerLimits l)
+      : io(io_), handler(std::move(h)), limits(std::move(l)) {}
+
+  void done_one() {
+    std::lock_guard lock(mu);
+    cv.notify_all();
+  }
+};
+
+namespace {
+
+Response too_large_default(const Request& req) {
+  Response res = make_response(req, http::status::payload_too_large,
+                               R"({"message":"Request entity too large"})");
+  res.keep_alive(false);
+  return res;
+}
+
+// Answers a request whose body is over the limit, then drains what the client is still sending
+// (for at most a few seconds and a bounded amount) so that closing does not reset the connection
+// before the client has read the answer.
+asio::awaitable<void> refuse_too_large(HttpServer::State& st, Conn& conn, const Request& req) {
+  Response res = st.limits.too_large ? st.limits.too_large(req) : too_large_default(req);
+  res.keep_alive(false);
+  co_await http::async_write(conn.stream, res, asio::use_awaitable);
+  boost::system::error_code ec;
+  conn.stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  conn.stream.expires_after(std::chrono::seconds(5));
+  static constexpr size_t kMaxDrain = 256ull * 1024 * 1024;
+  std::vector<char> sink(64 * 1024);
+  size_t drained = 0;
+  while (drained < kMaxDrain) {
+    auto [rec, n] = co_await conn.stream.async_read_some(asio::buffer(sink),
+                                                         asio::as_tuple(asio::use_awaitable));
+    if (rec) break;
+    drained += n;
+  }
+}
+
+asio::awaitable<void> session(std::shared_ptr<HttpServer::State> st, std::shared_ptr<Conn> conn,
+                              std::list<std::shared_ptr<Conn>>::iterator self_it) {
+  beast::flat_buffer buffer;
+  Peer peer;
+  {
+    boost::system::error_code ec;
+    auto rep = conn->stream.socket().remote_endpoint(ec);
+    if (!ec) {
+      peer.remote_ip = rep.address().to_string();
+      peer.remote_port = rep.port();
+    }
+    auto lep = conn->stream.socket().local_endpoint(ec);
+    if (!ec) peer.local_port = lep.port();
+  }
+  try {
+    while (!st->stopped.load()) {
+      http::request_parser<http::string_body> parser;
+      parser.header_limit(st->limits.max_header_bytes);
+      parser.body_limit(st->limits.max_body_bytes);
+      conn->idle = true;
+      conn->stream.expires_after(st->limits.idle_timeout);
+      auto [ec, n] = co_await http::async_read_header(conn->stream, buffer, parser,
+                                                      asio::as_tuple(asio::use_awaitable));
+      if (ec == http::error::body_limit) {
+        // Content-Length over the limit: Beast refuses it as soon as the header is read.
+        co_await refuse_too_large(*st, *conn, parser.get());
+        break;
+      }
+      if (ec) break;  // closed, timed out, cancelled by stop(), or a malformed header
+      conn->idle = false;
+      conn->stream.expires_never();
+      if (parser.get()[http::field::expect] == "100-continue") {
+        http::response<http::empty_body> cont{http::status::continue_, parser.get().version()};
+        co_await http::async_write(conn->stream, cont, asio::use_awaitable);
+      }
+      if (!parser.is_done()) {
+        conn->stream.expires_after(std::chrono::seconds(120));
+        auto [ec2, n2] = co_await http::async_read(conn->stream, buffer, parser,
+                                                   asio::as_tuple(asio::use_awaitable));
+        conn->stream.expires_never();
+        if (ec2 == http::error::body_limit) {
+          co_await refuse_too_large(*st, *conn, parser.get());
+          break;
+        }
+        if (ec2) break;
+      }
+      Request req = parser.release();
+      Response res;
+      bool ok = true;
+      try {
+        res = co_await st->handler(req, peer);
+      } catch (const std::exception& e) {
+        log_error(std::string("request handler failed: ") + e.what());
+        ok = false;
+      }
+      if (!ok) {
+        res = make_response(req, http::status::internal_server_error,
+                            R"({"__type":"InternalFailure","message":"internal error"})");
+      }
+      if (st->stopped.load()) res.keep_alive(false);
+      bool keep = res.keep_alive();
+      co_await http::async_write(conn->stream, res, asio::use_awaitable);
+      if (!keep) break;
+    }
+  } catch (const std::exception&) {
+    // A write failed (peer went away): the connection ends here.
+  }
+  {
+    // Leave the list before closing, so stop() never shuts down a descriptor that was reused.
+    std::lock_guard lock(st->mu);
+    st->conns.erase(self_it);
+  }
+  boost::system::error_code ignored;
+  conn->stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  conn->stream.socket().close(ignored);
+  {
+    std::lock_guard lock(st->mu);
+    st->cv.notify_all();
+  }
+}
+
+asio::awaitable<void> accept_loop(std::shared_ptr<HttpServer::State> st,
+                                  std::shared_ptr<tcp::acceptor> acceptor) {
+  while (!st->stopped.load()) {
+    Socket socket(st->io.get_executor());
+    auto [ec] = co_await acceptor->async_accept(socket, asio::as_tuple(asio::use_awaitable));
+    if (ec) {
+      if (st->stopped.load() || ec == asio::error::operation_aborted) break;
+      // Out of fds and the like: keep serving the connections we have, try again shortly.
+      log_warn("accept failed: " + ec.message());
+      asio::steady_timer t(st->io, std::chrono::milliseconds(50));
+      co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+      continue;
+    }
+    boost::system::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    auto conn = std::make_shared<Conn>(std::move(socket));
+    std::list<std::shared_ptr<Conn>>::iterator it;
+    {
+      std::lock_guard lock(st->mu);
+      if (st->stopped.load()) break;
+      it = st->conns.insert(st->conns.end(), conn);
+    }
+    asio::co_spawn(st->io.get_executor(), session(st, conn, it), asio::detached);
+  }
+  std::lock_guard lock(st->mu);
+  --st->accept_loops;
+  st->cv.notify_all();
+}
+
+}  // namespace
+
+HttpServer::HttpServer(asio::io_context& io, Handler handler, ServerLimits limits)
+    : state_(std::make_shared<State>(io, std::move(handler), std::move(limits))) {}
+
+HttpServer::~HttpServer() {
+  stop();
+}
+
+Result<uint16_t> HttpServer::listen(const std::string& host, uint16_t port) {
+  boost::system::error_code ec;
+  auto addr = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
+  if (ec) return Error{"InvalidArgument", 400, "bad listen address " + host + ": " + ec.message()};
+  auto acceptor = std::make_shared<tcp::acceptor>(state_->io);
+  tcp::endpoint ep(addr, port);
+  acceptor->open(ep.protocol(), ec);
+  if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor->bind(ep, ec);
+  if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Error{"AddressInUse", 500,
+                 "cannot listen on " + host + ":" + std::to_string(port) + ": " + ec.message()};
+  }
+  uint16_t bound = acceptor->local_endpoint().port();
+  {
+    std::lock_guard lock(state_->mu);
+    state_->acceptors.push_back(acceptor);
+    ++state_->accept_loops;
+  }
+  asio::co_spawn(state_->io, accept_loop(state_, acceptor), asio::detached);
+  return bound;
+}
+
+void HttpServer::stop() {
+  auto st = state_;
+  if (st->stopped.exchange(true)) return;
+  std::lock_guard lock(st->mu);
+  for (auto& a : st->acceptors) {
+    // Closing from another thread races with async_accept; post the close to the io_context.
+    asio::post(st->io, [a] {
+      boost::system::error_code ignored;
+      a->close(ignored);
+    });
+  }
+  for (auto& c : st->conns) {
+    // Idle connections are woken now (their read sees end of stream); busy ones close after
+    // their response is written. SHUT_RD leaves a response being written intact.
+    if (c->idle.load()) ::shutdown(c->native_fd, SHUT_RD);
+  }
+}
+
+bool HttpServer::wait_idle(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(state_->mu);
+  return state_->cv.wait_for(lock, timeout,
+                             [&] { return state_->conns.empty() && state_->accept_loops == 0; });
+}
+
+size_t HttpServer::open_connections() const {
+  std::lock_guard lock(state_->mu);
+  return state_->conns.size();
+}
+
+}  // namespace nubo::net

@@ -1,0 +1,54 @@
+// HttpServer: an HTTP/1.1 keep-alive server on Beast with one coroutine per connection.
+//
+// Threads: the server runs on the io_context it is given (main runs that context on one thread
+// per core). listen() and stop() may be called from any thread. Each connection's coroutine is
+// sequential, so a connection's socket is touched by one operation at a time.
+#pragma once
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "base/result.h"
+#include "net/http.h"
+
+namespace nubo::net {
+
+struct ServerLimits {
+  uint64_t max_body_bytes = 70ull * 1024 * 1024;  // largest body read; beyond it a 413 answer
+  uint32_t max_header_bytes = 64 * 1024;
+  // A connection idle this long between requests is closed.
+  std::chrono::seconds idle_timeout{300};
+  // Answer for a body over max_body_bytes (protocol-specific shape is the caller's choice).
+  std::function<Response(const Request&)> too_large;
+};
+
+class HttpServer {
+ public:
+  HttpServer(asio::io_context& io, Handler handler, ServerLimits limits = {});
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds and starts accepting. port 0 picks a free port; the bound port is returned.
+  Result<uint16_t> listen(const std::string& host, uint16_t port);
+
+  // Stops accepting and closes idle connections; requests in flight finish, then their
+  // connections close. Returns at once; wait_idle() waits for the connections to end.
+  void stop();
+  // Blocks until no connection is open or the timeout passes. Must not run on an io thread.
+  bool wait_idle(std::chrono::milliseconds timeout);
+
+  size_t open_connections() const;
+
+ public:
+  struct State;  // shared with the connection coroutines; defined in server.cc
+
+ private:
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace nubo::net

@@ -1,0 +1,510 @@
+#include "runtime/instance.h"
+
+// GCC 12 reports a false -Wmismatched-new-delete on the frames of some Asio coroutines (the
+// frame's operator new/delete pair is Asio's own); see GCC bug 109224.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cerrno>
+#include <cstdio>
+#include <mutex>
+#include <random>
+
+#include "base/crypto.h"
+#include "billing/meter.h"
+#include "runtime/handoff.h"
+#include "runtime/lambda_messages.h"
+#include "runtime/limits.h"
+#include "runtime/runtime_api.h"
+
+namespace nubo::runtime {
+
+namespace asio = boost::asio;
+using SteadyClock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr size_t kReadChunk = 64 * 1024;
+constexpr std::chrono::milliseconds kPeakMemoryRefresh{100};
+// A line longer than this is logged in pieces (CloudWatch's event limit is 256 KB).
+constexpr size_t kMaxLineBytes = 256 * 1024;
+
+double ms_between(SteadyClock::time_point a, SteadyClock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+// "Root=1-<8 hex epoch seconds>-<24 hex>;Parent=<16 hex>;Sampled=0", as Lambda makes one when
+// the caller sent no X-Amzn-Trace-Id. Trace ids are not secrets: a per-thread generator.
+std::string make_trace_id(SystemTime now) {
+  thread_local std::mt19937_64 rng([] {
+    std::string seed = random_bytes(8);
+    uint64_t s = 0;
+    for (char c : seed) s = (s << 8) | static_cast<unsigned char>(c);
+    return s;
+  }());
+  static constexpr char kHex[] = "0123456789abcdef";
+  auto put_hex = [](std::string& out, uint64_t v, int digits) {
+    for (int i = digits - 1; i >= 0; --i) out += kHex[(v >> (4 * i)) & 0xf];
+  };
+  auto secs = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+  std::string id;
+  id.reserve(80);
+  id += "Root=1-";
+  put_hex(id, static_cast<uint64_t>(secs), 8);
+  id += '-';
+  put_hex(id, rng(), 16);
+  put_hex(id, rng(), 8);
+  id += ";Parent=";
+  put_hex(id, rng(), 16);
+  id += ";Sampled=0";
+  return id;
+}
+
+// InvokeRequest::client_context is base64 JSON; the runtime gets the JSON text.
+std::string decode_client_context(const std::string& b64) {
+  if (b64.empty()) return {};
+  auto decoded = base64_decode(b64);
+  return decoded ? std::move(*decoded) : b64;
+}
+
+}  // namespace
+
+struct Instance::Impl {
+  Impl(InstanceDeps d) : deps(std::move(d)), output(*deps.io), exit(*deps.io) {}
+
+  InstanceDeps deps;
+  // Set on the launcher thread before start() completes; immutable afterwards.
+  std::unique_ptr<SandboxProcess> process;
+  SteadyClock::time_point launched_at{};
+  std::shared_ptr<RuntimeApi> api;
+  asio::posix::stream_descriptor output;  // stdout+stderr; used by the reader chain only
+  asio::posix::stream_descriptor exit;    // a dup of the pidfd; used by the exit watcher only
+  std::atomic<bool> stopped{false};
+  std::atomic<bool> dead{false};
+  const std::shared_ptr<Handoff<ExitStatus>> exited = Handoff<ExitStatus>::make();
+
+  std::mutex mu;        // the log stream's order, the capture and the exit status
+  bool reaped = false;  // GUARDED_BY(mu)
+  bool eof = false;     // GUARDED_BY(mu)
+  std::unique_ptr<char[]> buf{new char[kReadChunk]};  // GUARDED_BY(mu)
+  std::string partial;                     // GUARDED_BY(mu): output after the last newline
+  bool capture = false;                    // GUARDED_BY(mu): collect lines into tail
+  std::string tail;                        // GUARDED_BY(mu)
+  bool started = false;                    // GUARDED_BY(mu): START logged for this invocation
+  bool delivered_once = false;             // GUARDED_BY(mu)
+  int64_t peak_kb = 0;                     // GUARDED_BY(mu): last peak memory read
+  SteadyClock::time_point peak_read_at{};  // GUARDED_BY(mu)
+
+  // REQUIRES: mu held.
+  void emit_locked(const FunctionSpec& spec, const std::string& stream, SystemTime ts,
+                   std::string_view line) {
+    deps.logs->append(spec.log_group, stream, ts, line);
+    if (capture) {
+      tail.append(line);
+      tail += '\n';
+      if (tail.size() > 4 * kLogTailBytes) tail.erase(0, tail.size() - kLogTailBytes);
+    }
+  }
+
+  // REQUIRES: mu held. Splits output into lines and logs the complete ones.
+  void consume_locked(const FunctionSpec& spec, const std::string& stream, const char* data,
+                      size_t n) {
+    SystemTime ts = deps.clock->now();
+    std::string_view rest(data, n);
+    while (!rest.empty()) {
+      size_t nl = rest.find('\n');
+      if (nl == std::string_view::npos) {
+        partial.append(rest);
+        if (partial.size() >= kMaxLineBytes) {
+          emit_locked(spec, stream, ts, partial);
+          partial.clear();
+        }
+        return;
+      }
+      if (partial.empty()) {
+        emit_locked(spec, stream, ts, rest.substr(0, nl));
+      } else {
+        partial.append(rest.substr(0, nl));
+        emit_locked(spec, stream, ts, partial);
+        partial.clear();
+      }
+      rest.remove_prefix(nl + 1);
+    }
+  }
+
+  // REQUIRES: mu held. Reads what the pipe holds now, without blocking. Returns true at EOF.
+  bool drain_locked(const FunctionSpec& spec, const std::string& stream) {
+    if (eof) return true;
+    int fd = output.is_open() ? output.native_handle() : -1;
+    if (fd < 0) return false;
+    for (;;) {
+      ssize_t n = ::read(fd, buf.get(), kReadChunk);
+      if (n > 0) {
+        consume_locked(spec, stream, buf.get(), static_cast<size_t>(n));
+        if (static_cast<size_t>(n) < kReadChunk) return false;  // the pipe is empty now
+        continue;
+      }
+      if (n == 0) {
+        eof = true;
+        flush_partial_locked(spec, stream);
+        return true;
+      }
+      if (errno == EINTR) continue;
+      return false;  // EAGAIN: nothing more for now
+    }
+  }
+
+  // REQUIRES: mu held.
+  void flush_partial_locked(const FunctionSpec& spec, const std::string& stream) {
+    if (partial.empty()) return;
+    emit_locked(spec, stream, deps.clock->now(), partial);
+    partial.clear();
+  }
+};
+
+Instance::Instance(Private, InstanceDeps deps, std::shared_ptr<const FunctionSpec> spec)
+    : impl_(std::make_unique<Impl>(std::move(deps))), spec_(std::move(spec)) {
+  log_stream_ = make_log_stream_name(impl_->deps.clock->now(), spec_->version);
+}
+
+Instance::~Instance() {
+  if (impl_->api) impl_->api->close();
+  boost::system::error_code ignored;
+  impl_->output.close(ignored);
+  impl_->exit.close(ignored);
+  // impl_->process, if never reaped, kills and reaps in its destructor.
+}
+
+net::Task<Result<std::shared_ptr<Instance>>> Instance::start(
+    InstanceDeps deps, std::shared_ptr<const FunctionSpec> spec) {
+  auto inst = std::make_shared<Instance>(Private{}, std::move(deps), std::move(spec));
+  Impl& m = *inst->impl_;
+  std::weak_ptr<Instance> weak = inst;
+  m.api = RuntimeApi::make(*m.deps.io, m.deps.clock, [weak](const RuntimeApi::Event& ev) {
+    if (auto i = weak.lock()) i->on_deliver(ev.request_id);
+  });
+  auto port = m.api->listen();
+  if (!port.ok()) co_return port.error();
+  // GCC 12 destroys a capturing lambda (or a by-value argument) twice when it is created in the
+  // same expression as a co_await: build the awaitable first, then await it.
+  auto launch_fn = [inst, p = port.value()]() -> Status { return inst->launch(p); };
+  auto launching = on_pool(*m.deps.launcher, std::move(launch_fn));
+  Status launched = co_await std::move(launching);
+  if (!launched.ok()) {
+    m.stopped = true;
+    m.dead = true;
+    m.api->close();
+    co_return launched.error();
+  }
+  inst->watch();
+  co_return inst;
+}
+
+Status Instance::launch(uint16_t api_port) {
+  Impl& m = *impl_;
+  const FunctionSpec& spec = *spec_;
+  RuntimeSettings settings = *m.deps.runtimes;
+  settings.runtimes_dir = m.deps.config->runtimes_dir;
+  NUBO_ASSIGN_OR_RETURN(LaunchCommand cmd, launch_command(spec, settings));
+  InstanceEnvironment ie;
+  ie.runtime_api_port = api_port;
+  ie.log_stream = log_stream_;
+  if (m.deps.credentials) {
+    ie.credentials = m.deps.credentials(spec);
+  } else {
+    ie.credentials.access_key_id = m.deps.config->root_access_key_id;
+    ie.credentials.secret_access_key = m.deps.config->root_secret_access_key;
+  }
+  LaunchSpec ls;
+  ls.executable = cmd.executable;
+  ls.argv = cmd.argv;
+  ls.env = build_environment(spec, *m.deps.config, cmd, ie);
+  ls.cwd = spec.code_dir;
+  ls.max_open_files = kMaxOpenFiles;
+  ls.code_dir = spec.code_dir;
+  ls.memory_mb = spec.memory_mb;
+  ls.ephemeral_storage_mb = spec.ephemeral_storage_mb;
+  m.launched_at = SteadyClock::now();
+  NUBO_ASSIGN_OR_RETURN(m.process, m.deps.sandbox->launch(ls));
+  if (m.deps.adopt && !m.deps.adopt(shared_from_this())) {
+    m.process->kill(SIGKILL);
+    m.process.reset();  // reaps
+    return Error{"ServiceException", 500, "The node is shutting down."};
+  }
+  return Ok{};
+}
+
+void Instance::watch() {
+  Impl& m = *impl_;
+  boost::system::error_code ec;
+  m.output.assign(m.process->take_output_fd(), ec);
+  int efd = fcntl(m.process->exit_fd(), F_DUPFD_CLOEXEC, 3);
+  if (efd >= 0) m.exit.assign(efd, ec);
+  arm_reader();
+  arm_exit();
+}
+
+void Instance::arm_reader() {
+  std::weak_ptr<Instance> weak = shared_from_this();
+  impl_->output.async_wait(asio::posix::stream_descriptor::wait_read,
+                           [weak](const boost::system::error_code& ec) {
+                             if (ec) return;
+                             auto self = weak.lock();
+                             if (!self) return;
+                             bool eof;
+                             {
+                               std::lock_guard lock(self->impl_->mu);
+                               eof = self->impl_->drain_locked(*self->spec_, self->log_stream_);
+                             }
+                             if (!eof) self->arm_reader();
+                           });
+}
+
+void Instance::arm_exit() {
+  auto self = shared_from_this();
+  impl_->exit.async_wait(asio::posix::stream_descriptor::wait_read,
+                         [self](const boost::system::error_code& ec) {
+                           if (ec) return;
+                           Impl& m = *self->impl_;
+                           auto status = m.process->try_reap();
+                           if (!status) {
+                             self->arm_exit();
+                             return;
+                           }
+                           self->handle_exit(*status);
+                           boost::system::error_code ignored;
+                           m.exit.close(ignored);
+                         });
+}
+
+void Instance::handle_exit(const ExitStatus& status) {
+  Impl& m = *impl_;
+  {
+    std::lock_guard lock(m.mu);
+    if (m.reaped) return;
+    m.reaped = true;
+    m.drain_locked(*spec_, log_stream_);
+    m.flush_partial_locked(*spec_, log_stream_);
+  }
+  m.dead = true;
+  m.api->close();
+  m.exited->set(status);
+  if (m.deps.on_reaped) m.deps.on_reaped(this);
+}
+
+void Instance::on_deliver(std::string_view request_id) {
+  Impl& m = *impl_;
+  std::lock_guard lock(m.mu);
+  // What the runtime wrote during its init goes before START. (Warm invocations skip the read:
+  // the previous invocation drained the pipe when it ended.)
+  if (!m.delivered_once) {
+    m.drain_locked(*spec_, log_stream_);
+    m.delivered_once = true;
+  }
+  m.emit_locked(*spec_, log_stream_, m.deps.clock->now(), start_line(request_id, spec_->version));
+  m.started = true;
+}
+
+bool Instance::alive() const {
+  return !impl_->stopped.load() && !impl_->dead.load();
+}
+
+void Instance::stop(int sig) {
+  Impl& m = *impl_;
+  m.stopped = true;
+  if (m.api) m.api->close();
+  if (m.process) m.process->kill(sig);
+}
+
+pid_t Instance::pid() const {
+  return impl_->process ? impl_->process->pid() : -1;
+}
+
+bool Instance::wait_reaped(SteadyClock::time_point deadline) {
+  Impl& m = *impl_;
+  for (;;) {
+    {
+      std::lock_guard lock(m.mu);
+      if (m.reaped || !m.process) return true;
+    }
+    auto now = SteadyClock::now();
+    if (now >= deadline) return false;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count();
+    struct pollfd p = {m.process->exit_fd(), POLLIN, 0};
+    ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left + 1, 50)));
+    if (auto status = m.process->try_reap()) handle_exit(*status);
+  }
+}
+
+net::Task<InvokeAttempt> Instance::invoke(InvokeRequest req, bool cold) {
+  auto self = shared_from_this();
+  Impl& m = *impl_;
+  const FunctionSpec& spec = *spec_;
+  const std::string request_id = req.request_id;
+  const bool want_tail = req.want_log_tail;
+  {
+    std::lock_guard lock(m.mu);
+    m.capture = want_tail;  // on a cold start, the init output is part of the tail
+    m.tail.clear();
+    m.started = false;
+  }
+
+  RuntimeApi::Event ev;
+  ev.request_id = std::move(req.request_id);
+  ev.payload = std::move(req.payload);
+  if (ev.payload.empty()) ev.payload = "{}";  // Lambda sends {} for an empty payload
+  if (!req.invoked_function_arn.empty()) {
+    ev.invoked_function_arn = std::move(req.invoked_function_arn);
+  } else {
+    ev.invoked_function_arn = spec.version == "$LATEST" ? spec.function_arn : spec.qualified_arn;
+  }
+  ev.trace_id = req.trace_id.empty() ? make_trace_id(m.deps.clock->now()) : std::move(req.trace_id);
+  ev.client_context = decode_client_context(req.client_context);
+  ev.cognito_identity = std::move(req.cognito_identity);
+  ev.timeout = std::chrono::seconds(spec.timeout_s);
+
+  auto answering = m.api->invoke(std::move(ev), m.launched_at + kInitTimeout);  // see start()
+  RuntimeApi::Answer a = co_await std::move(answering);
+
+  InvokeAttempt out;
+  using Kind = RuntimeApi::Answer::Kind;
+  if (!cold && !a.delivered && a.undelivered &&
+      (a.kind == Kind::kAborted || a.kind == Kind::kTimeout)) {
+    // A warm instance that died (or stopped asking) between invocations: nothing ran here.
+    stop(SIGKILL);
+    out.not_started = true;
+    InvokeRequest back;
+    back.request_id = request_id;
+    back.payload = std::move(a.undelivered->payload);
+    back.client_context = std::move(req.client_context);
+    back.cognito_identity = std::move(a.undelivered->cognito_identity);
+    back.trace_id = std::move(a.undelivered->trace_id);
+    back.want_log_tail = want_tail;
+    back.invoked_function_arn = std::move(a.undelivered->invoked_function_arn);
+    out.request = std::move(back);
+    {
+      std::lock_guard lock(m.mu);
+      m.capture = false;
+    }
+    co_return out;
+  }
+
+  InvokeResult& res = out.result;
+  res.cold_start = cold;
+  res.executed_version = spec.version;
+  std::vector<std::string> error_lines;
+  std::optional<ExitStatus> status;
+  switch (a.kind) {
+    case Kind::kResponse:
+      res.outcome = InvokeResult::Outcome::kSuccess;
+      res.payload = std::move(a.body);
+      break;
+    case Kind::kFunctionError:
+      res.outcome = InvokeResult::Outcome::kFunctionError;
+      res.function_error = "Unhandled";
+      res.payload = function_error_payload(a.body, a.error_type);
+      break;
+    case Kind::kTooLarge:
+      res.outcome = InvokeResult::Outcome::kFunctionError;
+      res.function_error = "Unhandled";
+      res.payload = response_too_large_payload();
+      error_lines.push_back(request_error_message(
+          request_id, "Response payload size exceeded maximum allowed payload size (" +
+                          std::to_string(kMaxResponseBytes) + " bytes)."));
+      break;
+    case Kind::kInitError:
+      res.outcome = InvokeResult::Outcome::kInitError;
+      res.function_error = "Unhandled";
+      res.payload = function_error_payload(a.body, a.error_type);
+      stop(SIGKILL);
+      status = co_await m.exited->async_wait(asio::use_awaitable);
+      break;
+    case Kind::kTimeout: {
+      stop(SIGKILL);
+      status = co_await m.exited->async_wait(asio::use_awaitable);
+      res.outcome = InvokeResult::Outcome::kTimeout;
+      res.function_error = "Unhandled";
+      double limit_s = a.delivered ? static_cast<double>(spec.timeout_s)
+                                   : static_cast<double>(kInitTimeout.count());
+      std::string msg = timeout_message(m.deps.clock->now(), request_id, limit_s);
+      res.payload = timeout_payload(msg);
+      error_lines.push_back(std::move(msg));
+      break;
+    }
+    case Kind::kAborted: {
+      stop(SIGKILL);
+      status = co_await m.exited->async_wait(asio::use_awaitable);
+      res.outcome = a.delivered ? InvokeResult::Outcome::kCrash : InvokeResult::Outcome::kInitError;
+      res.function_error = "Unhandled";
+      std::string msg = exit_error_message(request_id, *status);
+      res.payload = error_payload("Runtime.ExitError", msg);
+      error_lines.push_back(std::move(msg));
+      error_lines.push_back("Runtime.ExitError");
+      break;
+    }
+  }
+
+  auto end = a.answered_at == SteadyClock::time_point{} ? SteadyClock::now() : a.answered_at;
+  if (a.delivered) {
+    res.duration_ms = ms_between(a.delivered_at, end);
+    if (cold) {
+      if (auto ready = m.api->ready_at()) res.init_duration_ms = ms_between(m.launched_at, *ready);
+    }
+  } else {
+    // The init phase failed: it is the whole of the invocation.
+    res.duration_ms = ms_between(m.launched_at, end);
+    if (cold) res.init_duration_ms = res.duration_ms;
+  }
+  res.billed_duration_ms = billing::billed_duration_ms(res.duration_ms);
+  if (status) {
+    res.max_memory_used_mb = kb_to_mb(status->max_rss_kb);
+  } else {
+    // Reading /proc/<pid>/status costs more than the rest of a warm invoke: at most every
+    // kPeakMemoryRefresh per instance (the peak only grows; a hot instance reports it late by
+    // at most that much).
+    std::lock_guard lock(m.mu);
+    auto now = SteadyClock::now();
+    if (now - m.peak_read_at >= kPeakMemoryRefresh) {
+      m.peak_kb = m.process->peak_memory_kb();
+      m.peak_read_at = now;
+    }
+    res.max_memory_used_mb = kb_to_mb(m.peak_kb);
+  }
+
+  ReportFields report;
+  report.request_id = request_id;
+  report.duration_ms = res.duration_ms;
+  report.billed_duration_ms = res.billed_duration_ms;
+  report.memory_size_mb = spec.memory_mb;
+  report.max_memory_used_mb = res.max_memory_used_mb;
+  report.init_duration_ms = res.init_duration_ms;
+  {
+    std::lock_guard lock(m.mu);
+    // What the runtime wrote before it answered is in the pipe by now.
+    m.drain_locked(spec, log_stream_);
+    m.flush_partial_locked(spec, log_stream_);
+    SystemTime ts = m.deps.clock->now();
+    if (!m.started) m.emit_locked(spec, log_stream_, ts, start_line(request_id, spec.version));
+    for (const auto& line : error_lines) m.emit_locked(spec, log_stream_, ts, line);
+    m.emit_locked(spec, log_stream_, ts, end_line(request_id));
+    m.emit_locked(spec, log_stream_, ts, report_line(report));
+    if (want_tail) {
+      res.log_tail =
+          m.tail.size() > kLogTailBytes ? m.tail.substr(m.tail.size() - kLogTailBytes) : m.tail;
+    }
+    m.capture = false;
+    m.tail.clear();
+    m.started = false;
+  }
+  co_return out;
+}
+
+}  // namespace nubo::runtime

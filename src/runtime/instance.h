@@ -1,0 +1,115 @@
+// Instance: one execution environment of one function version: its sandboxed process, its own
+// Runtime API endpoint, and its log stream. It serves one invocation at a time (the pool hands it
+// to one caller at a time) and writes each invocation's START, output, END and REPORT lines.
+//
+// Lifetime: shared (std::shared_ptr). While its process runs, the exit watcher keeps it alive;
+// stop() kills the process, and the watcher reaps it, closes the Runtime API and calls
+// InstanceDeps::on_reaped. Output reading, the exit watcher and the Runtime API run on the
+// io_context; the process is launched on InstanceDeps::launcher. Thread-safe.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "base/clock.h"
+#include "base/config.h"
+#include "base/result.h"
+#include "net/http.h"
+#include "runtime/function_spec.h"
+#include "runtime/invoker.h"
+#include "runtime/log_sink.h"
+#include "runtime/pool.h"
+#include "runtime/runtimes.h"
+#include "runtime/sandbox.h"
+
+namespace nubo::runtime {
+
+class Instance;
+
+// What instances borrow from their invoker; every pointer outlives the instances.
+struct InstanceDeps {
+  boost::asio::io_context* io = nullptr;
+  boost::asio::thread_pool* launcher = nullptr;  // one long-lived thread: see Sandbox::launch
+  Sandbox* sandbox = nullptr;
+  LogSink* logs = nullptr;
+  const Clock* clock = nullptr;
+  const NodeConfig* config = nullptr;
+  const RuntimeSettings* runtimes = nullptr;
+  // The credentials an instance of spec gets (the seam for issue 4's role credentials).
+  std::function<InstanceCredentials(const FunctionSpec&)> credentials;
+  // Called on the launcher thread right after the process started. Returning false refuses the
+  // instance (the node is stopping): it is killed and start() fails.
+  std::function<bool(const std::shared_ptr<Instance>&)> adopt;
+  // Called once when the process has been reaped (from an io thread, or from wait_reaped()).
+  std::function<void(Instance*)> on_reaped;
+};
+
+// One attempt to run an invocation on an instance.
+struct InvokeAttempt {
+  InvokeResult result;
+  // The event never reached the runtime and the instance was warm (its process died between
+  // invocations): nothing ran, the caller may run `request` on another instance.
+  bool not_started = false;
+  std::optional<InvokeRequest> request;  // set when not_started
+};
+
+class Instance final : public PoolMember, public std::enable_shared_from_this<Instance> {
+ public:
+  // Starts an instance of spec: its Runtime API endpoint, then its process (on deps.launcher).
+  // Errors: "Runtime.InvalidEntrypoint" when the function's program cannot run (the caller
+  // reports it as an init error of the invocation); "ServiceException" otherwise.
+  static net::Task<Result<std::shared_ptr<Instance>>> start(
+      InstanceDeps deps, std::shared_ptr<const FunctionSpec> spec);
+
+  ~Instance() override;
+  Instance(const Instance&) = delete;
+  Instance& operator=(const Instance&) = delete;
+
+  // Runs one invocation: hands the event to the runtime (after its init, on a cold start),
+  // waits for its answer, a timeout or the process's exit, and logs START/END/REPORT. Function
+  // failures are results, not errors. After a timeout, crash or init error the instance is dead
+  // (alive() false) and its process reaped.
+  // REQUIRES: no other invoke() in flight on this instance.
+  net::Task<InvokeAttempt> invoke(InvokeRequest request, bool cold);
+
+  // PoolMember: can serve another invocation.
+  bool alive() const override;
+
+  // Stops serving and sends sig to the instance's processes (SIGTERM for a graceful stop, then
+  // SIGKILL). Idempotent; the exit watcher reaps.
+  void stop(int sig);
+
+  // Blocks until the process is reaped (reaping it here if the io_context does not run), or the
+  // deadline passes. Not on an io thread.
+  bool wait_reaped(std::chrono::steady_clock::time_point deadline);
+
+  pid_t pid() const;
+  const FunctionSpec& spec() const { return *spec_; }
+  const std::string& log_stream() const { return log_stream_; }
+
+  struct Private {};
+  Instance(Private, InstanceDeps deps, std::shared_ptr<const FunctionSpec> spec);
+
+ private:
+  struct Impl;
+  Status launch(uint16_t api_port);  // on the launcher thread
+  void watch();                      // starts the output reader and the exit watcher
+  void arm_reader();
+  void arm_exit();
+  void on_deliver(std::string_view request_id);
+  void handle_exit(const ExitStatus& status);
+
+  std::unique_ptr<Impl> impl_;
+  const std::shared_ptr<const FunctionSpec> spec_;
+  std::string log_stream_;
+};
+
+}  // namespace nubo::runtime

@@ -1,0 +1,29 @@
+// The Lambda limits and fixed values the runtime enforces, in one place (STYLE.md #12).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+
+namespace nubo::runtime {
+
+// Largest response (or error) body a runtime may post for a synchronous invocation: 6 MB
+// (Lambda quotas; the runtime interface emulator's interop.MaxPayloadSize = 6 * 1024 * 1024).
+inline constexpr size_t kMaxResponseBytes = 6 * 1024 * 1024;
+
+// The init phase (process start to the runtime's first /next) may take this long
+// ("Lambda execution environment lifecycle": the Init phase is limited to 10 seconds).
+inline constexpr std::chrono::seconds kInitTimeout{10};
+
+// InvokeResult::log_tail keeps the last 4 KB of the invocation's log (Invoke LogType=Tail).
+inline constexpr size_t kLogTailBytes = 4 * 1024;
+
+// RLIMIT_NOFILE of an instance (Lambda quotas: 1,024 file descriptors).
+inline constexpr int kMaxOpenFiles = 1024;
+
+// On shutdown an instance gets SIGTERM, then SIGKILL after this long.
+inline constexpr std::chrono::milliseconds kTerminateGrace{300};
+
+// Runtime API version served to instances ("/2018-06-01/runtime/...").
+inline constexpr const char* kRuntimeApiPrefix = "/2018-06-01/runtime/";
+
+}  // namespace nubo::runtime

@@ -1,0 +1,308 @@
+#include "runtime/local_invoker.h"
+
+#include <signal.h>
+
+#include <algorithm>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <unordered_map>
+
+#include "base/ids.h"
+#include "base/log.h"
+#include "base/strings.h"
+#include "runtime/file_log_sink.h"
+#include "runtime/instance.h"
+#include "runtime/lambda_messages.h"
+#include "runtime/limits.h"
+#include "runtime/pool.h"
+#include "runtime/process_sandbox.h"
+
+namespace nubo::runtime {
+
+namespace asio = boost::asio;
+using SteadyClock = std::chrono::steady_clock;
+
+namespace {
+
+// Lambda's throttling error. The Lambda layer renders it with "Reason":
+// "ConcurrentInvocationLimitExceeded" and "Type": "User" (see invoker.h).
+Error throttled() {
+  return Error{"TooManyRequestsException", 429, "Rate Exceeded."};
+}
+
+Error shutting_down() {
+  return Error{"ServiceException", 500, "The node is shutting down."};
+}
+
+}  // namespace
+
+struct LocalInvoker::Core : std::enable_shared_from_this<LocalInvoker::Core> {
+  explicit Core(LocalInvokerDeps d)
+      : deps(std::move(d)),
+        launcher(std::make_unique<asio::thread_pool>(1)),
+        limiter(deps.config->account_concurrency),
+        reaper(*deps.io) {
+    if (!deps.logs) {
+      FileLogSinkOptions o;
+      o.logs_dir = deps.config->data_dir + "/logs";
+      owned_logs = make_file_log_sink(std::move(o));
+      deps.logs = owned_logs.get();
+    }
+    if (!deps.sandbox) {
+      owned_sandbox = make_process_sandbox();
+      deps.sandbox = owned_sandbox.get();
+    }
+    runtimes = resolve_runtime_settings(*deps.config);
+    idle_timeout = deps.idle_timeout ? std::chrono::nanoseconds(*deps.idle_timeout)
+                                     : std::chrono::nanoseconds(deps.config->instance_idle_timeout);
+  }
+
+  // Called once, after construction (needs shared_from_this).
+  void start() {
+    std::weak_ptr<Core> weak = shared_from_this();
+    instance_deps.io = deps.io;
+    instance_deps.launcher = launcher.get();
+    instance_deps.sandbox = deps.sandbox;
+    instance_deps.logs = deps.logs;
+    instance_deps.clock = deps.clock;
+    instance_deps.config = deps.config;
+    instance_deps.runtimes = &runtimes;
+    instance_deps.credentials = deps.credentials;
+    instance_deps.adopt = [weak](const std::shared_ptr<Instance>& inst) {
+      auto core = weak.lock();
+      if (!core) return false;
+      std::lock_guard lock(core->mu);
+      if (core->stopping) return false;
+      core->instances[inst.get()] = inst;
+      return true;
+    };
+    instance_deps.on_reaped = [weak](Instance* inst) {
+      auto core = weak.lock();
+      if (!core) return;
+      std::shared_ptr<Instance> last;  // released outside the lock
+      std::lock_guard lock(core->mu);
+      auto it = core->instances.find(inst);
+      if (it == core->instances.end()) return;
+      last = std::move(it->second);
+      core->instances.erase(it);
+    };
+    std::lock_guard lock(mu);
+    arm_reaper_locked();
+  }
+
+  // REQUIRES: mu held.
+  void arm_reaper_locked() {
+    auto period = std::clamp<std::chrono::nanoseconds>(
+        idle_timeout / 4, std::chrono::milliseconds(10), std::chrono::seconds(1));
+    reaper.expires_after(period);
+    std::weak_ptr<Core> weak = shared_from_this();
+    reaper.async_wait([weak](const boost::system::error_code& ec) {
+      if (ec) return;
+      auto core = weak.lock();
+      if (!core) return;
+      auto expired = core->pool.take_expired(SteadyClock::now(), core->idle_timeout);
+      stop_all(expired);
+      std::lock_guard lock(core->mu);
+      if (!core->stopping) core->arm_reaper_locked();
+    });
+  }
+
+  static void stop_all(std::vector<Pool::Member>& members) {
+    for (auto& m : members) std::static_pointer_cast<Instance>(m)->stop(SIGKILL);
+    members.clear();
+  }
+
+  // The invocation of a function whose program cannot run at all (no bootstrap): an init error,
+  // logged in a stream of its own as Lambda logs it.
+  InvokeResult entrypoint_failure(const FunctionSpec& spec, const InvokeRequest& req,
+                                  const Error& e) {
+    InvokeResult res;
+    res.outcome = InvokeResult::Outcome::kInitError;
+    res.function_error = "Unhandled";
+    res.cold_start = true;
+    res.executed_version = spec.version;
+    std::string msg = request_error_message(req.request_id, e.message);
+    res.payload = error_payload(e.code, msg);
+    res.duration_ms = 0;
+    res.init_duration_ms = 0.0;
+    res.billed_duration_ms = 0;
+    ReportFields report;
+    report.request_id = req.request_id;
+    report.memory_size_mb = spec.memory_mb;
+    report.init_duration_ms = 0.0;
+    std::string stream = make_log_stream_name(deps.clock->now(), spec.version);
+    SystemTime ts = deps.clock->now();
+    std::string tail;
+    for (const std::string& line : {start_line(req.request_id, spec.version), msg, e.code,
+                                    end_line(req.request_id), report_line(report)}) {
+      deps.logs->append(spec.log_group, stream, ts, line);
+      tail += line;
+      tail += '\n';
+    }
+    if (req.want_log_tail) res.log_tail = std::move(tail);
+    return res;
+  }
+
+  LocalInvokerDeps deps;
+  std::unique_ptr<LogSink> owned_logs;
+  std::unique_ptr<Sandbox> owned_sandbox;
+  RuntimeSettings runtimes;
+  std::unique_ptr<asio::thread_pool> launcher;  // one thread: the parent of every instance
+  InstanceDeps instance_deps;                   // immutable after start()
+  Pool pool;
+  ConcurrencyLimiter limiter;
+  std::chrono::nanoseconds idle_timeout{};
+  std::atomic<bool> stopping_flag{false};  // fast check on the invoke path
+
+  mutable std::mutex mu;
+  std::condition_variable cv;  // an invocation ended while stopping
+  bool stopping = false;       // GUARDED_BY(mu)
+  bool shut_down = false;      // GUARDED_BY(mu)
+  // Every instance whose process has not been reaped yet.
+  std::unordered_map<Instance*, std::shared_ptr<Instance>> instances;  // GUARDED_BY(mu)
+  asio::steady_timer reaper;                                           // GUARDED_BY(mu)
+};
+
+namespace {
+
+// Holds one concurrency slot for the life of an invocation.
+class Slot {
+ public:
+  explicit Slot(LocalInvoker::Core* core) : core_(core) {}
+  ~Slot();
+  Slot(const Slot&) = delete;
+  Slot& operator=(const Slot&) = delete;
+
+ private:
+  LocalInvoker::Core* core_;
+};
+
+}  // namespace
+
+Slot::~Slot() {
+  core_->limiter.release();
+  if (core_->stopping_flag.load(std::memory_order_acquire)) {
+    std::lock_guard lock(core_->mu);
+    core_->cv.notify_all();
+  }
+}
+
+LocalInvoker::LocalInvoker(LocalInvokerDeps deps) : core_(std::make_shared<Core>(std::move(deps))) {
+  core_->start();
+}
+
+LocalInvoker::~LocalInvoker() {
+  shutdown(std::chrono::milliseconds(0));
+  // Joining the launcher ends the parent thread of the instances: anything somehow left gets
+  // SIGKILL from PR_SET_PDEATHSIG.
+  core_->launcher->join();
+}
+
+net::Task<Result<InvokeResult>> LocalInvoker::invoke(FunctionSpec spec, InvokeRequest request) {
+  std::shared_ptr<Core> core = core_;
+  if (core->stopping_flag.load(std::memory_order_acquire)) co_return shutting_down();
+  if (!core->limiter.try_acquire()) co_return throttled();
+  Slot slot(core.get());
+  if (request.request_id.empty()) request.request_id = new_uuid();
+  std::vector<Pool::Member> retired;
+  for (int attempt = 0;; ++attempt) {
+    auto inst = std::static_pointer_cast<Instance>(
+        core->pool.take_idle(spec.qualified_arn, spec.revision_id, &retired));
+    Core::stop_all(retired);
+    bool cold = !inst;
+    if (cold) {
+      if (core->stopping_flag.load(std::memory_order_acquire)) co_return shutting_down();
+      // GCC 12 destroys by-value arguments twice when the call is in the co_await expression:
+      // build the awaitable first, then await it.
+      auto starting =
+          Instance::start(core->instance_deps, std::make_shared<const FunctionSpec>(spec));
+      auto started = co_await std::move(starting);
+      if (!started.ok()) {
+        const Error& e = started.error();
+        if (starts_with(e.code, "Runtime.")) co_return core->entrypoint_failure(spec, request, e);
+        co_return e;
+      }
+      inst = std::move(started).value();
+    }
+    auto invoking = inst->invoke(std::move(request), cold);  // see above
+    InvokeAttempt at = co_await std::move(invoking);
+    if (at.not_started) {
+      // The warm instance died between invocations; nothing ran. Try another.
+      if (attempt >= 2) co_return internal_error("no instance could run the invocation");
+      request = std::move(*at.request);
+      continue;
+    }
+    if (inst->alive()) {
+      core->pool.put_idle(spec.qualified_arn, spec.revision_id, std::move(inst), SteadyClock::now(),
+                          &retired);
+      Core::stop_all(retired);
+    }
+    co_return std::move(at.result);
+  }
+}
+
+void LocalInvoker::retire_function(const std::string& function_arn) {
+  auto idle = core_->pool.take_function(function_arn);
+  Core::stop_all(idle);
+}
+
+void LocalInvoker::shutdown(std::chrono::milliseconds grace) {
+  Core& c = *core_;
+  {
+    std::unique_lock lock(c.mu);
+    if (c.shut_down) return;
+    c.shut_down = true;
+    c.stopping = true;
+    c.stopping_flag.store(true, std::memory_order_release);
+    c.reaper.cancel();
+    c.cv.wait_for(lock, grace, [&] { return c.limiter.in_use() == 0; });
+  }
+  // A launch in progress finishes (and is adopted, or refused) before the snapshot below.
+  {
+    std::promise<void> done;
+    asio::post(*c.launcher, [&done] { done.set_value(); });
+    done.get_future().wait();
+  }
+  auto idle = c.pool.take_all();
+  idle.clear();
+  std::vector<std::shared_ptr<Instance>> all;
+  {
+    std::lock_guard lock(c.mu);
+    for (auto& [ptr, inst] : c.instances) all.push_back(inst);
+  }
+  for (auto& inst : all) inst->stop(SIGTERM);
+  auto deadline = SteadyClock::now() + kTerminateGrace;
+  for (auto& inst : all) inst->wait_reaped(deadline);
+  for (auto& inst : all) inst->stop(SIGKILL);
+  deadline = SteadyClock::now() + std::chrono::seconds(5);
+  for (auto& inst : all) {
+    if (!inst->wait_reaped(deadline)) {
+      log_warn("runtime: instance " + std::to_string(inst->pid()) + " did not exit after SIGKILL");
+    }
+  }
+  c.deps.logs->flush();
+}
+
+std::vector<pid_t> LocalInvoker::instance_pids() const {
+  std::lock_guard lock(core_->mu);
+  std::vector<pid_t> out;
+  for (const auto& [ptr, inst] : core_->instances) out.push_back(inst->pid());
+  return out;
+}
+
+size_t LocalInvoker::idle_instances() const {
+  return core_->pool.idle_count();
+}
+
+int LocalInvoker::invocations_in_flight() const {
+  return core_->limiter.in_use();
+}
+
+std::unique_ptr<LocalInvoker> make_local_invoker(LocalInvokerDeps deps) {
+  return std::make_unique<LocalInvoker>(std::move(deps));
+}
+
+}  // namespace nubo::runtime

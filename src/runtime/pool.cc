@@ -1,0 +1,106 @@
+#include "runtime/pool.h"
+
+namespace nubo::runtime {
+
+Pool::Member Pool::take_idle(std::string_view qualified_arn, std::string_view revision_id,
+                             std::vector<Member>* retired) {
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(qualified_arn);
+  if (it == entries_.end()) {
+    it = entries_.emplace(std::string(qualified_arn), Entry{}).first;
+    it->second.revision_id = std::string(revision_id);
+    return nullptr;
+  }
+  Entry& e = it->second;
+  if (e.revision_id != revision_id) {
+    // An update: nothing of the old revision may serve again.
+    for (auto& idle : e.idle) retired->push_back(std::move(idle.member));
+    e.idle.clear();
+    e.revision_id = std::string(revision_id);
+    return nullptr;
+  }
+  while (!e.idle.empty()) {
+    Member m = std::move(e.idle.back().member);
+    e.idle.pop_back();
+    if (m->alive()) return m;
+    retired->push_back(std::move(m));
+  }
+  return nullptr;
+}
+
+void Pool::put_idle(std::string_view qualified_arn, std::string_view revision_id, Member m,
+                    SteadyTime now, std::vector<Member>* retired) {
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(qualified_arn);
+  if (it == entries_.end() || it->second.revision_id != revision_id || !m->alive()) {
+    retired->push_back(std::move(m));
+    return;
+  }
+  it->second.idle.push_back(Idle{std::move(m), now});
+}
+
+std::vector<Pool::Member> Pool::take_expired(SteadyTime now,
+                                             std::chrono::nanoseconds idle_timeout) {
+  std::vector<Member> out;
+  std::lock_guard lock(mu_);
+  for (auto& [arn, e] : entries_) {
+    // Oldest first: the expired ones are a prefix, but dead ones may be anywhere.
+    std::erase_if(e.idle, [&](Idle& idle) {
+      if (now - idle.since >= idle_timeout || !idle.member->alive()) {
+        out.push_back(std::move(idle.member));
+        return true;
+      }
+      return false;
+    });
+  }
+  return out;
+}
+
+std::vector<Pool::Member> Pool::take_function(std::string_view function_arn) {
+  std::vector<Member> out;
+  std::lock_guard lock(mu_);
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    std::string_view arn = it->first;
+    bool match = arn.size() > function_arn.size() &&
+                 arn.substr(0, function_arn.size()) == function_arn &&
+                 arn[function_arn.size()] == ':';
+    if (match || arn == function_arn) {
+      for (auto& idle : it->second.idle) out.push_back(std::move(idle.member));
+      it = entries_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return out;
+}
+
+std::vector<Pool::Member> Pool::take_all() {
+  std::vector<Member> out;
+  std::lock_guard lock(mu_);
+  for (auto& [arn, e] : entries_) {
+    for (auto& idle : e.idle) out.push_back(std::move(idle.member));
+  }
+  entries_.clear();
+  return out;
+}
+
+size_t Pool::idle_count() const {
+  std::lock_guard lock(mu_);
+  size_t n = 0;
+  for (const auto& [arn, e] : entries_) n += e.idle.size();
+  return n;
+}
+
+bool ConcurrencyLimiter::try_acquire() {
+  int cur = in_use_.load(std::memory_order_relaxed);
+  while (cur < limit_) {
+    if (in_use_.compare_exchange_weak(cur, cur + 1, std::memory_order_acq_rel)) return true;
+  }
+  return false;
+}
+
+void ConcurrencyLimiter::release() {
+  in_use_.fetch_sub(1, std::memory_order_acq_rel);
+}
+
+}  // namespace nubo::runtime

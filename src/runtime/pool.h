@@ -1,0 +1,95 @@
+// Pool: the idle (warm) instances of every function version, and the account's concurrency count.
+//
+// Instances are keyed by (qualified_arn, revision_id): only one revision of a qualified ARN is
+// current; asking for a newer one retires the idle instances of the older, and an instance of an
+// older revision handed back after its invocation is retired instead of kept. Idle instances
+// are reused most-recently-used first (warm caches, and the least used ones age out).
+//
+// The pool never stops an instance itself: what leaves it (retired, expired) is returned to the
+// caller to stop. Thread-safe: one mutex, held only inside these calls.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace nubo::runtime {
+
+// What the pool needs to know of an instance.
+class PoolMember {
+ public:
+  virtual ~PoolMember() = default;
+  // False once it cannot serve any more (its process exited, or it was stopped).
+  virtual bool alive() const = 0;
+};
+
+class Pool {
+ public:
+  using Member = std::shared_ptr<PoolMember>;
+  using SteadyTime = std::chrono::steady_clock::time_point;
+
+  // Takes the most recently used live idle instance of (qualified_arn, revision_id), or returns
+  // null. Idle instances of another revision of qualified_arn, and dead ones, are appended to
+  // *retired.
+  Member take_idle(std::string_view qualified_arn, std::string_view revision_id,
+                   std::vector<Member>* retired);
+
+  // Puts an instance back after its invocation. If (qualified_arn, revision_id) is no longer
+  // current (updated, or the function was retired meanwhile) or it is dead, it is appended to
+  // *retired instead.
+  void put_idle(std::string_view qualified_arn, std::string_view revision_id, Member m,
+                SteadyTime now, std::vector<Member>* retired);
+
+  // Removes and returns the idle instances unused since before now - idle_timeout (and dead ones).
+  std::vector<Member> take_expired(SteadyTime now, std::chrono::nanoseconds idle_timeout);
+
+  // Removes and returns every idle instance of the function (all its versions) and forgets it.
+  std::vector<Member> take_function(std::string_view function_arn);
+
+  // Removes and returns every idle instance and forgets every function.
+  std::vector<Member> take_all();
+
+  size_t idle_count() const;
+
+ private:
+  struct Idle {
+    Member member;
+    SteadyTime since;
+  };
+  struct Entry {
+    std::string revision_id;
+    std::vector<Idle> idle;  // most recently used last
+  };
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, Entry, Hash, std::equal_to<>> entries_;  // GUARDED_BY(mu_)
+};
+
+// The account's concurrent executions: invocations in flight, across all functions (an instance
+// starting for an invocation counts). Lock-free.
+class ConcurrencyLimiter {
+ public:
+  explicit ConcurrencyLimiter(int limit) : limit_(limit) {}
+  // Takes a slot; false (nothing taken) when limit slots are in use.
+  bool try_acquire();
+  void release();
+  int in_use() const { return in_use_.load(std::memory_order_relaxed); }
+  int limit() const { return limit_; }
+
+ private:
+  const int limit_;
+  std::atomic<int> in_use_{0};
+};
+
+}  // namespace nubo::runtime

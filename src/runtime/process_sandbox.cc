@@ -1,0 +1,449 @@
+#include "runtime/process_sandbox.h"
+
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace nubo::runtime {
+
+namespace {
+
+#ifndef P_PIDFD
+constexpr idtype_t P_PIDFD = static_cast<idtype_t>(3);
+#endif
+
+// Steps of the child, reported with the errno of the one that failed.
+enum ChildStep : int {
+  kStepNone = 0,
+  kStepSetsid,
+  kStepDeathSignal,
+  kStepParentGone,
+  kStepDup,
+  kStepRlimit,
+  kStepChdir,
+  kStepExec,
+};
+
+const char* step_name(int step) {
+  switch (step) {
+    case kStepSetsid:
+      return "setsid";
+    case kStepDeathSignal:
+      return "prctl(PR_SET_PDEATHSIG)";
+    case kStepParentGone:
+      return "parent exited";
+    case kStepDup:
+      return "dup2";
+    case kStepRlimit:
+      return "setrlimit(RLIMIT_NOFILE)";
+    case kStepChdir:
+      return "chdir";
+    case kStepExec:
+      return "exec";
+    default:
+      return "launch";
+  }
+}
+
+// What the child needs, prepared by the parent (the child allocates nothing). In vfork mode the
+// child writes err/step here and the parent reads them once clone() returns.
+struct ChildArgs {
+  const char* path = nullptr;
+  char* const* argv = nullptr;
+  char* const* envp = nullptr;
+  const char* cwd = nullptr;
+  int out_fd = -1;
+  int null_fd = -1;
+  int report_fd = -1;  // fork mode only: where the child writes {step, errno} on failure
+  rlim_t max_files = 1024;
+  pid_t parent_pid = 0;
+  volatile int step = kStepNone;
+  volatile int err = 0;
+};
+
+// The kernel's struct sigaction, zero-filled: SIG_DFL, no flags, empty mask. Whatever the
+// architecture's field order, all zeros mean the same.
+struct KernelSigaction {
+  unsigned long words[4] = {0, 0, 0, 0};
+};
+
+// Runs in the child between clone and exec. In vfork mode it shares the parent's memory and
+// thread-local storage, so it only makes raw system calls (no malloc, no locks, no libc state)
+// and is not instrumented by the sanitizers.
+__attribute__((no_sanitize("address", "undefined"))) __attribute__((noinline)) int child_main(
+    void* raw) {
+  auto* a = static_cast<ChildArgs*>(raw);
+  int step = kStepNone;
+  // Signal dispositions: handlers die with exec anyway, but SIG_IGN survives it (the node ignores
+  // SIGPIPE) and a handler must not run in this borrowed address space. All signals are blocked
+  // here (the parent blocked them before clone); reset every disposition to SIG_DFL.
+  KernelSigaction dfl;
+  for (long sig = 1; sig < 65; ++sig) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    syscall(SYS_rt_sigaction, sig, &dfl, nullptr, 8);
+  }
+  if (syscall(SYS_setsid) < 0) {
+    step = kStepSetsid;
+    goto fail;
+  }
+  if (syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) {
+    step = kStepDeathSignal;
+    goto fail;
+  }
+  if (syscall(SYS_getppid) != a->parent_pid) {  // the launching thread died before the prctl
+    step = kStepParentGone;
+    goto fail;
+  }
+  if (syscall(SYS_dup2, a->null_fd, 0) < 0 || syscall(SYS_dup2, a->out_fd, 1) < 0 ||
+      syscall(SYS_dup2, a->out_fd, 2) < 0) {
+    step = kStepDup;
+    goto fail;
+  }
+  // Every other descriptor goes (they are all O_CLOEXEC as well; this covers any that is not),
+  // except the fork-mode report pipe, which is O_CLOEXEC and closes on a successful exec.
+  if (a->report_fd >= 3) {
+    if (a->report_fd > 3) syscall(SYS_close_range, 3u, static_cast<unsigned>(a->report_fd - 1), 0u);
+    syscall(SYS_close_range, static_cast<unsigned>(a->report_fd + 1), ~0u, 0u);
+  } else {
+    syscall(SYS_close_range, 3u, ~0u, 0u);
+  }
+  {
+    struct rlimit lim = {a->max_files, a->max_files};
+    if (syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, &lim, nullptr) < 0) {
+      step = kStepRlimit;
+      goto fail;
+    }
+  }
+  if (a->cwd && a->cwd[0] && syscall(SYS_chdir, a->cwd) < 0) {
+    step = kStepChdir;
+    goto fail;
+  }
+  {
+    unsigned long empty = 0;
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &empty, nullptr, 8);
+  }
+  syscall(SYS_execve, a->path, a->argv, a->envp);
+  step = kStepExec;
+fail:
+  int err = errno;
+  a->err = err;
+  a->step = step;
+  if (a->report_fd >= 0) {
+    int msg[2] = {step, err};
+    syscall(SYS_write, a->report_fd, msg, sizeof msg);
+  }
+  syscall(SYS_exit_group, 127);
+  return 127;
+}
+
+// The child's stack in vfork mode: one per launching thread, reused by every launch from it.
+constexpr size_t kChildStackBytes = 256 * 1024;
+
+struct ChildStack {
+  void* base = nullptr;
+  ChildStack() {
+    base = mmap(nullptr, kChildStackBytes, PROT_READ | PROT_WRITE,
+                MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (base == MAP_FAILED) base = nullptr;
+  }
+  ~ChildStack() {
+    if (base) munmap(base, kChildStackBytes);
+  }
+  void* top() const { return static_cast<char*>(base) + kChildStackBytes; }
+};
+
+// Moves fd to a number >= 3 (so that dup2 onto 0/1/2 in the child always clears O_CLOEXEC).
+int above_stdio(int fd) {
+  if (fd < 0 || fd >= 3) return fd;
+  int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  close(fd);
+  return moved;
+}
+
+std::string lower_first(std::string s) {
+  if (!s.empty() && s[0] >= 'A' && s[0] <= 'Z') s[0] = static_cast<char>(s[0] - 'A' + 'a');
+  return s;
+}
+
+Error launch_error(const std::string& path, int step, int err) {
+  std::string reason = lower_first(std::strerror(err));
+  if (step == kStepExec &&
+      (err == ENOENT || err == EACCES || err == ENOEXEC || err == ENOTDIR || err == ELOOP)) {
+    // The program itself is the problem: worded as Lambda words it (Go's exec error).
+    return Error{"Runtime.InvalidEntrypoint", 502, "fork/exec " + path + ": " + reason};
+  }
+  if (step == kStepChdir) {
+    return Error{"ServiceException", 500, "cannot enter the function's code folder: " + reason};
+  }
+  return Error{
+      "ServiceException", 500,
+      std::string("cannot start the function's process: ") + step_name(step) + ": " + reason};
+}
+
+class Process final : public SandboxProcess {
+ public:
+  Process(pid_t pid, int pidfd, int output_fd, int status_fd)
+      : pid_(pid), pidfd_(pidfd), output_fd_(output_fd), status_fd_(status_fd) {}
+
+  ~Process() override {
+    {
+      std::lock_guard lock(mu_);
+      if (!reaped_) {
+        ::kill(-pid_, SIGKILL);
+        reap_locked(/*block=*/true);
+      }
+    }
+    if (output_fd_ >= 0) close(output_fd_);
+    if (status_fd_ >= 0) close(status_fd_);
+    if (pidfd_ >= 0) close(pidfd_);
+  }
+
+  pid_t pid() const override { return pid_; }
+  int exit_fd() const override { return pidfd_; }
+
+  int take_output_fd() override {
+    std::lock_guard lock(mu_);
+    int fd = output_fd_;
+    output_fd_ = -1;
+    return fd;
+  }
+
+  void kill(int sig) override {
+    std::lock_guard lock(mu_);
+    // While the leader is not reaped its pid cannot be reused, so -pid is still our group.
+    if (!reaped_) ::kill(-pid_, sig);
+  }
+
+  int64_t peak_memory_kb() override {
+    std::lock_guard lock(mu_);
+    if (reaped_) return status_.max_rss_kb;
+    if (status_fd_ < 0) return last_peak_kb_;
+    char buf[4096];
+    ssize_t n = pread(status_fd_, buf, sizeof buf - 1, 0);
+    if (n <= 0) return last_peak_kb_;
+    buf[n] = 0;
+    const char* p = std::strstr(buf, "VmHWM:");
+    if (p) {
+      int64_t kb = std::strtoll(p + 6, nullptr, 10);
+      if (kb > last_peak_kb_) last_peak_kb_ = kb;
+    }
+    return last_peak_kb_;
+  }
+
+  std::optional<ExitStatus> try_reap() override {
+    std::lock_guard lock(mu_);
+    if (reaped_) return status_;
+    if (!reap_locked(/*block=*/false)) return std::nullopt;
+    return status_;
+  }
+
+ private:
+  // REQUIRES: mu_ held. Returns true once reaped.
+  bool reap_locked(bool block) {
+    if (reaped_) return true;
+    siginfo_t info;
+    if (!block) {
+      // Peek first: the zombie still holds the pid, so the group can be killed safely before the
+      // leader is reaped, and nothing it started outlives it.
+      std::memset(&info, 0, sizeof info);
+      if (syscall(SYS_waitid, P_PIDFD, pidfd_, &info, WEXITED | WNOHANG | WNOWAIT, nullptr) < 0) {
+        if (errno != ECHILD) return false;
+        // Reaped by someone else (SIGCHLD set to SIG_IGN?): nothing more to learn.
+        mark_reaped(nullptr, nullptr);
+        return true;
+      }
+      if (info.si_pid == 0) return false;  // still running
+      ::kill(-pid_, SIGKILL);
+    }
+    std::memset(&info, 0, sizeof info);
+    struct rusage ru;
+    std::memset(&ru, 0, sizeof ru);
+    long r;
+    do {
+      r = syscall(SYS_waitid, P_PIDFD, pidfd_, &info, WEXITED, &ru);
+    } while (r < 0 && errno == EINTR);
+    if (r < 0) {
+      mark_reaped(nullptr, nullptr);
+      return true;
+    }
+    mark_reaped(&info, &ru);
+    return true;
+  }
+
+  void mark_reaped(const siginfo_t* info, const struct rusage* ru) {
+    reaped_ = true;
+    if (info) {
+      if (info->si_code == CLD_EXITED) {
+        status_.code = info->si_status;
+      } else {
+        status_.signaled = true;
+        status_.signal = info->si_status;
+        status_.core_dumped = info->si_code == CLD_DUMPED;
+      }
+    }
+    status_.max_rss_kb = last_peak_kb_;
+    if (ru && ru->ru_maxrss > status_.max_rss_kb) status_.max_rss_kb = ru->ru_maxrss;
+    if (status_fd_ >= 0) {
+      close(status_fd_);
+      status_fd_ = -1;
+    }
+  }
+
+  const pid_t pid_;
+  const int pidfd_;
+  std::mutex mu_;
+  int output_fd_;             // GUARDED_BY(mu_)
+  int status_fd_;             // GUARDED_BY(mu_): /proc/<pid>/status, for VmHWM
+  int64_t last_peak_kb_ = 0;  // GUARDED_BY(mu_)
+  bool reaped_ = false;       // GUARDED_BY(mu_)
+  ExitStatus status_;         // GUARDED_BY(mu_)
+};
+
+class ProcessSandbox final : public Sandbox {
+ public:
+  explicit ProcessSandbox(ProcessSandboxOptions options) : options_(options) {
+    null_fd_ = above_stdio(open("/dev/null", O_RDWR | O_CLOEXEC));
+  }
+  ~ProcessSandbox() override {
+    if (null_fd_ >= 0) close(null_fd_);
+  }
+
+  Result<std::unique_ptr<SandboxProcess>> launch(const LaunchSpec& spec) override {
+    if (null_fd_ < 0) return internal_error("cannot open /dev/null");
+    if (spec.argv.empty()) return internal_error("launch: empty argv");
+    // Everything the child reads is prepared here.
+    std::vector<char*> argv;
+    argv.reserve(spec.argv.size() + 1);
+    for (const auto& s : spec.argv) argv.push_back(const_cast<char*>(s.c_str()));
+    argv.push_back(nullptr);
+    std::vector<char*> envp;
+    envp.reserve(spec.env.size() + 1);
+    for (const auto& s : spec.env) envp.push_back(const_cast<char*>(s.c_str()));
+    envp.push_back(nullptr);
+
+    int pipe_fds[2];
+    if (pipe2(pipe_fds, O_CLOEXEC) != 0) return launch_error(spec.executable, kStepDup, errno);
+    int out_r = above_stdio(pipe_fds[0]);
+    int out_w = above_stdio(pipe_fds[1]);
+    if (out_r < 0 || out_w < 0) {
+      if (out_r >= 0) close(out_r);
+      if (out_w >= 0) close(out_w);
+      return launch_error(spec.executable, kStepDup, EMFILE);
+    }
+    fcntl(out_r, F_SETFL, fcntl(out_r, F_GETFL) | O_NONBLOCK);
+
+    ChildArgs args;
+    args.path = spec.executable.c_str();
+    args.argv = argv.data();
+    args.envp = envp.data();
+    args.cwd = spec.cwd.c_str();
+    args.out_fd = out_w;
+    args.null_fd = null_fd_;
+    args.max_files = static_cast<rlim_t>(spec.max_open_files);
+    args.parent_pid = getpid();
+
+    pid_t pid = -1;
+    int pidfd = -1;
+    int step = kStepNone;
+    int err = 0;
+    if (options_.method == ProcessSandboxOptions::Method::kCloneVfork) {
+      thread_local ChildStack stack;
+      if (!stack.base) {
+        close(out_r);
+        close(out_w);
+        return launch_error(spec.executable, kStepNone, ENOMEM);
+      }
+      // Blocked here, the child starts with every signal blocked and no handler of ours can run
+      // on its stack; it resets dispositions and unblocks right before exec.
+      sigset_t all, old;
+      sigfillset(&all);
+      pthread_sigmask(SIG_SETMASK, &all, &old);
+      pid = clone(child_main, stack.top(), CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &args,
+                  &pidfd);
+      int clone_err = errno;
+      pthread_sigmask(SIG_SETMASK, &old, nullptr);
+      if (pid < 0) {
+        step = kStepNone;
+        err = clone_err;
+      } else {
+        step = args.step;
+        err = args.err;
+      }
+    } else {
+      int report[2];
+      if (pipe2(report, O_CLOEXEC) != 0) {
+        close(out_r);
+        close(out_w);
+        return launch_error(spec.executable, kStepNone, errno);
+      }
+      args.report_fd = report[1];
+      pid = fork();
+      if (pid == 0) {
+        child_main(&args);
+        _exit(127);
+      }
+      int fork_err = errno;
+      close(report[1]);
+      if (pid < 0) {
+        err = fork_err;
+      } else {
+        int msg[2] = {0, 0};
+        ssize_t n;
+        do {
+          n = read(report[0], msg, sizeof msg);
+        } while (n < 0 && errno == EINTR);
+        if (n == static_cast<ssize_t>(sizeof msg)) {
+          step = msg[0];
+          err = msg[1];
+        }
+        pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+      }
+      close(report[0]);
+    }
+    close(out_w);
+
+    if (pid < 0) {
+      close(out_r);
+      return launch_error(spec.executable, kStepNone, err);
+    }
+    if (step != kStepNone || pidfd < 0) {
+      // The child failed before exec and exited: reap it here.
+      int status;
+      while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+      }
+      if (pidfd >= 0) close(pidfd);
+      close(out_r);
+      return launch_error(spec.executable, step, step == kStepNone ? errno : err);
+    }
+    std::string status_path = "/proc/" + std::to_string(pid) + "/status";
+    int status_fd = open(status_path.c_str(), O_RDONLY | O_CLOEXEC);
+    return std::unique_ptr<SandboxProcess>(std::make_unique<Process>(pid, pidfd, out_r, status_fd));
+  }
+
+ private:
+  const ProcessSandboxOptions options_;
+  int null_fd_ = -1;
+};
+
+}  // namespace
+
+std::unique_ptr<Sandbox> make_process_sandbox(ProcessSandboxOptions options) {
+  return std::make_unique<ProcessSandbox>(options);
+}
+
+}  // namespace nubo::runtime

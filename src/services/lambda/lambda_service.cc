@@ -1,0 +1,1345 @@
+#include "services/lambda/lambda_service.h"
+
+// GCC 12 reports a false -Wmismatched-new-delete on the frames of some Asio coroutines here (the
+// frame's operator new/delete pair is Asio's own); see GCC bug 109224.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
+#include <algorithm>
+#include <array>
+#include <boost/json/basic_parser_impl.hpp>
+#include <cctype>
+#include <random>
+#include <shared_mutex>
+#include <unordered_map>
+
+#include "base/crypto.h"
+#include "base/ids.h"
+#include "base/log.h"
+#include "base/strings.h"
+#include "services/lambda/blocking.h"
+#include "services/lambda/limits.h"
+#include "services/lambda/model.h"
+#include "services/lambda/registry.h"
+#include "storage/files.h"
+
+namespace nubo::lambda {
+
+namespace http = net::http;
+using net::Request;
+using net::Response;
+using net::Task;
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Responses
+
+constexpr std::string_view kRequestIdHeader = "x-amzn-RequestId";
+
+Response json_response(const Request& req, http::status status, const json::value& body,
+                       const std::string& request_id) {
+  Response res = net::make_response(req, status, json::serialize(body));
+  res.set(kRequestIdHeader, request_id);
+  return res;
+}
+
+Response empty_response(const Request& req, http::status status, const std::string& request_id) {
+  Response res = net::make_response(req, status, "", "");
+  res.set(kRequestIdHeader, request_id);
+  return res;
+}
+
+// Lambda's TooManyRequestsException Reason, from the invoker's message.
+std::string throttle_reason(const Error& e) {
+  if (e.message.find("eserved") != std::string::npos) {
+    return "ReservedFunctionConcurrentInvocationLimitExceeded";
+  }
+  return "ConcurrentInvocationLimitExceeded";
+}
+
+// Lambda's error shape: status, x-amzn-ErrorType, {"Type":"User","message":"..."} (a capital
+// "Message" for ResourceNotFoundException and ServiceException, as Lambda sends them; no Type
+// for ValidationException).
+Response error_response(const Request& req, const Error& e, const std::string& request_id) {
+  json::object body;
+  if (e.code == "ValidationException") {
+    body["message"] = e.message;
+  } else {
+    if (e.code == "TooManyRequestsException") body["Reason"] = throttle_reason(e);
+    body["Type"] = e.status >= 500 ? "Service" : "User";
+    bool capital = e.code == "ResourceNotFoundException" || e.code == "ServiceException";
+    body[capital ? "Message" : "message"] = e.message;
+  }
+  Response res =
+      net::make_response(req, static_cast<http::status>(e.status), json::serialize(body));
+  res.set("x-amzn-ErrorType", e.code);
+  res.set(kRequestIdHeader, request_id);
+  return res;
+}
+
+Error unknown_operation() {
+  return Error{"UnknownOperationException", 404, "Unknown operation"};
+}
+
+Error bad_content(std::string_view detail) {
+  return Error{"InvalidRequestContentException", 400,
+               "Could not parse request body into json: " + std::string(detail)};
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON validation without building a DOM (the Invoke payload).
+
+struct NullHandler {
+  static constexpr std::size_t max_object_size = std::size_t(-1);
+  static constexpr std::size_t max_array_size = std::size_t(-1);
+  static constexpr std::size_t max_key_size = std::size_t(-1);
+  static constexpr std::size_t max_string_size = std::size_t(-1);
+  using ec = boost::system::error_code;
+  using sv = json::string_view;
+  bool on_document_begin(ec&) { return true; }
+  bool on_document_end(ec&) { return true; }
+  bool on_object_begin(ec&) { return true; }
+  bool on_object_end(std::size_t, ec&) { return true; }
+  bool on_array_begin(ec&) { return true; }
+  bool on_array_end(std::size_t, ec&) { return true; }
+  bool on_key_part(sv, std::size_t, ec&) { return true; }
+  bool on_key(sv, std::size_t, ec&) { return true; }
+  bool on_string_part(sv, std::size_t, ec&) { return true; }
+  bool on_string(sv, std::size_t, ec&) { return true; }
+  bool on_number_part(sv, ec&) { return true; }
+  bool on_int64(std::int64_t, sv, ec&) { return true; }
+  bool on_uint64(std::uint64_t, sv, ec&) { return true; }
+  bool on_double(double, sv, ec&) { return true; }
+  bool on_bool(bool, ec&) { return true; }
+  bool on_null(ec&) { return true; }
+  bool on_comment_part(sv, ec&) { return true; }
+  bool on_comment(sv, ec&) { return true; }
+};
+
+// Empty string if text is one JSON document, else the parser's complaint.
+std::string json_problem(std::string_view text) {
+  json::basic_parser<NullHandler> p{json::parse_options{}};
+  boost::system::error_code ec;
+  std::size_t n = p.write_some(false, text.data(), text.size(), ec);
+  if (ec) return ec.message();
+  if (!p.done()) return "incomplete JSON";
+  for (size_t i = n; i < text.size(); ++i) {
+    char c = text[i];
+    if (c != ' ' && c != '\n' && c != '\r' && c != '\t') return "extra data after the JSON value";
+  }
+  return {};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request body fields
+
+Result<json::object> body_object(const Request& req) {
+  std::string_view body = req.body();
+  if (trim(body).empty()) return json::object{};
+  NUBO_ASSIGN_OR_RETURN(json::value v, parse_json(body));
+  if (!v.is_object()) return bad_content("the body is not a JSON object");
+  return std::move(v.get_object());
+}
+
+Error wrong_type(std::string_view field) {
+  return bad_content("unexpected type for field '" + std::string(field) + "'");
+}
+
+Result<std::optional<std::string>> opt_string(const json::object& o, std::string_view k) {
+  auto it = o.find(k);
+  if (it == o.end() || it->value().is_null()) return std::optional<std::string>();
+  if (!it->value().is_string()) return wrong_type(k);
+  return std::optional<std::string>(std::string(it->value().get_string()));
+}
+
+Result<std::optional<int64_t>> opt_int(const json::object& o, std::string_view k) {
+  auto it = o.find(k);
+  if (it == o.end() || it->value().is_null()) return std::optional<int64_t>();
+  auto v = get_int(o, k);
+  if (!v) return wrong_type(k);
+  return std::optional<int64_t>(*v);
+}
+
+Result<std::optional<bool>> opt_bool(const json::object& o, std::string_view k) {
+  auto it = o.find(k);
+  if (it == o.end() || it->value().is_null()) return std::optional<bool>();
+  if (!it->value().is_bool()) return wrong_type(k);
+  return std::optional<bool>(it->value().get_bool());
+}
+
+Result<const json::object*> opt_object(const json::object& o, std::string_view k) {
+  auto it = o.find(k);
+  if (it == o.end() || it->value().is_null()) return static_cast<const json::object*>(nullptr);
+  if (!it->value().is_object()) return wrong_type(k);
+  return &it->value().get_object();
+}
+
+Result<std::optional<std::vector<std::string>>> opt_string_list(const json::object& o,
+                                                                std::string_view k) {
+  auto it = o.find(k);
+  if (it == o.end() || it->value().is_null()) return std::optional<std::vector<std::string>>();
+  if (!it->value().is_array()) return wrong_type(k);
+  std::vector<std::string> out;
+  for (const auto& e : it->value().get_array()) {
+    if (!e.is_string()) return wrong_type(k);
+    out.emplace_back(e.get_string());
+  }
+  return std::optional<std::vector<std::string>>(std::move(out));
+}
+
+Result<Tags> string_map(const json::object& o, std::string_view field) {
+  Tags out;
+  for (const auto& kv : o) {
+    if (!kv.value().is_string()) return wrong_type(field);
+    out.emplace_back(std::string(kv.key()), std::string(kv.value().get_string()));
+  }
+  return out;
+}
+
+// arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+
+bool matches_role(std::string_view s) {
+  if (!starts_with(s, "arn:")) return false;
+  s.remove_prefix(4);
+  size_t c = s.find(':');
+  if (c == std::string_view::npos) return false;
+  std::string_view partition = s.substr(0, c);
+  if (!partition.empty()) {
+    if (!starts_with(partition, "aws")) return false;
+    for (char ch : partition) {
+      if (!std::isalpha(static_cast<unsigned char>(ch)) && ch != '-') return false;
+    }
+  }
+  s.remove_prefix(c + 1);
+  if (!starts_with(s, "iam::")) return false;
+  s.remove_prefix(5);
+  if (s.size() < 12) return false;
+  for (size_t i = 0; i < 12; ++i) {
+    if (!std::isdigit(static_cast<unsigned char>(s[i]))) return false;
+  }
+  s.remove_prefix(12);
+  if (!starts_with(s, ":role")) return false;
+  s.remove_prefix(5);
+  if (s.empty()) return false;
+  for (char ch : s) {
+    if (!std::isalnum(static_cast<unsigned char>(ch)) &&
+        std::string_view("_+=,.@-/").find(ch) == std::string_view::npos) {
+      return false;
+    }
+  }
+  return true;
+}
+
+template <size_t N>
+bool one_of(std::string_view s, const std::array<std::string_view, N>& set) {
+  return std::find(set.begin(), set.end(), s) != set.end();
+}
+
+std::string runtime_list() {
+  std::string s = "[";
+  for (size_t i = 0; i < kSupportedRuntimes.size(); ++i) {
+    if (i) s += ", ";
+    s += kSupportedRuntimes[i];
+  }
+  return s + "]";
+}
+
+Status check_runtime(const std::string& rt) {
+  if (one_of(rt, kSupportedRuntimes)) return Ok{};
+  for (const auto& d : kDeprecatedRuntimes) {
+    if (d.name != rt) continue;
+    std::string m = "The runtime parameter of " + rt +
+                    " is no longer supported for creating or updating AWS Lambda functions. ";
+    if (d.upgrade.empty()) {
+      m += "We recommend you use a supported runtime while creating or updating functions.";
+    } else {
+      m += "We recommend you use the new runtime (" + std::string(d.upgrade) +
+           ") while creating or updating functions.";
+    }
+    return invalid_parameter(m);
+  }
+  if (one_of(rt, kOtherAwsRuntimes)) {
+    return invalid_parameter("The runtime parameter of " + rt +
+                             " is not supported by nubo. Supported runtimes: " + runtime_list());
+  }
+  return invalid_parameter("Value " + rt +
+                           " at 'runtime' failed to satisfy constraint: Member must satisfy enum "
+                           "value set: " +
+                           runtime_list() + " or be a valid ARN");
+}
+
+void check_range(Validation& v, int64_t value, std::string_view field, int64_t lo, int64_t hi) {
+  if (value < lo) {
+    v.add(std::to_string(value), field,
+          "Member must have value greater than or equal to " + std::to_string(lo));
+  } else if (value > hi) {
+    v.add(std::to_string(value), field,
+          "Member must have value less than or equal to " + std::to_string(hi));
+  }
+}
+
+bool env_key_ok(std::string_view k) {
+  if (k.size() < 2) return false;
+  auto alpha = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
+  if (!alpha(k[0])) return false;
+  for (char c : k.substr(1)) {
+    if (!alpha(c) && !(c >= '0' && c <= '9') && c != '_') return false;
+  }
+  return true;
+}
+
+// Parses and validates the settings shared by CreateFunction and UpdateFunctionConfiguration.
+Result<FunctionSettings> parse_settings(const json::object& o, bool create) {
+  FunctionSettings s;
+  Validation v;
+  NUBO_ASSIGN_OR_RETURN(s.runtime, opt_string(o, "Runtime"));
+  NUBO_ASSIGN_OR_RETURN(s.role, opt_string(o, "Role"));
+  NUBO_ASSIGN_OR_RETURN(s.handler, opt_string(o, "Handler"));
+  NUBO_ASSIGN_OR_RETURN(s.description, opt_string(o, "Description"));
+  NUBO_ASSIGN_OR_RETURN(s.kms_key_arn, opt_string(o, "KMSKeyArn"));
+  NUBO_ASSIGN_OR_RETURN(auto timeout, opt_int(o, "Timeout"));
+  NUBO_ASSIGN_OR_RETURN(auto memory, opt_int(o, "MemorySize"));
+
+  if (create && !s.role)
+    v.add("Value null at 'role' failed to satisfy constraint: Member must not be null");
+  if (s.role && !matches_role(*s.role)) {
+    v.add(*s.role, "role",
+          "Member must satisfy regular expression pattern: " + std::string(kRolePattern));
+  }
+  if (s.handler) {
+    if (s.handler->size() > kHandlerMax) {
+      v.add(*s.handler, "handler", "Member must have length less than or equal to 128");
+    }
+    bool space = std::any_of(s.handler->begin(), s.handler->end(),
+                             [](char c) { return std::isspace(static_cast<unsigned char>(c)); });
+    if (space || (s.handler->empty() && !create)) {
+      v.add(*s.handler, "handler", "Member must satisfy regular expression pattern: [^\\s]+");
+    }
+  }
+  if (s.description && s.description->size() > kDescriptionMax) {
+    v.add(*s.description, "description", "Member must have length less than or equal to 256");
+  }
+  if (timeout) {
+    check_range(v, *timeout, "timeout", kTimeoutMin, kTimeoutMax);
+    s.timeout = static_cast<int>(std::clamp<int64_t>(*timeout, kTimeoutMin, kTimeoutMax));
+  }
+  if (memory) {
+    check_range(v, *memory, "memorySize", kMemoryMin, kMemoryMax);
+    s.memory_size = static_cast<int>(std::clamp<int64_t>(*memory, kMemoryMin, kMemoryMax));
+  }
+  NUBO_ASSIGN_OR_RETURN(const json::object* eph, opt_object(o, "EphemeralStorage"));
+  if (eph) {
+    NUBO_ASSIGN_OR_RETURN(auto size, opt_int(*eph, "Size"));
+    if (!size) {
+      v.add(
+          "Value null at 'ephemeralStorage.size' failed to satisfy constraint: Member must not be "
+          "null");
+    } else {
+      check_range(v, *size, "ephemeralStorage.size", kEphemeralMin, kEphemeralMax);
+      s.ephemeral_storage =
+          static_cast<int>(std::clamp<int64_t>(*size, kEphemeralMin, kEphemeralMax));
+    }
+  }
+  NUBO_ASSIGN_OR_RETURN(const json::object* tracing, opt_object(o, "TracingConfig"));
+  if (tracing) {
+    NUBO_ASSIGN_OR_RETURN(auto mode, opt_string(*tracing, "Mode"));
+    if (mode) {
+      if (*mode != "Active" && *mode != "PassThrough") {
+        v.add(*mode, "tracingConfig.mode",
+              "Member must satisfy enum value set: [Active, PassThrough]");
+      }
+      s.tracing_mode = *mode;
+    }
+  }
+  NUBO_ASSIGN_OR_RETURN(auto archs, opt_string_list(o, "Architectures"));
+  if (archs) {
+    std::string joined = "[";
+    for (size_t i = 0; i < archs->size(); ++i) joined += (i ? ", " : "") + (*archs)[i];
+    joined += "]";
+    if (archs->size() != 1) {
+      v.add(joined, "architectures", "Member must have length less than or equal to 1");
+    } else if ((*archs)[0] != "x86_64" && (*archs)[0] != "arm64") {
+      v.add(joined, "architectures",
+            "Member must satisfy constraint: [Member must satisfy enum value set: [x86_64, "
+            "arm64], Member must not be null]");
+    } else {
+      s.architecture = (*archs)[0];
+    }
+  }
+  NUBO_ASSIGN_OR_RETURN(const json::object* logging, opt_object(o, "LoggingConfig"));
+  if (logging) {
+    NUBO_ASSIGN_OR_RETURN(s.log_format, opt_string(*logging, "LogFormat"));
+    NUBO_ASSIGN_OR_RETURN(s.log_group, opt_string(*logging, "LogGroup"));
+    NUBO_ASSIGN_OR_RETURN(s.application_log_level, opt_string(*logging, "ApplicationLogLevel"));
+    NUBO_ASSIGN_OR_RETURN(s.system_log_level, opt_string(*logging, "SystemLogLevel"));
+    if (s.log_format && *s.log_format != "JSON" && *s.log_format != "Text") {
+      v.add(*s.log_format, "loggingConfig.logFormat",
+            "Member must satisfy enum value set: [Text, JSON]");
+    }
+    static constexpr std::array<std::string_view, 6> kAppLevels = {"TRACE", "DEBUG", "INFO",
+                                                                   "WARN",  "ERROR", "FATAL"};
+    static constexpr std::array<std::string_view, 3> kSysLevels = {"DEBUG", "INFO", "WARN"};
+    if (s.application_log_level && !one_of(*s.application_log_level, kAppLevels)) {
+      v.add(*s.application_log_level, "loggingConfig.applicationLogLevel",
+            "Member must satisfy enum value set: [TRACE, DEBUG, INFO, WARN, ERROR, FATAL]");
+    }
+    if (s.system_log_level && !one_of(*s.system_log_level, kSysLevels)) {
+      v.add(*s.system_log_level, "loggingConfig.systemLogLevel",
+            "Member must satisfy enum value set: [DEBUG, INFO, WARN]");
+    }
+    if (s.log_group && (s.log_group->empty() || s.log_group->size() > 512)) {
+      v.add(*s.log_group, "loggingConfig.logGroup",
+            "Member must have length less than or equal to 512");
+    }
+  }
+  NUBO_ASSIGN_OR_RETURN(const json::object* snap, opt_object(o, "SnapStart"));
+  if (snap) {
+    NUBO_ASSIGN_OR_RETURN(s.snap_start_apply_on, opt_string(*snap, "ApplyOn"));
+    if (s.snap_start_apply_on && *s.snap_start_apply_on != "PublishedVersions" &&
+        *s.snap_start_apply_on != "None") {
+      v.add(*s.snap_start_apply_on, "snapStart.applyOn",
+            "Member must satisfy enum value set: [PublishedVersions, None]");
+    }
+  }
+  NUBO_TRY(v.status());
+
+  if (s.runtime) NUBO_TRY(check_runtime(*s.runtime));
+  if (s.snap_start_apply_on && *s.snap_start_apply_on == "PublishedVersions") {
+    std::string rt = s.runtime.value_or("");
+    if (rt != "python3.12" && rt != "python3.13") {
+      return invalid_parameter(rt + " is not supported for SnapStart enabled functions.");
+    }
+  }
+  NUBO_ASSIGN_OR_RETURN(const json::object* env, opt_object(o, "Environment"));
+  if (env) {
+    NUBO_ASSIGN_OR_RETURN(const json::object* vars, opt_object(*env, "Variables"));
+    EnvVars ev;
+    if (vars) {
+      NUBO_ASSIGN_OR_RETURN(Tags t, string_map(*vars, "Environment.Variables"));
+      ev = std::move(t);
+    }
+    // Reserved keys are named first: some of them (_HANDLER) would fail the pattern too.
+    std::string reserved;
+    for (const auto& [k, val] : ev) {
+      if (one_of(k, kReservedEnvKeys)) reserved += (reserved.empty() ? "" : ", ") + k;
+    }
+    for (const auto& [k, val] : ev) {
+      if (reserved.empty() && !env_key_ok(k)) {
+        return validation_error(k, "environment.variables",
+                                "Map keys must satisfy constraint: [Member must satisfy regular "
+                                "expression pattern: " +
+                                    std::string(kEnvKeyPattern) + "]");
+      }
+    }
+    if (!reserved.empty()) {
+      return invalid_parameter(
+          "Lambda was unable to configure your environment variables because the environment "
+          "variables you have provided contains reserved keys that are currently not supported "
+          "for modification. Reserved keys used in this request: " +
+          reserved);
+    }
+    json::object measured;
+    for (const auto& [k, val] : ev) measured[k] = val;
+    std::string text = json::serialize(measured);
+    if (text.size() > kEnvironmentLimit) {
+      return invalid_parameter(
+          "Lambda was unable to configure your environment variables because the environment "
+          "variables you have provided exceeded the 4KB limit. String measured: " +
+          text);
+    }
+    s.environment = std::move(ev);
+  }
+  NUBO_ASSIGN_OR_RETURN(const json::object* dlq, opt_object(o, "DeadLetterConfig"));
+  if (dlq) {
+    NUBO_ASSIGN_OR_RETURN(auto target, opt_string(*dlq, "TargetArn"));
+    s.dead_letter_arn = target.value_or("");
+  }
+  NUBO_ASSIGN_OR_RETURN(auto layers, opt_string_list(o, "Layers"));
+  if (layers) {
+    if (layers->size() > static_cast<size_t>(kMaxLayers)) {
+      return invalid_parameter("Cannot reference more than 5 layers.");
+    }
+    // nubo has no layers yet: every layer version is one that does not exist.
+    if (!layers->empty()) {
+      return invalid_parameter("Layer version " + layers->front() + " does not exist.");
+    }
+    s.layers = std::move(*layers);
+  }
+  return s;
+}
+
+// Decodes Code.ZipFile / ZipFile (base64 in JSON).
+Result<std::string> decode_zip(const std::string& b64) {
+  auto bytes = base64_decode(b64);
+  if (!bytes) return bad_content("ZipFile is not valid base64");
+  if (static_cast<int64_t>(bytes->size()) > kCodeSizeZipped) {
+    return Error{"RequestEntityTooLargeException", 413,
+                 "Zipped size must be smaller than " + std::to_string(kCodeSizeZipped) + " bytes"};
+  }
+  if (bytes->empty())
+    return invalid_parameter(
+        "Could not unzip uploaded file. Please check your file, then try to upload again.");
+  return std::move(*bytes);
+}
+
+Result<int> max_items_param(const net::Target& t) {
+  auto p = t.param("MaxItems");
+  if (!p) return kMaxItemsDefault;
+  char* end = nullptr;
+  long long n = std::strtoll(p->c_str(), &end, 10);
+  if (p->empty() || *end != '\0') return bad_content("MaxItems is not a number");
+  if (n < kMaxItemsMin) {
+    return validation_error(*p, "maxItems", "Member must have value greater than or equal to 1");
+  }
+  if (n > kMaxItemsMax) {
+    return validation_error(*p, "maxItems", "Member must have value less than or equal to 10000");
+  }
+  return static_cast<int>(n);
+}
+
+runtime::FunctionSpec make_spec(const VersionConfig& c, const ArnContext& arn,
+                                const CodeStore& code) {
+  runtime::FunctionSpec s;
+  s.name = c.function_name;
+  s.version = c.version;
+  s.function_arn = arn.function_arn(c.function_name);
+  s.qualified_arn = arn.qualified_arn(c.function_name, c.version);
+  s.runtime = c.runtime;
+  s.handler = c.handler;
+  s.code_dir = code.unpacked_dir(c.code_hex);
+  s.code_sha256 = c.code_sha256;
+  s.memory_mb = c.memory_size;
+  s.timeout_s = c.timeout;
+  s.ephemeral_storage_mb = c.ephemeral_storage;
+  for (const auto& [k, v] : c.environment) s.environment[k] = v;
+  s.role = c.role;
+  // An instance serves one exact configuration: $LATEST's internal revision changes on every
+  // code or configuration update (and, unlike RevisionId, not on publish).
+  s.revision_id = c.internal_revision.empty() ? c.revision_id : c.internal_revision;
+  s.log_group = c.effective_log_group();
+  s.architecture = c.architecture;
+  return s;
+}
+
+// A function resolved for invocation, as the invoke cache keeps it.
+struct Resolved {
+  std::string function_name;
+  std::string state;  // the primary version's State
+  runtime::FunctionSpec primary;
+  std::optional<runtime::FunctionSpec> secondary;
+  double secondary_weight = 0;
+};
+using ResolvedPtr = std::shared_ptr<const Resolved>;
+
+double random_unit() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+}
+
+std::string tail_bytes(const std::string& s, size_t n) {
+  return s.size() <= n ? s : s.substr(s.size() - n);
+}
+
+}  // namespace
+
+// =============================================================================================
+
+struct LambdaService::Impl {
+  explicit Impl(LambdaDeps d)
+      : deps(d),
+        arn{d.config->region, d.config->account_id},
+        registry(d.store, d.clock, arn, d.config->data_dir + "/lambda",
+                 [this](const std::string& fn) { invalidate(fn); }),
+        queue(
+            AsyncQueue::Deps{d.store, d.clock, d.io, d.blocking}, d.async,
+            [this](AsyncEvent ev) { return deliver(std::move(ev)); },
+            [](const AsyncEvent&, const std::string&) {
+              // Hook for OnFailure destinations and dead-letter queues (not yet wired).
+            }) {}
+
+  LambdaDeps deps;
+  ArnContext arn;
+  FunctionRegistry registry;
+  AsyncQueue queue;
+
+  // Invoke cache: request key -> resolved function. The Store stays the truth; every committed
+  // write to a function drops its entries (and bumps the generation, so that a resolution that
+  // raced with the write is not inserted).
+  std::shared_mutex cache_mu;
+  std::unordered_map<std::string, ResolvedPtr> cache;  // GUARDED_BY(cache_mu)
+  uint64_t cache_gen = 0;                              // GUARDED_BY(cache_mu)
+
+  void invalidate(const std::string& fn) {
+    std::unique_lock lock(cache_mu);
+    ++cache_gen;
+    for (auto it = cache.begin(); it != cache.end();) {
+      it = it->second->function_name == fn ? cache.erase(it) : std::next(it);
+    }
+  }
+
+  static std::string cache_key(std::string_view name, const std::optional<std::string>& q) {
+    std::string k(name);
+    if (q) {
+      k += '\n';
+      k += *q;
+    }
+    return k;
+  }
+
+  // Blocking: parse the name, read the Store, build the specs.
+  Result<ResolvedPtr> resolve_slow(const std::string& name_text,
+                                   const std::optional<std::string>& qualifier_param) {
+    NUBO_ASSIGN_OR_RETURN(FunctionRef ref,
+                          parse_function_ref(name_text, NameUse::kGetOrInvoke, arn));
+    NUBO_ASSIGN_OR_RETURN(std::string qualifier, effective_qualifier(ref, qualifier_param));
+    NUBO_ASSIGN_OR_RETURN(InvokeTarget t, registry.resolve(ref.name, qualifier));
+    auto r = std::make_shared<Resolved>();
+    r->function_name = ref.name;
+    r->state = t.primary.state;
+    r->primary = make_spec(t.primary, arn, registry.code());
+    if (t.secondary) {
+      r->secondary = make_spec(*t.secondary, arn, registry.code());
+      r->secondary_weight = t.secondary_weight;
+    }
+    return ResolvedPtr(std::move(r));
+  }
+
+  // The warm path: a shared lock and a map lookup. A miss reads the Store on the blocking pool.
+  Task<Result<ResolvedPtr>> resolve(std::string name_text, std::optional<std::string> qualifier) {
+    std::string key = cache_key(name_text, qualifier);
+    uint64_t gen;
+    {
+      std::shared_lock lock(cache_mu);
+      auto it = cache.find(key);
+      if (it != cache.end()) co_return it->second;
+      gen = cache_gen;
+    }
+    auto slow = [&] { return resolve_slow(name_text, qualifier); };
+    auto task = on_pool(*deps.blocking, std::move(slow));
+    Result<ResolvedPtr> r = co_await std::move(task);
+    if (r.ok()) {
+      std::unique_lock lock(cache_mu);
+      if (cache_gen == gen) cache.emplace(std::move(key), *r);
+    }
+    co_return r;
+  }
+
+  // Async delivery (AsyncQueue::Deliver). Touches no member after the invocation returns.
+  Task<DeliveryResult> deliver(AsyncEvent ev) {
+    std::optional<std::string> q;
+    if (!ev.qualifier.empty()) q = ev.qualifier;
+    auto resolving = resolve(ev.function_name, q);
+    Result<ResolvedPtr> r = co_await std::move(resolving);
+    if (!r.ok()) {
+      if (r.error().code == "ResourceNotFoundException") {
+        co_return DeliveryResult{DeliveryOutcome::kDrop, r.error().message};
+      }
+      co_return DeliveryResult{DeliveryOutcome::kThrottled, r.error().message};
+    }
+    ResolvedPtr res = *r;
+    if (res->state != kStateActive) {
+      co_return DeliveryResult{DeliveryOutcome::kThrottled, "function is " + res->state};
+    }
+    const runtime::FunctionSpec& spec =
+        (res->secondary && random_unit() < res->secondary_weight) ? *res->secondary : res->primary;
+    runtime::InvokeRequest ir;
+    ir.payload = ev.payload.empty() ? "{}" : std::move(ev.payload);
+    ir.request_id = ev.id;
+    ir.client_context = ev.client_context;
+    runtime::Invoker* invoker = deps.invoker;
+    auto invoking = invoker->invoke(spec, std::move(ir));
+    Result<runtime::InvokeResult> out = co_await std::move(invoking);
+    if (!out.ok()) {
+      co_return DeliveryResult{DeliveryOutcome::kThrottled,
+                               out.error().code + ": " + out.error().message};
+    }
+    if (out->outcome == runtime::InvokeResult::Outcome::kSuccess) {
+      co_return DeliveryResult{DeliveryOutcome::kSuccess, ""};
+    }
+    co_return DeliveryResult{DeliveryOutcome::kFunctionError, tail_bytes(out->payload, 512)};
+  }
+
+  // ---- Invoke ----
+
+  Task<Response> invoke(Request& req, const net::Target& target, std::string name_text,
+                        bool legacy_async) {
+    std::string request_id = new_uuid();
+    std::string_view type = legacy_async ? "Event" : net::header(req, "X-Amz-Invocation-Type");
+    if (type.empty()) type = "RequestResponse";
+    if (type != "RequestResponse" && type != "Event" && type != "DryRun") {
+      co_return error_response(
+          req,
+          validation_error(type, "invocationType",
+                           "Member must satisfy enum value set: [Event, RequestResponse, DryRun]"),
+          request_id);
+    }
+    std::string_view log_type = net::header(req, "X-Amz-Log-Type");
+    if (!log_type.empty() && log_type != "None" && log_type != "Tail") {
+      co_return error_response(
+          req,
+          validation_error(log_type, "logType", "Member must satisfy enum value set: [None, Tail]"),
+          request_id);
+    }
+    const std::string& payload = req.body();
+    if (type == "Event" && static_cast<int64_t>(payload.size()) > kAsyncPayloadLimit) {
+      co_return error_response(
+          req,
+          Error{"RequestEntityTooLargeException", 413,
+                "Request must be smaller than " + std::to_string(kAsyncPayloadLimit) +
+                    " bytes for the InvokeAsync operation"},
+          request_id);
+    }
+    if (static_cast<int64_t>(payload.size()) > kSyncPayloadLimit) {
+      co_return error_response(
+          req,
+          Error{"RequestEntityTooLargeException", 413,
+                "Request must be smaller than " + std::to_string(kSyncPayloadLimit) +
+                    " bytes for the InvokeFunction operation"},
+          request_id);
+    }
+    if (!payload.empty()) {
+      std::string problem = json_problem(payload);
+      if (!problem.empty()) {
+        co_return error_response(req, bad_content("Could not parse payload into json: " + problem),
+                                 request_id);
+      }
+    }
+    std::optional<std::string> qualifier = target.param("Qualifier");
+    auto resolving = resolve(name_text, qualifier);
+    Result<ResolvedPtr> resolved = co_await std::move(resolving);
+    if (!resolved.ok()) co_return error_response(req, resolved.error(), request_id);
+    ResolvedPtr res = *resolved;
+    if (res->state != kStateActive) {
+      co_return error_response(
+          req,
+          conflict("The operation cannot be performed at this time. The function is currently in "
+                   "the following state: " +
+                   res->state),
+          request_id);
+    }
+    if (type == "DryRun") co_return empty_response(req, http::status::no_content, request_id);
+
+    if (type == "Event") {
+      AsyncEvent ev;
+      ev.id = request_id;
+      ev.function_name = res->function_name;
+      auto parsed = parse_function_ref(name_text, NameUse::kGetOrInvoke, arn);
+      std::string q = qualifier.value_or(parsed.ok() ? parsed->qualifier : "");
+      ev.qualifier = q;
+      ev.payload = payload;
+      ev.client_context = std::string(net::header(req, "X-Amz-Client-Context"));
+      auto enqueueing = queue.enqueue(std::move(ev));
+      Status st = co_await std::move(enqueueing);
+      if (!st.ok()) co_return error_response(req, st.error(), request_id);
+      if (legacy_async) {
+        co_return json_response(req, http::status::accepted, json::object{{"Status", 202}},
+                                request_id);
+      }
+      co_return empty_response(req, http::status::accepted, request_id);
+    }
+
+    const runtime::FunctionSpec& spec =
+        (res->secondary && random_unit() < res->secondary_weight) ? *res->secondary : res->primary;
+    runtime::InvokeRequest ir;
+    ir.payload = payload.empty() ? std::string("{}") : payload;
+    ir.request_id = request_id;
+    ir.client_context = std::string(net::header(req, "X-Amz-Client-Context"));
+    ir.trace_id = std::string(net::header(req, "X-Amzn-Trace-Id"));
+    ir.want_log_tail = log_type == "Tail";
+    auto invoking = deps.invoker->invoke(spec, std::move(ir));
+    Result<runtime::InvokeResult> out = co_await std::move(invoking);
+    if (!out.ok()) co_return error_response(req, out.error(), request_id);
+    Response resp = net::make_response(req, http::status::ok, std::move(out->payload));
+    resp.set(kRequestIdHeader, request_id);
+    resp.set("X-Amz-Executed-Version",
+             out->executed_version.empty() ? spec.version : out->executed_version);
+    if (!out->function_error.empty()) resp.set("X-Amz-Function-Error", out->function_error);
+    if (log_type == "Tail") {
+      resp.set("X-Amz-Log-Result", base64_encode(tail_bytes(out->log_tail, kLogTailBytes)));
+    }
+    co_return resp;
+  }
+
+  // ---- everything else (blocking pool) ----
+
+  Response dispatch(Request& req, const net::Target& target, const std::string& request_id);
+  Result<Response> route(Request& req, const net::Target& target, const std::string& request_id);
+
+  std::string code_url(const std::string& hex) const;
+  Result<Response> serve_code(Request& req, const net::Target& target, const std::string& hex,
+                              const std::string& request_id);
+
+  Result<Response> create_function(Request& req, const std::string& rid);
+  Result<Response> list_functions(Request& req, const net::Target& t, const std::string& rid);
+  Result<Response> get_function(Request& req, const net::Target& t, const std::string& name,
+                                bool configuration_only, const std::string& rid);
+  Result<Response> delete_function(Request& req, const net::Target& t, const std::string& name,
+                                   const std::string& rid);
+  Result<Response> update_code(Request& req, const std::string& name, const std::string& rid);
+  Result<Response> update_configuration(Request& req, const std::string& name,
+                                        const std::string& rid);
+  Result<Response> publish_version(Request& req, const std::string& name, const std::string& rid);
+  Result<Response> list_versions(Request& req, const net::Target& t, const std::string& name,
+                                 const std::string& rid);
+  Result<Response> aliases(Request& req, const net::Target& t, const std::string& name,
+                           const std::string& alias, bool has_alias, const std::string& rid);
+  Result<Response> tags(Request& req, const net::Target& t, const std::string& arn_text,
+                        const std::string& rid);
+  Result<Response> account_settings(Request& req, const std::string& rid);
+};
+
+// ---------------------------------------------------------------------------------------------
+
+std::string LambdaService::Impl::code_url(const std::string& hex) const {
+  std::string base = deps.config->endpoint_url;
+  if (base.empty()) base = "http://" + deps.config->host + ":" + std::to_string(deps.config->port);
+  if (!base.empty() && base.back() == '/') base.pop_back();
+  int64_t expires = std::chrono::duration_cast<std::chrono::seconds>(
+                        (deps.clock->now() + kCodeUrlExpiry).time_since_epoch())
+                        .count();
+  std::string sig = hex_encode(
+      hmac_sha256(deps.config->root_secret_access_key, hex + "\n" + std::to_string(expires)));
+  return base + std::string(kCodeDownloadPrefix) + hex +
+         ".zip?X-Nubo-Expires=" + std::to_string(expires) + "&X-Nubo-Signature=" + sig;
+}
+
+Result<Response> LambdaService::Impl::serve_code(Request& req, const net::Target& target,
+                                                 const std::string& hex, const std::string& rid) {
+  auto expires = target.param("X-Nubo-Expires");
+  auto sig = target.param("X-Nubo-Signature");
+  Error denied{"AccessDeniedException", 403, "Request has expired or its signature is invalid"};
+  if (!expires || !sig) return denied;
+  std::string want =
+      hex_encode(hmac_sha256(deps.config->root_secret_access_key, hex + "\n" + *expires));
+  int64_t exp = std::atoll(expires->c_str());
+  int64_t now = epoch_ms(deps.clock->now()) / 1000;
+  if (want != *sig || exp < now) return denied;
+  for (char c : hex) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return denied;
+  }
+  auto data = storage::read_file(registry.code().zip_path(hex));
+  if (!data.ok()) return not_found("Code package not found");
+  Response res =
+      net::make_response(req, http::status::ok, std::move(data).value(), "application/zip");
+  res.set(kRequestIdHeader, rid);
+  return res;
+}
+
+Result<Response> LambdaService::Impl::create_function(Request& req, const std::string& rid) {
+  NUBO_ASSIGN_OR_RETURN(json::object o, body_object(req));
+  CreateFunctionInput in;
+  NUBO_ASSIGN_OR_RETURN(auto name, opt_string(o, "FunctionName"));
+  if (!name) {
+    return Error{"ValidationException", 400,
+                 "1 validation error detected: Value null at 'functionName' failed to satisfy "
+                 "constraint: Member must not be null"};
+  }
+  NUBO_ASSIGN_OR_RETURN(FunctionRef ref, parse_function_ref(*name, NameUse::kCreate, arn));
+  in.name = ref.name;
+  NUBO_ASSIGN_OR_RETURN(auto package_type, opt_string(o, "PackageType"));
+  if (package_type && *package_type != "Zip") {
+    if (*package_type == "Image") {
+      return invalid_parameter(
+          "PackageType Image is not supported by nubo: container image functions cannot be "
+          "created. Use a .zip file archive (PackageType Zip).");
+    }
+    return validation_error(*package_type, "packageType",
+                            "Member must satisfy enum value set: [Image, Zip]");
+  }
+  NUBO_ASSIGN_OR_RETURN(in.settings, parse_settings(o, /*create=*/true));
+  if (!in.settings.runtime) {
+    return invalid_parameter(
+        "Runtime and Handler are mandatory parameters for functions created with deployment "
+        "packages.");
+  }
+  NUBO_ASSIGN_OR_RETURN(const json::object* code, opt_object(o, "Code"));
+  if (!code) {
+    return Error{"ValidationException", 400,
+                 "1 validation error detected: Value null at 'code' failed to satisfy constraint: "
+                 "Member must not be null"};
+  }
+  NUBO_ASSIGN_OR_RETURN(auto zip_b64, opt_string(*code, "ZipFile"));
+  if (!zip_b64) {
+    if (code->contains("S3Bucket")) {
+      return invalid_parameter(
+          "S3 code locations are not supported by nubo yet. Upload the .zip file with ZipFile.");
+    }
+    if (code->contains("ImageUri")) {
+      return invalid_parameter(
+          "Please don't provide ImageUri when updating a function with packageType Zip.");
+    }
+    return invalid_parameter("Please provide a source for function code.");
+  }
+  NUBO_ASSIGN_OR_RETURN(in.zip, decode_zip(*zip_b64));
+  NUBO_ASSIGN_OR_RETURN(auto publish, opt_bool(o, "Publish"));
+  in.publish = publish.value_or(false);
+  NUBO_ASSIGN_OR_RETURN(const json::object* tags, opt_object(o, "Tags"));
+  if (tags) {
+    NUBO_ASSIGN_OR_RETURN(in.tags, string_map(*tags, "Tags"));
+    if (in.tags.size() > kMaxTags) {
+      return invalid_parameter("Number of tags exceeds resource tag limit.");
+    }
+  }
+  NUBO_ASSIGN_OR_RETURN(VersionConfig c, registry.create_function(std::move(in)));
+  return json_response(req, http::status::created,
+                       to_wire_json(c, arn, RenderOptions{ConfigView::kCreated, false, ""}), rid);
+}
+
+Result<Response> LambdaService::Impl::list_functions(Request& req, const net::Target& t,
+                                                     const std::string& rid) {
+  NUBO_ASSIGN_OR_RETURN(int max_items, max_items_param(t));
+  auto fv = t.param("FunctionVersion");
+  if (fv && *fv != "ALL") {
+    return validation_error(*fv, "functionVersion", "Member must satisfy enum value set: [ALL]");
+  }
+  NUBO_ASSIGN_OR_RETURN(Page page, registry.list_functions(
+                                       fv.has_value(), t.param("Marker").value_or(""), max_items));
+  json::array items;
+  for (const auto& c : page.items) {
+    items.push_back(to_wire_json(c, arn, RenderOptions{ConfigView::kList, fv.has_value(), ""}));
+  }
+  json::object body;
+  body["Functions"] = std::move(items);
+  if (!page.next_marker.empty()) body["NextMarker"] = page.next_marker;
+  return json_response(req, http::status::ok, body, rid);
+}
+
+Result<Response> LambdaService::Impl::get_function(Request& req, const net::Target& t,
+                                                   const std::string& name_text,
+                                                   bool configuration_only,
+                                                   const std::string& rid) {
+  NUBO_ASSIGN_OR_RETURN(FunctionRef ref, parse_function_ref(name_text, NameUse::kGetOrInvoke, arn));
+  NUBO_ASSIGN_OR_RETURN(std::string q, effective_qualifier(ref, t.param("Qualifier")));
+  NUBO_ASSIGN_OR_RETURN(FunctionView view, registry.get_function(ref.name, q));
+  RenderOptions ro{ConfigView::kFull, !q.empty(), view.alias};
+  json::object config = to_wire_json(view.config, arn, ro);
+  if (configuration_only) return json_response(req, http::status::ok, config, rid);
+  json::object body;
+  body["Configuration"] = std::move(config);
+  body["Code"] =
+      json::object{{"RepositoryType", "S3"}, {"Location", code_url(view.config.code_hex)}};
+  if (!view.tags.empty()) {
+    json::object tags;
+    for (const auto& [k, v] : view.tags) tags[k] = v;
+    body["Tags"] = std::move(tags);
+  }
+  return json_response(req, http::status::ok, body, rid);
+}
+
+Result<Response> LambdaService::Impl::delete_function(Request& req, const net::Target& t,
+                                                      const std::string& name_text,
+                                                      const std::string& rid) {
+  NUBO_ASSIGN_OR_RETURN(FunctionRef ref, parse_function_ref(name_text, NameUse::kDelete, arn));
+  NUBO_ASSIGN_OR_RETURN(std::string q, effective_qualifier(ref, t.param("Qualifier")));
+  NUBO_TRY(registry.delete_function(ref.name, q));
+  if (q.empty()) deps.invoker->retire_function(arn.function_arn(ref.name));
+  return empty_response(req, http::status::no_content, rid);
+}
+
+Result<Response> LambdaService::Impl::update_code(Request& req, const std::string& name_text,
+                                                  const std::string& rid) {
+  NUBO_ASSIGN_OR_RETURN(FunctionRef ref, parse_function_ref(name_text, NameUse::kOther, arn));
+  if (!ref.qualifier.empty()) {
+    return validation_error(
+        name_text, "functionName",
+        "Member must satisfy regular expression pattern: " + std::string(kNamePattern));
+  }
+  NUBO_ASSIGN_OR_RETURN(json::object o, body_object(req));
+  UpdateCodeInput in;
+  in.name = ref.name;
+  NUBO_ASSIGN_OR_RETURN(auto zip_b64, opt_string(o, "ZipFile"));
+  if (!zip_b64) {
+    if (o.contains("ImageUri")) {
+      return invalid_parameter(
+          "Please don't provide ImageUri when updating a function with packageType Zip.");
+    }
+    if (o.contains("S3Bucket")) {
+      return invalid_parameter(
+          "S3 code locations are not supported by nubo yet. Upload the .zip file with ZipFile.");
+    }
+    return invalid_parameter("Please provide a source for function code.");
+  }
+  NUBO_ASSIGN_OR_RETURN(in.zip, decode_zip(*zip_b64));
+  NUBO_ASSIGN_OR_RETURN(auto publish, opt_bool(o, "Publish"));
+  NUBO_ASSIGN_OR_RETURN(auto dry_run, opt_bool(o, "DryRun"));
+  NUBO_ASSIGN_OR_RETURN(in.revision_id, opt_string(o, "RevisionId"));
+  in.publish = publish.value_or(false);
+  in.dry_run = dry_run.value_or(false);
+  NUBO_ASSIGN_OR_RETURN(auto archs, opt_string_list(o, "Architectures"));
+  if (archs) {
+    std::string joined = "[";
+    for (size_t i = 0; i < archs->size(); ++i) joined += (i ? ", " : "") + (*archs)[i];
+    joined += "]";
+    if (archs->size() != 1) {
+      return validation_error(joined, "architectures",
+                              "Member must have length less than or equal to 1");
+    }
+    if ((*archs)[0] != "x86_64" && (*archs)[0] != "arm64") {
+      return validation_error(joined, "architectures",
+                              "Member must satisfy constraint: [Member must satisfy enum value "
+                              "set: [x86_64, arm64], Member must not be null]");
+    }
+    in.architecture = (*archs)[0];
+  }
+  bool publish_flag = in.publish;
+  NUBO_ASSIGN_OR_RETURN(VersionConfig c, registry.update_code(std::move(in)));
+  RenderOptions ro{ConfigView::kUpdated, publish_flag, ""};
+  return json_response(req, http::status::ok, to_wire_json(c, arn, ro), rid);
+}
+
+Result<Response> LambdaService::Impl::update_configuration(Request& req,
+                                                           const std::string& name_text,
+                                                           const std::string& rid) {
+  NUBO_ASSIGN_OR_RETURN(FunctionRef ref, parse_function_ref(name_text, NameUse::kOther, arn));
+  NUBO_ASSIGN_OR_RETURN(json::object o, body_object(req));
+  NUBO_ASSIGN_OR_RETURN(FunctionSettings s, parse_settings(o, /*create=*/false));
+  NUBO_ASSIGN_OR_RETURN(auto revision, opt_string(o, "RevisionId"));
+  NUBO_ASSIGN_OR_RETURN(VersionConfig c, registry.update_configuration(ref.name, s, revision));
+  return json_response(req, http::status::ok,
+                       to_wire_json(c, arn, RenderOptions{ConfigView::kUpdated, false, ""}), rid);
+}
+
+Result<Response> LambdaService::Impl::publish_version(Request& req, const std::string& name_text,
+                                                      const std::string& rid) {
+  NUBO_ASSIGN_OR_RETURN(FunctionRef ref, parse_function_ref(name_text, NameUse::kOther, arn));
+  NUBO_ASSIGN_OR_RETURN(json::object o, body_object(req));
+  NUBO_ASSIGN_OR_RETURN(auto sha, opt_string(o, "CodeSha256"));
+  NUBO_ASSIGN_OR_RETURN(auto description, opt_string(o, "Description"));
+  NUBO_ASSIGN_OR_RETURN(auto revision, opt_string(o, "RevisionId"));
+  if (description && description->size() > kDescriptionMax) {
+    return validation_error(*description, "description",
+                            "Member must have length less than or equal to 256");
+  }
+  NUBO_ASSIGN_OR_RETURN(VersionConfig c,
+                        registry.publish_version(ref.name, sha, description, revision));
+  return json_response(req, http::status::created,
+                       to_wire_json(c, arn, RenderOptions{ConfigView::kCreated, true, ""}), rid);
+}
+
+Result<Response> LambdaService::Impl::list_versions(Request& req, const net::Target& t,
+                                                    const std::string& name_text,
+                                                    const std::string& rid) {
+  NUBO_ASSIGN_OR_RETURN(FunctionRef ref, parse_function_ref(name_text, NameUse::kOther, arn));
+  NUBO_ASSIGN_OR_RETURN(int max_items, max_items_param(t));
+  NUBO_ASSIGN_OR_RETURN(
+      Page page, registry.list_versions(ref.name, t.param("Marker").value_or(""), max_items));
+  json::array items;
+  for (const auto& c : page.items) {
+    items.push_back(to_wire_json(c, arn, RenderOptions{ConfigView::kList, true, ""}));
+  }
+  json::object body;
+  body["Versions"] = std::move(items);
+  if (!page.next_marker.empty()) body["NextMarker"] = page.next_marker;
+  return json_response(req, http::status::ok, body, rid);
+}
+
+namespace {
+
+Status check_alias_name(const std::string& name) {
+  Validation v;
+  if (name.size() > kAliasNameMax) {
+    v.add(name, "name", "Member must have length less than or equal to 128");
+  }
+  if (!is_alias_name(name)) {
+    v.add(name, "name",
+          "Member must satisfy regular expression pattern: " + std::string(kAliasPattern));
+  }
+  return v.status();
+}
+
+Status check_function_version(const std::string& version) {
+  if (version == kLatest || is_version_number(version)) return Ok{};
+  return validation_error(version, "functionVersion",
+                          "Member must satisfy regular expression pattern: (\\$LATEST|[0-9]+)");
+}
+
+// Parses RoutingConfig.AdditionalVersionWeights.
+Result<std::optional<std::vector<std::pair<std::string, double>>>> parse_weights(
+    const json::object& o) {
+  using Weights = std::vector<std::pair<std::string, double>>;
+  NUBO_ASSIGN_OR_RETURN(const json::object* rc, opt_object(o, "RoutingConfig"));
+  if (!rc) return std::optional<Weights>();
+  NUBO_ASSIGN_OR_RETURN(const json::object* w, opt_object(*rc, "AdditionalVersionWeights"));
+  Weights out;
+  if (!w) return std::optional<Weights>(out);
+  for (const auto& kv : *w) {
+    const json::value& val = kv.value();
+    if (!val.is_number()) return wrong_type("AdditionalVersionWeights");
+    double d = val.to_number<double>();
+    std::string key(kv.key());
+    std::string shown = "{" + key + "=" + json::serialize(val) + "}";
+    if (d < 0.0 || d > 1.0) {
+      return validation_error(shown, "routingConfig.additionalVersionWeights",
+                              "Map value must satisfy constraint: [Member must have value less "
+                              "than or equal to 1.0, Member must have value greater than or "
+                              "equal to 0.0, Member must not be null]");
+    }
+    if (!is_version_number(key)) {
+      return validation_error(shown, "routingConfig.additionalVersionWeights",
+                              "Map keys must satisfy constraint: [Member must have length less "
+                              "than or equal to 1024, Member must have length greater than or "
+                              "equal to 1, Member must satisfy regular expression pattern: "
+                              "[0-9]+, Member must not be null]");
+    }
+    out.emplace_back(std::move(key), d);
+  }
+  return std::optional<Weights>(std::move(out));
+}
+
+}  // namespace
+
+Result<Response> LambdaService::Impl::aliases(Request& req, const net::Target& t,
+                                              const std::string& name_text,
+                                              const std::string& alias, bool has_alias,
+                                              const std::string& rid) {
+  NUBO_ASSIGN_OR_RETURN(FunctionRef ref, parse_function_ref(name_text, NameUse::kOther, arn));
+  const std::string& fn = ref.name;
+  auto method = req.method();
+  if (!has_alias) {
+    if (method == http::verb::get) {
+      NUBO_ASSIGN_OR_RETURN(int max_items, max_items_param(t));
+      NUBO_ASSIGN_OR_RETURN(auto page,
+                            registry.list_aliases(fn, t.param("FunctionVersion"),
+                                                  t.param("Marker").value_or(""), max_items));
+      json::array items;
+      for (const auto& a : page.first) items.push_back(to_wire_json(a, arn));
+      json::object body;
+      body["Aliases"] = std::move(items);
+      if (!page.second.empty()) body["NextMarker"] = page.second;
+      return json_response(req, http::status::ok, body, rid);
+    }
+    if (method != http::verb::post) return unknown_operation();
+    NUBO_ASSIGN_OR_RETURN(json::object o, body_object(req));
+    AliasInput in;
+    in.function_name = fn;
+    NUBO_ASSIGN_OR_RETURN(auto name, opt_string(o, "Name"));
+    NUBO_ASSIGN_OR_RETURN(in.function_version, opt_string(o, "FunctionVersion"));
+    NUBO_ASSIGN_OR_RETURN(in.description, opt_string(o, "Description"));
+    if (!name) {
+      return Error{"ValidationException", 400,
+                   "1 validation error detected: Value null at 'name' failed to satisfy "
+                   "constraint: Member must not be null"};
+    }
+    if (!in.function_version) {
+      return Error{"ValidationException", 400,
+                   "1 validation error detected: Value null at 'functionVersion' failed to "
+                   "satisfy constraint: Member must not be null"};
+    }
+    in.name = *name;
+    NUBO_TRY(check_alias_name(in.name));
+    NUBO_TRY(check_function_version(*in.function_version));
+    if (in.description && in.description->size() > kDescriptionMax) {
+      return validation_error(*in.description, "description",
+                              "Member must have length less than or equal to 256");
+    }
+    NUBO_ASSIGN_OR_RETURN(in.weights, parse_weights(o));
+    NUBO_ASSIGN_OR_RETURN(AliasConfig a, registry.create_alias(in));
+    return json_response(req, http::status::created, to_wire_json(a, arn), rid);
+  }
+  if (method == http::verb::get) {
+    NUBO_ASSIGN_OR_RETURN(AliasConfig a, registry.get_alias(fn, alias));
+    return json_response(req, http::status::ok, to_wire_json(a, arn), rid);
+  }
+  if (method == http::verb::delete_) {
+    NUBO_TRY(registry.delete_alias(fn, alias));
+    return empty_response(req, http::status::no_content, rid);
+  }
+  if (method != http::verb::put) return unknown_operation();
+  NUBO_ASSIGN_OR_RETURN(json::object o, body_object(req));
+  AliasInput in;
+  in.function_name = fn;
+  in.name = alias;
+  NUBO_ASSIGN_OR_RETURN(in.function_version, opt_string(o, "FunctionVersion"));
+  NUBO_ASSIGN_OR_RETURN(in.description, opt_string(o, "Description"));
+  NUBO_ASSIGN_OR_RETURN(in.revision_id, opt_string(o, "RevisionId"));
+  if (in.function_version) NUBO_TRY(check_function_version(*in.function_version));
+  NUBO_ASSIGN_OR_RETURN(in.weights, parse_weights(o));
+  NUBO_ASSIGN_OR_RETURN(AliasConfig a, registry.update_alias(in));
+  return json_response(req, http::status::ok, to_wire_json(a, arn), rid);
+}
+
+Result<Response> LambdaService::Impl::tags(Request& req, const net::Target& t,
+                                           const std::string& arn_text, const std::string& rid) {
+  if (!starts_with(arn_text, "arn:")) {
+    return validation_error(arn_text, "resource",
+                            "Member must satisfy regular expression pattern: "
+                            "arn:(aws[a-zA-Z-]*):lambda:[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-"
+                            "\\d{1}:\\d{12}:(function:[a-zA-Z0-9-_]+(:(\\$LATEST|[a-zA-Z0-9-_]+))?"
+                            "|layer:([a-zA-Z0-9-_]+)|code-signing-config:csc-[a-z0-9]{17}|event-"
+                            "source-mapping:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-"
+                            "F]{4}-[0-9a-fA-F]{12})");
+  }
+  NUBO_ASSIGN_OR_RETURN(FunctionRef ref, parse_function_ref(arn_text, NameUse::kOther, arn));
+  if (!ref.qualifier.empty()) {
+    return invalid_parameter(
+        "Tags on function aliases and versions are not supported. Please specify a function "
+        "ARN.");
+  }
+  auto method = req.method();
+  if (method == http::verb::get) {
+    NUBO_ASSIGN_OR_RETURN(Tags tags, registry.list_tags(ref.name));
+    json::object m;
+    for (const auto& [k, v] : tags) m[k] = v;
+    return json_response(req, http::status::ok, json::object{{"Tags", std::move(m)}}, rid);
+  }
+  if (method == http::verb::post) {
+    NUBO_ASSIGN_OR_RETURN(json::object o, body_object(req));
+    NUBO_ASSIGN_OR_RETURN(const json::object* tags, opt_object(o, "Tags"));
+    if (!tags) {
+      return Error{"ValidationException", 400,
+                   "1 validation error detected: Value null at 'tags' failed to satisfy "
+                   "constraint: Member must not be null"};
+    }
+    NUBO_ASSIGN_OR_RETURN(Tags list, string_map(*tags, "Tags"));
+    NUBO_TRY(registry.tag(ref.name, list));
+    return empty_response(req, http::status::no_content, rid);
+  }
+  if (method == http::verb::delete_) {
+    std::vector<std::string> keys;
+    for (const auto& [k, v] : t.query) {
+      if (k == "tagKeys") keys.push_back(v);
+    }
+    NUBO_TRY(registry.untag(ref.name, keys));
+    return empty_response(req, http::status::no_content, rid);
+  }
+  return unknown_operation();
+}
+
+Result<Response> LambdaService::Impl::account_settings(Request& req, const std::string& rid) {
+  NUBO_ASSIGN_OR_RETURN(AccountUsage u, registry.usage());
+  json::object limit;
+  limit["TotalCodeSize"] = kTotalCodeSize;
+  limit["CodeSizeUnzipped"] = kCodeSizeUnzipped;
+  limit["CodeSizeZipped"] = kCodeSizeZipped;
+  limit["ConcurrentExecutions"] = deps.config->account_concurrency;
+  limit["UnreservedConcurrentExecutions"] = deps.config->account_concurrency;
+  json::object usage;
+  usage["TotalCodeSize"] = u.total_code_size;
+  usage["FunctionCount"] = u.function_count;
+  json::object body;
+  body["AccountLimit"] = std::move(limit);
+  body["AccountUsage"] = std::move(usage);
+  return json_response(req, http::status::ok, body, rid);
+}
+
+Result<Response> LambdaService::Impl::route(Request& req, const net::Target& target,
+                                            const std::string& rid) {
+  const std::string& path = target.path;
+  auto method = req.method();
+  if (starts_with(path, kFunctionsPrefix)) {
+    std::string_view rest = std::string_view(path).substr(kFunctionsPrefix.size());
+    if (rest.empty() || rest == "/") {
+      if (method == http::verb::post) return create_function(req, rid);
+      if (method == http::verb::get) return list_functions(req, target, rid);
+      return unknown_operation();
+    }
+    if (rest.front() != '/') return unknown_operation();
+    std::vector<std::string> seg = split(rest.substr(1), '/');
+    while (!seg.empty() && seg.back().empty()) seg.pop_back();
+    if (seg.empty()) return unknown_operation();
+    const std::string& name = seg[0];
+    if (seg.size() == 1) {
+      if (method == http::verb::get) return get_function(req, target, name, false, rid);
+      if (method == http::verb::delete_) return delete_function(req, target, name, rid);
+      return unknown_operation();
+    }
+    const std::string& sub = seg[1];
+    if (seg.size() == 2) {
+      if (sub == "configuration") {
+        if (method == http::verb::get) return get_function(req, target, name, true, rid);
+        if (method == http::verb::put) return update_configuration(req, name, rid);
+      } else if (sub == "code" && method == http::verb::put) {
+        return update_code(req, name, rid);
+      } else if (sub == "versions") {
+        if (method == http::verb::post) return publish_version(req, name, rid);
+        if (method == http::verb::get) return list_versions(req, target, name, rid);
+      } else if (sub == "aliases") {
+        return aliases(req, target, name, "", false, rid);
+      }
+      return unknown_operation();
+    }
+    if (seg.size() == 3 && sub == "aliases") return aliases(req, target, name, seg[2], true, rid);
+    return unknown_operation();
+  }
+  if (starts_with(path, kAccountSettingsPrefix)) {
+    std::string_view rest = std::string_view(path).substr(kAccountSettingsPrefix.size());
+    if ((rest.empty() || rest == "/") && method == http::verb::get) {
+      return account_settings(req, rid);
+    }
+    return unknown_operation();
+  }
+  if (starts_with(path, kTagsPrefix)) {
+    return tags(req, target, path.substr(kTagsPrefix.size()), rid);
+  }
+  if (starts_with(path, kCodeDownloadPrefix) && method == http::verb::get) {
+    std::string file = path.substr(kCodeDownloadPrefix.size());
+    if (!ends_with(file, ".zip")) return unknown_operation();
+    return serve_code(req, target, file.substr(0, file.size() - 4), rid);
+  }
+  return unknown_operation();
+}
+
+Response LambdaService::Impl::dispatch(Request& req, const net::Target& target,
+                                       const std::string& rid) {
+  try {
+    Result<Response> r = route(req, target, rid);
+    if (r.ok()) return std::move(r).value();
+    return error_response(req, r.error(), rid);
+  } catch (const std::exception& e) {
+    log_error(std::string("lambda: request failed: ") + e.what());
+    return error_response(req, internal_error("An internal error occurred."), rid);
+  }
+}
+
+// =============================================================================================
+
+LambdaService::LambdaService(LambdaDeps deps) : impl_(std::make_unique<Impl>(deps)) {
+  NUBO_CHECK(deps.config && deps.store && deps.invoker && deps.clock && deps.io && deps.blocking);
+}
+
+LambdaService::~LambdaService() {
+  stop();
+}
+
+Status LambdaService::start() {
+  NUBO_TRY(impl_->registry.start());
+  return impl_->queue.start();
+}
+
+void LambdaService::stop() {
+  impl_->queue.stop();
+}
+
+Task<Response> LambdaService::handle(Request& req, const net::Target& target,
+                                     const Principal& caller) {
+  (void)caller;
+  const std::string& path = target.path;
+  // Invoke stays on this io thread (cached resolution, no store access when warm).
+  if (req.method() == http::verb::post && starts_with(path, kFunctionsPrefix)) {
+    std::string_view rest = std::string_view(path).substr(kFunctionsPrefix.size());
+    constexpr std::string_view kSuffix = "/invocations";
+    if (rest.size() > kSuffix.size() + 1 && rest.front() == '/' && ends_with(rest, kSuffix)) {
+      std::string name(rest.substr(1, rest.size() - 1 - kSuffix.size()));
+      if (name.find('/') == std::string::npos) {
+        auto invoking = impl_->invoke(req, target, std::move(name), false);
+        co_return co_await std::move(invoking);
+      }
+    }
+  }
+  if (req.method() == http::verb::post && starts_with(path, kInvokeAsyncPrefix)) {
+    std::string_view rest = std::string_view(path).substr(kInvokeAsyncPrefix.size());
+    size_t slash = rest.find('/');
+    if (slash != std::string_view::npos && rest.substr(slash).starts_with("/invoke-async")) {
+      auto invoking = impl_->invoke(req, target, std::string(rest.substr(0, slash)), true);
+      co_return co_await std::move(invoking);
+    }
+  }
+  std::string rid = new_uuid();
+  Impl* impl = impl_.get();
+  auto work = [impl, &req, &target, rid] { return impl->dispatch(req, target, rid); };
+  auto task = on_pool(*impl->deps.blocking, std::move(work));
+  co_return co_await std::move(task);
+}
+
+}  // namespace nubo::lambda

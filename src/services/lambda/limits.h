@@ -1,0 +1,143 @@
+// Lambda's limits and defaults, in one place (STYLE.md #12). Sources: the AWS Lambda developer
+// guide "Lambda quotas" page, the Lambda API reference (request parameter constraints) and
+// botocore's lambda/2015-03-31/service-2.json.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <string_view>
+
+namespace nubo::lambda {
+
+// API versions in the request paths.
+inline constexpr std::string_view kFunctionsPrefix = "/2015-03-31/functions";
+inline constexpr std::string_view kAccountSettingsPrefix = "/2016-08-19/account-settings";
+inline constexpr std::string_view kTagsPrefix = "/2017-03-31/tags/";
+inline constexpr std::string_view kInvokeAsyncPrefix = "/2014-11-13/functions/";
+// Served by this node for GetFunction's Code.Location (not an AWS path).
+inline constexpr std::string_view kCodeDownloadPrefix = "/_nubo/lambda/code/";
+
+// Quotas page: "Deployment package (.zip file archive) size: 50 MB (zipped, direct upload),
+// 250 MB (unzipped)", "Total code storage: 75 GB".
+inline constexpr int64_t kCodeSizeZipped = 52428800;
+inline constexpr int64_t kCodeSizeUnzipped = 262144000;
+inline constexpr int64_t kTotalCodeSize = 80530636800;
+// "Invocation payload (request and response): 6 MB each for synchronous, 256 KB for
+// asynchronous".
+inline constexpr int64_t kSyncPayloadLimit = 6291456;
+inline constexpr int64_t kAsyncPayloadLimit = 262144;
+// "Environment variables: 4 KB, for all environment variables associated with the function".
+inline constexpr size_t kEnvironmentLimit = 4096;
+// Log tail returned with X-Amz-Log-Type: Tail.
+inline constexpr size_t kLogTailBytes = 4096;
+
+// CreateFunction request parameters (API reference).
+inline constexpr int kMemoryMin = 128;
+inline constexpr int kMemoryMax = 10240;
+inline constexpr int kMemoryDefault = 128;
+inline constexpr int kTimeoutMin = 1;
+inline constexpr int kTimeoutMax = 900;
+inline constexpr int kTimeoutDefault = 3;
+inline constexpr int kEphemeralMin = 512;
+inline constexpr int kEphemeralMax = 10240;
+inline constexpr int kEphemeralDefault = 512;
+inline constexpr size_t kDescriptionMax = 256;
+inline constexpr size_t kHandlerMax = 128;
+inline constexpr size_t kFunctionNameMax = 64;        // a bare name
+inline constexpr size_t kFunctionArnMaxCreate = 140;  // CreateFunction / DeleteFunction ARNs
+inline constexpr size_t kFunctionArnMax = 170;        // every other operation
+inline constexpr size_t kQualifierMax = 128;
+inline constexpr size_t kAliasNameMax = 128;
+inline constexpr size_t kMaxTags = 50;
+inline constexpr int kMaxLayers = 5;
+
+// ListFunctions / ListVersionsByFunction / ListAliases: MaxItems 1..10000, default 50.
+inline constexpr int kMaxItemsMin = 1;
+inline constexpr int kMaxItemsMax = 10000;
+inline constexpr int kMaxItemsDefault = 50;
+
+// Presigned code download URLs expire after 10 minutes, as Lambda's do.
+inline constexpr std::chrono::seconds kCodeUrlExpiry{600};
+
+// Async invocation ("Asynchronous invocation" in the developer guide): two retries after the
+// first attempt (about 1 minute, then 2 minutes later), events older than 6 hours dropped.
+inline constexpr int kAsyncMaxRetries = 2;
+inline constexpr std::chrono::milliseconds kAsyncRetryBase{60000};
+inline constexpr std::chrono::hours kAsyncMaxEventAge{6};
+
+// Runtimes nubo accepts (a subset of Lambda's enum; see DESIGN.md "Runtime").
+inline constexpr std::array<std::string_view, 11> kSupportedRuntimes = {
+    "nodejs22.x", "nodejs20.x", "nodejs18.x", "python3.13",   "python3.12",     "python3.11",
+    "python3.10", "python3.9",  "provided",   "provided.al2", "provided.al2023"};
+
+// Lambda runtimes AWS still lists that nubo cannot run (yet).
+inline constexpr std::array<std::string_view, 14> kOtherAwsRuntimes = {
+    "nodejs24.x", "nodejs16.x", "python3.14", "python3.8", "java25",  "java21",  "java17",
+    "java11",     "java8.al2",  "dotnet8",    "dotnet6",   "ruby3.4", "ruby3.3", "ruby3.2"};
+
+// Deprecated runtimes and the upgrade Lambda recommends in its error message ("" for the
+// generic "a supported runtime" wording).
+struct DeprecatedRuntime {
+  std::string_view name;
+  std::string_view upgrade;
+};
+inline constexpr std::array<DeprecatedRuntime, 16> kDeprecatedRuntimes = {{
+    {"java8", "java21"},
+    {"go1.x", "provided.al2023"},
+    {"ruby2.7", "ruby3.2"},
+    {"ruby2.5", ""},
+    {"nodejs14.x", "nodejs20.x"},
+    {"nodejs12.x", "nodejs18.x"},
+    {"nodejs10.x", ""},
+    {"nodejs8.10", ""},
+    {"nodejs6.10", ""},
+    {"nodejs4.3", ""},
+    {"nodejs", ""},
+    {"python3.7", "python3.12"},
+    {"python3.6", ""},
+    {"python2.7", ""},
+    {"dotnetcore3.1", "dotnet6"},
+    {"dotnetcore2.1", ""},
+}};
+
+// Environment variable keys Lambda sets itself and refuses in a function's configuration
+// (developer guide, "Defined runtime environment variables" marked reserved).
+inline constexpr std::array<std::string_view, 18> kReservedEnvKeys = {
+    "_HANDLER",
+    "_X_AMZN_TRACE_ID",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE",
+    "AWS_LAMBDA_LOG_GROUP_NAME",
+    "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_ACCESS_KEY",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API",
+    "LAMBDA_TASK_ROOT",
+    "LAMBDA_RUNTIME_DIR",
+};
+
+// Patterns as Lambda quotes them in its validation messages.
+inline constexpr std::string_view kRolePattern =
+    "arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+";
+inline constexpr std::string_view kCreateNamePattern =
+    "(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}((-gov)|(-iso(b?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?"
+    "(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?";
+inline constexpr std::string_view kNamePattern =
+    "(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?"
+    "(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?";
+inline constexpr std::string_view kNamePatternDot =
+    "(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?"
+    "(function:)?([a-zA-Z0-9-_\\.]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?";
+inline constexpr std::string_view kQualifierPattern = "(|[a-zA-Z0-9$_-]+)";
+inline constexpr std::string_view kAliasPattern = "(?!^[0-9]+$)([a-zA-Z0-9-_]+)";
+inline constexpr std::string_view kEnvKeyPattern = "[a-zA-Z]([a-zA-Z0-9_])+";
+
+}  // namespace nubo::lambda

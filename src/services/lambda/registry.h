@@ -1,0 +1,147 @@
+// FunctionRegistry: the logic layer of the Lambda API (no HTTP types). Functions, versions,
+// aliases and tags live in the Store (the truth); code packages in the CodeStore.
+//
+// Threads: every method blocks on the Store and the disk: call them from the blocking pool.
+// Methods are thread-safe; writes are serialized by an internal mutex so that "exists" checks,
+// version numbers and code package files stay consistent. After each committed write the
+// `on_change` callback is called with the function's name (the service drops its caches).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/result.h"
+#include "services/lambda/code_store.h"
+#include "services/lambda/model.h"
+#include "storage/store.h"
+
+namespace nubo::lambda {
+
+using Tags = std::vector<std::pair<std::string, std::string>>;
+
+// Settings of CreateFunction / UpdateFunctionConfiguration; unset fields are left alone on
+// update and defaulted on create. Values are already validated by the wire layer.
+struct FunctionSettings {
+  std::optional<std::string> runtime, role, handler, description, dead_letter_arn, kms_key_arn,
+      tracing_mode, architecture, snap_start_apply_on;
+  std::optional<int> timeout, memory_size, ephemeral_storage;
+  std::optional<EnvVars> environment;
+  std::optional<std::vector<std::string>> layers;
+  std::optional<std::string> log_format, log_group, application_log_level, system_log_level;
+};
+
+struct CreateFunctionInput {
+  std::string name;
+  FunctionSettings settings;
+  std::string zip;  // decoded bytes
+  bool publish = false;
+  Tags tags;
+};
+
+struct UpdateCodeInput {
+  std::string name;
+  std::string zip;
+  bool publish = false;
+  bool dry_run = false;
+  std::optional<std::string> revision_id;
+  std::optional<std::string> architecture;
+};
+
+struct AliasInput {
+  std::string function_name;
+  std::string name;
+  std::optional<std::string> function_version;
+  std::optional<std::string> description;
+  std::optional<std::vector<std::pair<std::string, double>>> weights;  // set: replace
+  std::optional<std::string> revision_id;
+};
+
+struct FunctionView {
+  VersionConfig config;
+  std::string alias;  // set when asked by alias
+  Tags tags;
+};
+
+struct Page {
+  std::vector<VersionConfig> items;
+  std::string next_marker;
+};
+
+// What an invocation of (function, qualifier) runs: one version, or two with a weight.
+struct InvokeTarget {
+  VersionConfig primary;
+  std::optional<VersionConfig> secondary;
+  double secondary_weight = 0;
+  std::string alias;
+};
+
+struct AccountUsage {
+  int64_t total_code_size = 0;
+  int64_t function_count = 0;
+};
+
+class FunctionRegistry {
+ public:
+  FunctionRegistry(storage::Store* store, const Clock* clock, ArnContext arn, std::string root,
+                   std::function<void(const std::string&)> on_change);
+
+  // Applies the schema; re-unpacks packages whose folders are missing. Blocking.
+  Status start();
+
+  const ArnContext& arn() const { return arn_; }
+  const CodeStore& code() const { return code_; }
+
+  Result<VersionConfig> create_function(CreateFunctionInput in);
+  // qualifier: "" / "$LATEST" / version / alias.
+  Result<FunctionView> get_function(const std::string& name, const std::string& qualifier);
+  Result<Page> list_functions(bool all_versions, const std::string& marker, int max_items);
+  Result<Page> list_versions(const std::string& name, const std::string& marker, int max_items);
+  Result<VersionConfig> update_code(UpdateCodeInput in);
+  Result<VersionConfig> update_configuration(const std::string& name, const FunctionSettings& s,
+                                             const std::optional<std::string>& revision_id);
+  Result<VersionConfig> publish_version(const std::string& name,
+                                        const std::optional<std::string>& code_sha256,
+                                        const std::optional<std::string>& description,
+                                        const std::optional<std::string>& revision_id);
+  Status delete_function(const std::string& name, const std::string& qualifier);
+
+  Result<AliasConfig> create_alias(const AliasInput& in);
+  Result<AliasConfig> get_alias(const std::string& function_name, const std::string& name);
+  Result<AliasConfig> update_alias(const AliasInput& in);
+  Status delete_alias(const std::string& function_name, const std::string& name);
+  Result<std::pair<std::vector<AliasConfig>, std::string>> list_aliases(
+      const std::string& function_name, const std::optional<std::string>& function_version,
+      const std::string& marker, int max_items);
+
+  Result<Tags> list_tags(const std::string& name);
+  Status tag(const std::string& name, const Tags& tags);
+  Status untag(const std::string& name, const std::vector<std::string>& keys);
+
+  Result<AccountUsage> usage();
+
+  // Resolves what an invocation runs (for the invoke cache). NotFound errors are Lambda's.
+  Result<InvokeTarget> resolve(const std::string& name, const std::string& qualifier);
+
+ private:
+  Result<VersionConfig> publish_locked(const std::string& name,
+                                       const std::optional<std::string>& code_sha256,
+                                       const std::optional<std::string>& description,
+                                       const std::optional<std::string>& revision_id);
+  void remove_unused_code(const std::vector<std::string>& hexes);
+  std::string now_string() const;
+
+  storage::Store* store_;
+  const Clock* clock_;
+  ArnContext arn_;
+  CodeStore code_;
+  std::function<void(const std::string&)> on_change_;
+  std::mutex write_mu_;  // serializes every write
+};
+
+}  // namespace nubo::lambda

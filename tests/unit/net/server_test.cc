@@ -1,0 +1,150 @@
+#include "net/server.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <thread>
+
+namespace nubo::net {
+namespace {
+
+using tcp = asio::ip::tcp;
+
+// A server on port 0 with its io_context run by two threads, as the node runs it.
+class ServerTest : public ::testing::Test {
+ protected:
+  void start(Handler h, ServerLimits limits = {}) {
+    server_ = std::make_unique<HttpServer>(io_, std::move(h), std::move(limits));
+    auto port = server_->listen("127.0.0.1", 0);
+    ASSERT_TRUE(port.ok());
+    port_ = *port;
+    for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { io_.run(); });
+  }
+  void TearDown() override {
+    if (server_) {
+      server_->stop();
+      server_->wait_idle(std::chrono::seconds(5));
+    }
+    guard_.reset();
+    io_.stop();
+    for (auto& t : threads_) t.join();
+  }
+
+  // Sends raw bytes on a fresh blocking socket and reads until the peer closes or n responses.
+  http::response<http::string_body> roundtrip(beast::tcp_stream& s, Request req) {
+    req.prepare_payload();
+    http::write(s, req);
+    beast::flat_buffer buf;
+    http::response<http::string_body> res;
+    http::read(s, buf, res);
+    return res;
+  }
+  beast::tcp_stream connect() {
+    asio::io_context& cio = client_io_;
+    beast::tcp_stream s(cio);
+    s.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_));
+    return s;
+  }
+
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> guard_ = asio::make_work_guard(io_);
+  asio::io_context client_io_;
+  std::unique_ptr<HttpServer> server_;
+  std::vector<std::thread> threads_;
+  uint16_t port_ = 0;
+};
+
+Task<Response> echo(Request& req, const Peer& peer) {
+  co_return make_response(req, http::status::ok,
+                          std::string(req.target()) + "|" + req.body() + "|" + peer.remote_ip,
+                          "text/plain");
+}
+
+TEST_F(ServerTest, KeepAliveServesManyRequestsOnOneConnection) {
+  start(echo);
+  auto s = connect();
+  for (int i = 0; i < 20; ++i) {
+    Request req{http::verb::post, "/p?i=" + std::to_string(i), 11};
+    req.set(http::field::host, "x");
+    req.body() = "body";
+    auto res = roundtrip(s, req);
+    EXPECT_EQ(res.result(), http::status::ok);
+    EXPECT_EQ(res.body(), "/p?i=" + std::to_string(i) + "|body|127.0.0.1");
+    EXPECT_TRUE(res.keep_alive());
+  }
+  EXPECT_EQ(server_->open_connections(), 1u);
+}
+
+TEST_F(ServerTest, BodyOverLimitGets413) {
+  ServerLimits limits;
+  limits.max_body_bytes = 1024;
+  start(echo, limits);
+  auto s = connect();
+  Request req{http::verb::post, "/big", 11};
+  req.set(http::field::host, "x");
+  req.body() = std::string(4096, 'x');
+  auto res = roundtrip(s, req);
+  EXPECT_EQ(res.result(), http::status::payload_too_large);
+  EXPECT_FALSE(res.keep_alive());
+}
+
+TEST_F(ServerTest, ExpectContinueIsAnswered) {
+  start(echo);
+  auto s = connect();
+  std::string raw =
+      "PUT /c HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n";
+  asio::write(s.socket(), asio::buffer(raw));
+  beast::flat_buffer buf;
+  http::response<http::empty_body> cont;
+  http::response_parser<http::empty_body> p;
+  http::read_header(s, buf, p);
+  EXPECT_EQ(p.get().result(), http::status::continue_);
+  asio::write(s.socket(), asio::buffer(std::string("abc")));
+  http::response<http::string_body> res;
+  http::read(s, buf, res);
+  EXPECT_EQ(res.body(), "/c|abc|127.0.0.1");
+}
+
+TEST_F(ServerTest, HandlerExceptionBecomes500AndServerLives) {
+  start([](Request& req, const Peer&) -> Task<Response> {
+    if (req.target() == "/throw") throw std::runtime_error("boom");
+    co_return make_response(req, http::status::ok, "fine");
+  });
+  auto s = connect();
+  Request bad{http::verb::get, "/throw", 11};
+  bad.set(http::field::host, "x");
+  EXPECT_EQ(roundtrip(s, bad).result(), http::status::internal_server_error);
+  Request good{http::verb::get, "/ok", 11};
+  good.set(http::field::host, "x");
+  EXPECT_EQ(roundtrip(s, good).body(), "fine");
+}
+
+TEST_F(ServerTest, StopLetsInFlightRequestFinish) {
+  start([this](Request& req, const Peer&) -> Task<Response> {
+    asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(300));
+    co_await t.async_wait(asio::use_awaitable);
+    co_return make_response(req, http::status::ok, "late");
+  });
+  auto s = connect();
+  Request req{http::verb::get, "/slow", 11};
+  req.set(http::field::host, "x");
+  http::write(s, req);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  server_->stop();
+  beast::flat_buffer buf;
+  http::response<http::string_body> res;
+  http::read(s, buf, res);
+  EXPECT_EQ(res.body(), "late");
+  EXPECT_FALSE(res.keep_alive());
+  EXPECT_TRUE(server_->wait_idle(std::chrono::seconds(5)));
+  // No new connections are accepted.
+  beast::tcp_stream s2(client_io_);
+  boost::system::error_code ec;
+  s2.socket().connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_), ec);
+  EXPECT_TRUE(ec);
+}
+
+}  // namespace
+}  // namespace nubo::net
