@@ -10,7 +10,7 @@ import time
 import botocore.exceptions
 import pytest
 
-from conftest import (ROLE, ROOT, Node, create, invoke_json, log_tail, wait_active, zip_bytes,
+from nubo_e2e import (ROLE, ROOT, Node, create, invoke_json, log_tail, wait_active, zip_bytes,
                       zip_dir)
 
 BASH_BOOTSTRAP = r"""#!/bin/bash

@@ -6,7 +6,7 @@ import json
 import botocore.exceptions
 import pytest
 
-from conftest import ROLE, create, invoke_json, wait_active, zip_bytes
+from nubo_e2e import ROLE, create, invoke_json, wait_active, zip_bytes
 
 PY_ECHO = {"app.py": "def handler(event, context):\n    return {'echo': event, 'v': 1}\n"}
 

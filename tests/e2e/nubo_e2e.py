@@ -1,0 +1,161 @@
+"""End-to-end helpers: a real `nubo serve` on a free port, driven by real AWS clients.
+
+The node binary is $NUBO_BINARY (make test sets it to the debug build). Each test module gets
+its own node and data directory; `node.restart()` and `node.kill9()` exercise durability.
+"""
+import base64
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import zipfile
+
+import boto3
+import botocore.config
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+AWS_CLI = "/usr/bin/aws"  # Debian's awscli v2
+ROLE = "arn:aws:iam::000000000000:role/lambda-role"
+
+
+def nubo_binary():
+    path = os.environ.get("NUBO_BINARY") or os.path.join(ROOT, "build", "debug", "nubo")
+    if not os.path.exists(path):
+        pytest.fail(f"nubo binary not found at {path}: run make test")
+    return path
+
+
+class Node:
+    """One running nubo node with its own data directory."""
+
+    def __init__(self, data_dir, extra_args=()):
+        self.data_dir = data_dir
+        self.extra_args = list(extra_args)
+        self.proc = None
+        self.port = None
+        self.log_path = os.path.join(data_dir, "node.log")
+
+    def start(self):
+        log = open(self.log_path, "ab")
+        env = dict(os.environ)
+        env.setdefault("ASAN_OPTIONS", "detect_leaks=0")
+        self.proc = subprocess.Popen(
+            [nubo_binary(), "serve", "--host", "127.0.0.1", "--port", "0",
+             "--data-dir", self.data_dir] + self.extra_args,
+            stdout=subprocess.PIPE, stderr=log, env=env)
+        line = self.proc.stdout.readline().decode()
+        if not line.startswith("listening on http://"):
+            self.proc.kill()
+            raise RuntimeError(f"nubo did not start: {line!r}; log: {self.log()}")
+        self.port = int(line.strip().rsplit(":", 1)[1])
+        return self
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def log(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode(errors="replace")[-8000:]
+        except OSError:
+            return ""
+
+    def stop(self, timeout=30):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise
+        return self.proc.returncode if self.proc else None
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def restart(self):
+        self.stop()
+        return self.start()
+
+    def client(self, service="lambda", **kw):
+        cfg = botocore.config.Config(retries={"max_attempts": 0}, read_timeout=120,
+                                     connect_timeout=5)
+        return boto3.client(service, endpoint_url=self.url, region_name="us-east-1",
+                            aws_access_key_id=kw.get("key", "test"),
+                            aws_secret_access_key=kw.get("secret", "test"), config=cfg)
+
+    def aws(self, *args, check=True):
+        """Runs Debian's awscli v2 against the node; returns parsed JSON output (or text)."""
+        env = dict(os.environ, AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test",
+                   AWS_DEFAULT_REGION="us-east-1", AWS_PAGER="", AWS_MAX_ATTEMPTS="1")
+        p = subprocess.run([AWS_CLI, "--endpoint-url", self.url, "--output", "json"] + list(args),
+                           capture_output=True, text=True, env=env, timeout=120)
+        if check and p.returncode != 0:
+            raise AssertionError(f"aws {' '.join(args)} failed ({p.returncode}): {p.stderr}")
+        if not check:
+            return p
+        try:
+            return json.loads(p.stdout) if p.stdout.strip() else None
+        except json.JSONDecodeError:
+            return p.stdout
+
+
+def zip_bytes(files):
+    """files: {name: (content, mode)} or {name: content}; returns the zip's bytes."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, spec in files.items():
+            content, mode = spec if isinstance(spec, tuple) else (spec, 0o644)
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (0o100000 | mode) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(info, content)
+    return buf.getvalue()
+
+
+def zip_dir(path):
+    files = {}
+    for base, _, names in os.walk(path):
+        for n in names:
+            full = os.path.join(base, n)
+            rel = os.path.relpath(full, path)
+            with open(full, "rb") as f:
+                files[rel] = (f.read(), os.stat(full).st_mode & 0o777)
+    return zip_bytes(files)
+
+
+def wait_active(lam, name, timeout=10):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        c = lam.get_function_configuration(FunctionName=name)
+        if c["State"] == "Active" and c.get("LastUpdateStatus", "Successful") == "Successful":
+            return c
+        time.sleep(0.02)
+    raise AssertionError(f"{name} never became Active: {c}")
+
+
+def create(lam, name, runtime, handler, files, **kw):
+    kw.setdefault("Role", ROLE)
+    resp = lam.create_function(FunctionName=name, Runtime=runtime, Handler=handler,
+                               Code={"ZipFile": zip_bytes(files)}, **kw)
+    wait_active(lam, name)
+    return resp
+
+
+def invoke_json(lam, name, payload=None, **kw):
+    r = lam.invoke(FunctionName=name, Payload=json.dumps(payload if payload is not None else {}),
+                   **kw)
+    body = r["Payload"].read()
+    return r, (json.loads(body) if body else None)
+
+
+def log_tail(resp):
+    return base64.b64decode(resp["LogResult"]).decode() if "LogResult" in resp else ""
