@@ -7,10 +7,8 @@ import base64
 import io
 import json
 import os
-import shutil
 import signal
 import subprocess
-import tempfile
 import time
 import zipfile
 

@@ -1,5 +1,4 @@
 """Invoking functions of every runtime, and every way an invocation can fail."""
-import base64
 import json
 import os
 import shutil
@@ -10,7 +9,7 @@ import time
 import botocore.exceptions
 import pytest
 
-from nubo_e2e import (ROLE, ROOT, Node, create, invoke_json, log_tail, wait_active, zip_bytes,
+from nubo_e2e import (ROLE, ROOT, Node, create, invoke_json, log_tail, wait_active,
                       zip_dir)
 
 BASH_BOOTSTRAP = r"""#!/bin/bash

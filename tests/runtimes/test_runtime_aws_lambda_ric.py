@@ -12,7 +12,11 @@ from fake_runtime_api import RIC_DIR, RUNTIMES, base_env
 FUNCTION = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ric_function")
 RIC_ADDON = os.path.join(RIC_DIR, "node_modules", "aws-lambda-ric", "rapid-client.node")
 
-pytestmark = pytest.mark.skipif(not os.path.isfile(RIC_ADDON), reason="runtimes/ric/install.sh has not been run")
+# make test installs aws-lambda-ric (scripts/install-deps): a missing install fails these tests,
+# unless NUBO_ALLOW_MISSING_INSTALLS=1 says that running them without it is intended.
+pytestmark = pytest.mark.skipif(
+    os.environ.get("NUBO_ALLOW_MISSING_INSTALLS") == "1" and not os.path.isfile(RIC_ADDON),
+    reason="runtimes/ric/install.sh has not been run")
 
 
 def start(api, launch, task_root, handler, env_extra):

@@ -107,8 +107,11 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 export const handler = async () => ({ s3: typeof S3Client, cmd: typeof ListBucketsCommand, sqs: typeof SQSClient });
 """
 
+# make test installs the SDK (scripts/install-deps): a missing install fails these tests, unless
+# NUBO_ALLOW_MISSING_INSTALLS=1 says that running them without it is intended.
 needs_sdk = pytest.mark.skipif(
-    not os.path.isdir(os.path.join(NODE_MODULES, "@aws-sdk", "client-s3")),
+    os.environ.get("NUBO_ALLOW_MISSING_INSTALLS") == "1"
+    and not os.path.isdir(os.path.join(NODE_MODULES, "@aws-sdk", "client-s3")),
     reason="runtimes/nodejs/install.sh has not been run",
 )
 

@@ -7,7 +7,6 @@ bootstrap.py's _get_handler / make_error / log_error and lambda_runtime_marshall
 import json
 import os
 import re
-import time
 
 from fake_runtime_api import python_argv, python_env, write_files
 
