@@ -77,8 +77,9 @@ def http_load(port, request, concurrency, seconds):
 class Node:
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="nubo-bench-")
+        extra = os.environ.get("NUBO_BENCH_NODE_ARGS", "").split()
         self.proc = subprocess.Popen([os.path.join(BUILD, "nubo"), "serve", "--port", "0",
-                                      "--data-dir", self.dir], stdout=subprocess.PIPE,
+                                      "--data-dir", self.dir] + extra, stdout=subprocess.PIPE,
                                      stderr=open(os.path.join(self.dir, "node.log"), "w"))
         line = self.proc.stdout.readline().decode()
         if not line.startswith("listening on"):
