@@ -20,7 +20,7 @@
 
 #include "base/crypto.h"
 #include "billing/meter.h"
-#include "runtime/handoff.h"
+#include "net/async.h"
 #include "runtime/lambda_messages.h"
 #include "runtime/limits.h"
 #include "runtime/runtime_api.h"
@@ -89,7 +89,7 @@ struct Instance::Impl {
   asio::posix::stream_descriptor exit;    // a dup of the pidfd; used by the exit watcher only
   std::atomic<bool> stopped{false};
   std::atomic<bool> dead{false};
-  const std::shared_ptr<Handoff<ExitStatus>> exited = Handoff<ExitStatus>::make();
+  const std::shared_ptr<net::OneShot<ExitStatus>> exited = net::OneShot<ExitStatus>::make();
 
   std::mutex mu;        // the log stream's order, the capture and the exit status
   bool reaped = false;  // GUARDED_BY(mu)
@@ -196,7 +196,7 @@ net::Task<Result<std::shared_ptr<Instance>>> Instance::start(
   // GCC 12 destroys a capturing lambda (or a by-value argument) twice when it is created in the
   // same expression as a co_await: build the awaitable first, then await it.
   auto launch_fn = [inst, p = port.value()]() -> Status { return inst->launch(p); };
-  auto launching = on_pool(*m.deps.launcher, std::move(launch_fn));
+  auto launching = net::run_blocking(*m.deps.launcher, std::move(launch_fn));
   Status launched = co_await std::move(launching);
   if (!launched.ok()) {
     m.stopped = true;

@@ -10,8 +10,8 @@
 #include <mutex>
 
 #include "base/json.h"
+#include "net/async.h"
 #include "net/server.h"
-#include "runtime/handoff.h"
 #include "runtime/limits.h"
 
 namespace nubo::runtime {
@@ -130,14 +130,14 @@ struct RuntimeApi::State {
   std::unique_ptr<net::HttpServer> server;
 
   mutable std::mutex mu;
-  Phase phase = Phase::kStarted;                             // GUARDED_BY(mu)
-  bool delivered_any = false;                                // GUARDED_BY(mu)
-  std::optional<SteadyTime> ready_at;                        // GUARDED_BY(mu)
-  std::optional<Event> pending;                              // GUARDED_BY(mu): not yet delivered
-  std::string current_id;                                    // GUARDED_BY(mu): last delivered
-  SteadyTime delivered_at{};                                 // GUARDED_BY(mu)
-  std::shared_ptr<Handoff<Answer>> done;                     // GUARDED_BY(mu): the invoke's waiter
-  std::shared_ptr<Handoff<std::optional<Delivery>>> waiter;  // GUARDED_BY(mu): a /next
+  Phase phase = Phase::kStarted;               // GUARDED_BY(mu)
+  bool delivered_any = false;                  // GUARDED_BY(mu)
+  std::optional<SteadyTime> ready_at;          // GUARDED_BY(mu)
+  std::optional<Event> pending;                // GUARDED_BY(mu): not yet delivered
+  std::string current_id;                      // GUARDED_BY(mu): last delivered
+  SteadyTime delivered_at{};                   // GUARDED_BY(mu)
+  std::shared_ptr<net::OneShot<Answer>> done;  // GUARDED_BY(mu): the invoke's waiter
+  std::shared_ptr<net::OneShot<std::optional<Delivery>>> waiter;  // GUARDED_BY(mu): a /next
   std::optional<Answer> init_error;  // GUARDED_BY(mu): kept when no invoke was waiting
   asio::steady_timer timer;          // GUARDED_BY(mu)
   uint64_t timer_seq = 0;            // GUARDED_BY(mu)
@@ -215,8 +215,8 @@ std::optional<RuntimeApi::SteadyTime> RuntimeApi::ready_at() const {
 net::Task<RuntimeApi::Answer> RuntimeApi::invoke(Event ev, SteadyTime init_deadline) {
   auto self = shared_from_this();
   State& st = *st_;
-  auto done = Handoff<Answer>::make();
-  std::shared_ptr<Handoff<std::optional<Delivery>>> waiter;
+  auto done = net::OneShot<Answer>::make();
+  std::shared_ptr<net::OneShot<std::optional<Delivery>>> waiter;
   std::optional<Delivery> delivery;
   std::optional<Answer> immediate;
   {
@@ -259,8 +259,8 @@ net::Task<RuntimeApi::Answer> RuntimeApi::invoke(Event ev, SteadyTime init_deadl
 
 void RuntimeApi::on_timeout(uint64_t seq) {
   State& st = *st_;
-  std::shared_ptr<Handoff<Answer>> done;
-  std::shared_ptr<Handoff<std::optional<Delivery>>> waiter;
+  std::shared_ptr<net::OneShot<Answer>> done;
+  std::shared_ptr<net::OneShot<std::optional<Delivery>>> waiter;
   Answer a;
   a.kind = Answer::Kind::kTimeout;
   {
@@ -283,8 +283,8 @@ void RuntimeApi::on_timeout(uint64_t seq) {
 
 void RuntimeApi::close() {
   State& st = *st_;
-  std::shared_ptr<Handoff<Answer>> done;
-  std::shared_ptr<Handoff<std::optional<Delivery>>> waiter;
+  std::shared_ptr<net::OneShot<Answer>> done;
+  std::shared_ptr<net::OneShot<std::optional<Delivery>>> waiter;
   Answer a;
   {
     std::lock_guard lock(st.mu);
@@ -331,8 +331,8 @@ net::Task<Response> RuntimeApi::handle(std::shared_ptr<RuntimeApi> self, Request
 net::Task<Response> RuntimeApi::on_next(Request& req) {
   auto self = shared_from_this();
   State& st = *st_;
-  std::shared_ptr<Handoff<std::optional<Delivery>>> shot;
-  std::shared_ptr<Handoff<std::optional<Delivery>>> replaced;
+  std::shared_ptr<net::OneShot<std::optional<Delivery>>> shot;
+  std::shared_ptr<net::OneShot<std::optional<Delivery>>> replaced;
   std::optional<Delivery> delivery;
   {
     std::lock_guard lock(st.mu);
@@ -355,7 +355,7 @@ net::Task<Response> RuntimeApi::on_next(Request& req) {
       // A second /next replaces the first: the runtime gave up on that connection.
       st.phase = Phase::kWaiting;
       replaced = std::move(st.waiter);
-      shot = Handoff<std::optional<Delivery>>::make();
+      shot = net::OneShot<std::optional<Delivery>>::make();
       st.waiter = shot;
     }
   }
@@ -385,7 +385,7 @@ net::Task<Response> RuntimeApi::on_next(Request& req) {
 
 Response RuntimeApi::on_answer(Request& req, std::string_view id, bool is_error) {
   State& st = *st_;
-  std::shared_ptr<Handoff<Answer>> done;
+  std::shared_ptr<net::OneShot<Answer>> done;
   Answer a;
   {
     std::lock_guard lock(st.mu);
@@ -410,8 +410,8 @@ Response RuntimeApi::on_answer(Request& req, std::string_view id, bool is_error)
 
 Response RuntimeApi::on_init_error(Request& req) {
   State& st = *st_;
-  std::shared_ptr<Handoff<Answer>> done;
-  std::shared_ptr<Handoff<std::optional<Delivery>>> waiter;
+  std::shared_ptr<net::OneShot<Answer>> done;
+  std::shared_ptr<net::OneShot<std::optional<Delivery>>> waiter;
   Answer a;
   a.kind = Answer::Kind::kInitError;
   a.body = std::move(req.body());
@@ -439,7 +439,7 @@ Response RuntimeApi::on_init_error(Request& req) {
 Response RuntimeApi::on_too_large(const Request& req) {
   State& st = *st_;
   Route r = parse_route(req.target());
-  std::shared_ptr<Handoff<Answer>> done;
+  std::shared_ptr<net::OneShot<Answer>> done;
   Answer a;
   if (r.kind == "response" || r.kind == "error") {
     std::lock_guard lock(st.mu);

@@ -15,7 +15,7 @@
 
 #include "base/ids.h"
 #include "base/log.h"
-#include "services/lambda/blocking.h"
+#include "net/async.h"
 
 namespace nubo::lambda {
 
@@ -197,7 +197,7 @@ net::Task<void> finish(StatePtr s, Meta ev, DeliveryResult r) {
           return Ok{};
         });
       };
-      auto task = on_pool(*s->deps.blocking, std::move(work));
+      auto task = net::run_blocking(*s->deps.blocking, std::move(work));
       st = co_await std::move(task);
     } else {
       auto work = [store, id = ev.id] {
@@ -206,7 +206,7 @@ net::Task<void> finish(StatePtr s, Meta ev, DeliveryResult r) {
           return Ok{};
         });
       };
-      auto task = on_pool(*s->deps.blocking, std::move(work));
+      auto task = net::run_blocking(*s->deps.blocking, std::move(work));
       st = co_await std::move(task);
     }
     if (!st.ok()) log_error("lambda async queue: store update failed: " + st.error().message);
@@ -235,7 +235,7 @@ net::Task<void> deliver_one(StatePtr s, Meta ev) {
     return store->query("SELECT payload, client_context FROM lambda_async_events WHERE id = ?",
                         {id});
   };
-  auto read_task = on_pool(*s->deps.blocking, std::move(read));
+  auto read_task = net::run_blocking(*s->deps.blocking, std::move(read));
   auto rows = co_await std::move(read_task);
   if (!rows.ok() || rows->empty()) {  // gone (deleted meanwhile) or unreadable: forget it
     if (!rows.ok()) log_error("lambda async queue: " + rows.error().message);
@@ -296,7 +296,7 @@ net::Task<void> dispatch_loop(StatePtr s) {
     }
     if (reload) {
       auto load = [s] { return s->load(); };
-      auto task = on_pool(*s->deps.blocking, std::move(load));
+      auto task = net::run_blocking(*s->deps.blocking, std::move(load));
       auto st = co_await std::move(task);
       if (!st.ok()) log_error("lambda async queue: " + st.error().message);
       continue;
@@ -345,7 +345,7 @@ net::Task<Status> AsyncQueue::enqueue(AsyncEvent ev) {
       return Ok{};
     });
   };
-  auto task = on_pool(*s->deps.blocking, std::move(insert));
+  auto task = net::run_blocking(*s->deps.blocking, std::move(insert));
   Status st = co_await std::move(task);
   if (!st.ok()) co_return st;
   {

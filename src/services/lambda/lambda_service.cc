@@ -18,7 +18,7 @@
 #include "base/ids.h"
 #include "base/log.h"
 #include "base/strings.h"
-#include "services/lambda/blocking.h"
+#include "net/async.h"
 #include "services/lambda/limits.h"
 #include "services/lambda/model.h"
 #include "services/lambda/registry.h"
@@ -616,7 +616,7 @@ struct LambdaService::Impl {
       gen = cache_gen;
     }
     auto slow = [&] { return resolve_slow(name_text, qualifier); };
-    auto task = on_pool(*deps.blocking, std::move(slow));
+    auto task = net::run_blocking(*deps.blocking, std::move(slow));
     Result<ResolvedPtr> r = co_await std::move(task);
     if (r.ok()) {
       std::unique_lock lock(cache_mu);
@@ -1338,7 +1338,7 @@ Task<Response> LambdaService::handle(Request& req, const net::Target& target,
   std::string rid = new_uuid();
   Impl* impl = impl_.get();
   auto work = [impl, &req, &target, rid] { return impl->dispatch(req, target, rid); };
-  auto task = on_pool(*impl->deps.blocking, std::move(work));
+  auto task = net::run_blocking(*impl->deps.blocking, std::move(work));
   co_return co_await std::move(task);
 }
 
