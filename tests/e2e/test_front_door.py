@@ -3,6 +3,9 @@ import json
 import socket
 import urllib.request
 
+import botocore.auth
+import botocore.awsrequest
+import botocore.credentials
 import botocore.exceptions
 import pytest
 
@@ -50,9 +53,13 @@ def test_unimplemented_service_answers_in_its_protocol(node):
 
 
 def test_unknown_lambda_route(node):
-    # An unsigned request to a Lambda-shaped path gets Lambda's error shape.
-    req = urllib.request.Request(node.url + "/2015-03-31/nothing-here")
+    # A well-signed Lambda request to a path Lambda does not serve: 404 in Lambda's shape.
+    creds = botocore.credentials.Credentials("test", "test")
+    req = botocore.awsrequest.AWSRequest(method="GET", url=node.url + "/2015-03-31/nothing-here")
+    botocore.auth.SigV4Auth(creds, "lambda", "us-east-1").add_auth(req)
+    signed = urllib.request.Request(req.url, headers=dict(req.headers.items()), method="GET")
     with pytest.raises(urllib.error.HTTPError) as e:
-        urllib.request.urlopen(req)
-    assert e.value.code in (403, 404)
-    assert "x-amzn-ErrorType" in e.value.headers
+        urllib.request.urlopen(signed)
+    assert e.value.code == 404
+    assert e.value.headers["x-amzn-ErrorType"].startswith("UnknownOperationException")
+
