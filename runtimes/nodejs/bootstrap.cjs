@@ -845,7 +845,79 @@ function defaultNodePath(appRoot) {
   require('module')._initPaths();
 }
 
+/**
+ * A spare (NUBO_SPARE_FD set; runtimes/README.md "Spares") was started before any function needed
+ * it: wait for the node to assign it one. The message on that descriptor is the whole environment
+ * and the working directory; EOF without it means the node no longer needs this process.
+ */
+function awaitAssignment() {
+  const fdText = process.env.NUBO_SPARE_FD;
+  if (fdText === undefined) return;
+  const fd = Number(fdText);
+  let data;
+  try {
+    data = fs.readFileSync(fd);
+    fs.closeSync(fd);
+  } catch (_) {
+    process.exit(0);
+  }
+  const parts = data.toString('utf8').split('\0');
+  if (parts.length < 2 || parts[0] !== 'nubo-spare-1') process.exit(0);
+  for (const key of Object.keys(process.env)) delete process.env[key];
+  for (const entry of parts.slice(2)) {
+    const eq = entry.indexOf('=');
+    if (eq > 0) process.env[entry.slice(0, eq)] = entry.slice(eq + 1);
+  }
+  process.chdir(parts[1]);
+  require('module')._initPaths();  // NODE_PATH as the function has it
+}
+
+/**
+ * A spare's warm-up while it waits for its function: one request through the same http client
+ * code the Runtime API client uses, to an in-process server, so that node has loaded and compiled
+ * that path before a cold start needs it.
+ */
+async function warmUp() {
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.end('{}'));
+  });
+  try {
+    await new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', resolve);
+    });
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    await new Promise((resolve) => {
+      const req = http.request(
+        {
+          host: '127.0.0.1',
+          port: server.address().port,
+          path: RUNTIME_PATH + '/invocation/next',
+          method: 'POST',
+          agent,
+          headers: { 'Content-Type': 'application/json', 'User-Agent': USER_AGENT },
+        },
+        (res) => {
+          res.setEncoding('utf8');
+          res.on('data', () => {});
+          res.on('end', resolve);
+          res.on('error', resolve);
+        },
+      );
+      req.on('error', resolve);
+      req.end('{}');
+    });
+    agent.destroy();
+  } catch (_) {
+    // A warm-up that fails costs nothing but its own time.
+  }
+  await new Promise((resolve) => server.close(resolve));
+}
+
 async function main() {
+  if (process.env.NUBO_SPARE_FD !== undefined) await warmUp();
+  awaitAssignment();
   patchConsole();
   const client = new RapidClient(process.env.AWS_LAMBDA_RUNTIME_API || '');
   const errorCallbacks = {

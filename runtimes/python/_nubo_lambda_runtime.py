@@ -796,8 +796,43 @@ def _flush():
             pass
 
 
+def _await_assignment():
+    """A spare (NUBO_SPARE_FD set; runtimes/README.md "Spares") was started before any function
+    needed it: wait for the node to assign it one. The message on that descriptor is the whole
+    environment and the working directory; EOF without it means the node no longer needs this
+    process."""
+    fd = _getenv("NUBO_SPARE_FD")
+    if fd is None:
+        return
+    fd = int(fd)
+    chunks = []
+    while True:
+        try:
+            chunk = posix.read(fd, 65536)
+        except InterruptedError:
+            continue
+        if not chunk:
+            break
+        chunks.append(chunk)
+    posix.close(fd)
+    parts = b"".join(chunks).split(b"\0")
+    if len(parts) < 2 or parts[0] != b"nubo-spare-1":
+        sys.exit(0)
+    for key in list(posix.environ):
+        posix.unsetenv(key)
+        del posix.environ[key]
+    for entry in parts[2:]:
+        key, sep, value = entry.partition(b"=")
+        if sep:
+            posix.putenv(key, value)
+            posix.environ[key] = value
+    posix.chdir(parts[1])
+    time.tzset()
+
+
 def main():
     global _json, _current_request_id
+    _await_assignment()
     _json = _Json(ensure_ascii=_getenv("AWS_EXECUTION_ENV") != "AWS_Lambda_python3.12")
     api = _RuntimeApi(_getenv("AWS_LAMBDA_RUNTIME_API", ""))
     task_root = _getenv("LAMBDA_TASK_ROOT") or posix.getcwd()

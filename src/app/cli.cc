@@ -24,7 +24,7 @@ Result<int64_t> parse_int(const std::string& flag, const std::string& v, int64_t
 std::string usage() {
   return "usage: nubo serve [--host H] [--port P] [--data-dir D] [--region R] [--account-id A]\n"
          "                  [--account-concurrency N] [--idle-timeout SECONDS] [--threads N]\n"
-         "                  [--async-retry-base-ms MS] [--runtimes-dir DIR]\n"
+         "                  [--async-retry-base-ms MS] [--runtimes-dir DIR] [--spare-instances N]\n"
          "       nubo version\n"
          "environment: NUBO_ROOT_ACCESS_KEY_ID, NUBO_ROOT_SECRET_ACCESS_KEY, NUBO_REGION,\n"
          "             NUBO_ACCOUNT_ID, NUBO_DATA_DIR, NUBO_RUNTIMES_DIR\n";
@@ -94,6 +94,9 @@ Result<Command> parse_command_line(const std::vector<std::string>& args,
     } else if (flag == "--async-retry-base-ms") {
       NUBO_ASSIGN_OR_RETURN(int64_t n, parse_int(flag, value, 1, 3600000));
       c.async_retry_base = std::chrono::milliseconds(n);
+    } else if (flag == "--spare-instances") {
+      NUBO_ASSIGN_OR_RETURN(int64_t n, parse_int(flag, value, 0, 64));
+      c.spare_instances = static_cast<int>(n);
     } else if (flag == "--runtimes-dir") {
       c.runtimes_dir = value;
     } else {

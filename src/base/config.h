@@ -24,6 +24,9 @@ struct NodeConfig {
   // nubo's own API as functions reach it (AWS_ENDPOINT_URL); set once the port is bound.
   std::string endpoint_url;
   int io_threads = 0;  // 0: one per core
+  // Interpreter processes (python, node) started ahead of the cold starts that take them
+  // (runtime/spare_pool.h); 0 turns spares off.
+  int spare_instances = 2;
   // First retry delay of a failed async invocation (AWS: 1 minute, then 2). Tests shorten it.
   std::chrono::milliseconds async_retry_base{60000};
 };

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cerrno>
 #include <cstdio>
@@ -232,12 +233,24 @@ Status Instance::launch(uint16_t api_port) {
   ls.code_dir = spec.code_dir;
   ls.memory_mb = spec.memory_mb;
   ls.ephemeral_storage_mb = spec.ephemeral_storage_mb;
+  // An interpreter started ahead (spare_pool.h) when one matches; the init duration then counts
+  // from the moment it is given the function, as Lambda counts it from the function's init.
+  auto family = runtime_family(spec.runtime);
+  bool spares = m.deps.spares && family && *family != RuntimeFamily::kProvided;
   m.launched_at = SteadyClock::now();
-  NUBO_ASSIGN_OR_RETURN(m.process, m.deps.sandbox->launch(ls));
+  if (spares) m.process = m.deps.spares->take(ls);
+  if (!m.process) {
+    NUBO_ASSIGN_OR_RETURN(m.process, m.deps.sandbox->launch(ls));
+  }
   if (m.deps.adopt && !m.deps.adopt(shared_from_this())) {
     m.process->kill(SIGKILL);
     m.process.reset();  // reaps
     return Error{"ServiceException", 500, "The node is shutting down."};
+  }
+  if (spares) {
+    // After this launch, not before it: the next cold start of the same kind finds a spare.
+    asio::post(*m.deps.launcher,
+               [pool = m.deps.spares, ls = std::move(ls)] { pool->replenish(ls); });
   }
   return Ok{};
 }

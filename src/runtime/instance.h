@@ -29,6 +29,7 @@
 #include "runtime/pool.h"
 #include "runtime/runtimes.h"
 #include "runtime/sandbox.h"
+#include "runtime/spare_pool.h"
 
 namespace nubo::runtime {
 
@@ -39,6 +40,7 @@ struct InstanceDeps {
   boost::asio::io_context* io = nullptr;
   boost::asio::thread_pool* launcher = nullptr;  // one long-lived thread: see Sandbox::launch
   Sandbox* sandbox = nullptr;
+  SparePool* spares = nullptr;  // null: every launch starts a new process
   LogSink* logs = nullptr;
   const Clock* clock = nullptr;
   const NodeConfig* config = nullptr;

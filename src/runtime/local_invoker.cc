@@ -19,6 +19,7 @@
 #include "runtime/limits.h"
 #include "runtime/pool.h"
 #include "runtime/process_sandbox.h"
+#include "runtime/spare_pool.h"
 
 namespace nubo::runtime {
 
@@ -56,6 +57,12 @@ struct LocalInvoker::Core : std::enable_shared_from_this<LocalInvoker::Core> {
       deps.sandbox = owned_sandbox.get();
     }
     runtimes = resolve_runtime_settings(*deps.config);
+    if (deps.config->spare_instances > 0) {
+      SparePool::Options o;
+      o.max_spares = static_cast<size_t>(deps.config->spare_instances);
+      o.idle_timeout = std::chrono::nanoseconds(deps.config->instance_idle_timeout);
+      spares = std::make_unique<SparePool>(deps.sandbox, o);
+    }
     idle_timeout = deps.idle_timeout ? std::chrono::nanoseconds(*deps.idle_timeout)
                                      : std::chrono::nanoseconds(deps.config->instance_idle_timeout);
   }
@@ -66,6 +73,7 @@ struct LocalInvoker::Core : std::enable_shared_from_this<LocalInvoker::Core> {
     instance_deps.io = deps.io;
     instance_deps.launcher = launcher.get();
     instance_deps.sandbox = deps.sandbox;
+    instance_deps.spares = spares.get();
     instance_deps.logs = deps.logs;
     instance_deps.clock = deps.clock;
     instance_deps.config = deps.config;
@@ -105,6 +113,12 @@ struct LocalInvoker::Core : std::enable_shared_from_this<LocalInvoker::Core> {
       if (!core) return;
       auto expired = core->pool.take_expired(SteadyClock::now(), core->idle_timeout);
       stop_all(expired);
+      if (core->spares) {
+        // Killing reaps (blocking briefly): on the launcher thread, which outlives the pool's
+        // users (the invoker joins it before the pool is destroyed).
+        asio::post(*core->launcher,
+                   [spares = core->spares.get()] { spares->expire(SteadyClock::now()); });
+      }
       std::lock_guard lock(core->mu);
       if (!core->stopping) core->arm_reaper_locked();
     });
@@ -150,6 +164,8 @@ struct LocalInvoker::Core : std::enable_shared_from_this<LocalInvoker::Core> {
   std::unique_ptr<LogSink> owned_logs;
   std::unique_ptr<Sandbox> owned_sandbox;
   RuntimeSettings runtimes;
+  // Declared before the launcher: destroyed after it is joined (launches use the pool).
+  std::unique_ptr<SparePool> spares;
   std::unique_ptr<asio::thread_pool> launcher;  // one thread: the parent of every instance
   InstanceDeps instance_deps;                   // immutable after start()
   Pool pool;
@@ -266,6 +282,7 @@ void LocalInvoker::shutdown(std::chrono::milliseconds grace) {
     asio::post(*c.launcher, [&done] { done.set_value(); });
     done.get_future().wait();
   }
+  if (c.spares) c.spares->clear();
   auto idle = c.pool.take_all();
   idle.clear();
   std::vector<std::shared_ptr<Instance>> all;

@@ -69,7 +69,8 @@ struct ChildArgs {
   const char* cwd = nullptr;
   int out_fd = -1;
   int null_fd = -1;
-  int report_fd = -1;  // fork mode only: where the child writes {step, errno} on failure
+  int control_fd = -1;  // >= 4; becomes the child's fd 3
+  int report_fd = -1;   // fork mode only: where the child writes {step, errno} on failure
   rlim_t max_files = 1024;
   pid_t parent_pid = 0;
   volatile int step = kStepNone;
@@ -114,13 +115,21 @@ __attribute__((no_sanitize("address", "undefined"))) __attribute__((noinline)) i
     step = kStepDup;
     goto fail;
   }
+  if (a->control_fd >= 0 && syscall(SYS_dup2, a->control_fd, 3) < 0) {
+    step = kStepDup;
+    goto fail;
+  }
   // Every other descriptor goes (they are all O_CLOEXEC as well; this covers any that is not),
-  // except the fork-mode report pipe, which is O_CLOEXEC and closes on a successful exec.
-  if (a->report_fd >= 3) {
-    if (a->report_fd > 3) syscall(SYS_close_range, 3u, static_cast<unsigned>(a->report_fd - 1), 0u);
-    syscall(SYS_close_range, static_cast<unsigned>(a->report_fd + 1), ~0u, 0u);
-  } else {
-    syscall(SYS_close_range, 3u, ~0u, 0u);
+  // except the fork-mode report pipe (>= 4), which is O_CLOEXEC and closes on a successful exec.
+  {
+    unsigned first = a->control_fd >= 0 ? 4u : 3u;
+    if (a->report_fd >= static_cast<int>(first)) {
+      unsigned r = static_cast<unsigned>(a->report_fd);
+      if (r > first) syscall(SYS_close_range, first, r - 1, 0u);
+      syscall(SYS_close_range, r + 1, ~0u, 0u);
+    } else {
+      syscall(SYS_close_range, first, ~0u, 0u);
+    }
   }
   {
     struct rlimit lim = {a->max_files, a->max_files};
@@ -167,10 +176,11 @@ struct ChildStack {
   void* top() const { return static_cast<char*>(base) + kChildStackBytes; }
 };
 
-// Moves fd to a number >= 3 (so that dup2 onto 0/1/2 in the child always clears O_CLOEXEC).
+// Moves fd to a number >= 4 (so that dup2 onto 0-3 in the child always clears O_CLOEXEC and
+// never lands on a descriptor the child still needs).
 int above_stdio(int fd) {
-  if (fd < 0 || fd >= 3) return fd;
-  int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  if (fd < 0 || fd >= 4) return fd;
+  int moved = fcntl(fd, F_DUPFD_CLOEXEC, 4);
   close(fd);
   return moved;
 }
@@ -354,6 +364,16 @@ class ProcessSandbox final : public Sandbox {
     args.cwd = spec.cwd.c_str();
     args.out_fd = out_w;
     args.null_fd = null_fd_;
+    int control = -1;
+    if (spec.control_fd >= 0) {
+      control = fcntl(spec.control_fd, F_DUPFD_CLOEXEC, 4);
+      if (control < 0) {
+        close(out_r);
+        close(out_w);
+        return launch_error(spec.executable, kStepDup, errno);
+      }
+    }
+    args.control_fd = control;
     args.max_files = static_cast<rlim_t>(spec.max_open_files);
     args.parent_pid = getpid();
 
@@ -366,6 +386,7 @@ class ProcessSandbox final : public Sandbox {
       if (!stack.base) {
         close(out_r);
         close(out_w);
+        if (control >= 0) close(control);
         return launch_error(spec.executable, kStepNone, ENOMEM);
       }
       // Blocked here, the child starts with every signal blocked and no handler of ours can run
@@ -389,8 +410,10 @@ class ProcessSandbox final : public Sandbox {
       if (pipe2(report, O_CLOEXEC) != 0) {
         close(out_r);
         close(out_w);
+        if (control >= 0) close(control);
         return launch_error(spec.executable, kStepNone, errno);
       }
+      report[1] = above_stdio(report[1]);
       args.report_fd = report[1];
       pid = fork();
       if (pid == 0) {
@@ -416,6 +439,7 @@ class ProcessSandbox final : public Sandbox {
       close(report[0]);
     }
     close(out_w);
+    if (control >= 0) close(control);
 
     if (pid < 0) {
       close(out_r);

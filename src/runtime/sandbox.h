@@ -24,6 +24,9 @@ struct LaunchSpec {
   std::vector<std::string> env;   // the whole environment, "KEY=value"
   std::string cwd;                // working directory (the function's code folder)
   int max_open_files = 1024;      // RLIMIT_NOFILE (Lambda's limit)
+  // A descriptor the process gets as its fd 3 (a spare's assignment pipe, spare_pool.h); -1:
+  // none. Borrowed: the caller closes its copy after launch().
+  int control_fd = -1;
   // Used by sandboxes that isolate (ignored by ProcessSandbox): the code folder to expose
   // read-only, the memory limit, the size of the instance's own /tmp.
   std::string code_dir;
