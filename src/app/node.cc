@@ -11,6 +11,7 @@
 #include "app/front_door.h"
 #include "auth/credentials.h"
 #include "base/log.h"
+#include "net/io_shards.h"
 #include "net/server.h"
 #include "runtime/local_invoker.h"
 #include "services/lambda/lambda_service.h"
@@ -24,7 +25,7 @@ namespace asio = boost::asio;
 struct Node::Impl {
   NodeConfig config;
   SystemClock clock;
-  asio::io_context io;
+  std::unique_ptr<net::IoShards> shards;  // shard 0 also runs the node's own timers and signals
   std::unique_ptr<asio::thread_pool> blocking;
   std::unique_ptr<storage::Store> store;
   std::unique_ptr<auth::StaticCredentialProvider> credentials;
@@ -77,6 +78,7 @@ Result<std::unique_ptr<Node>> Node::create(NodeConfig config) {
     config.io_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   }
   m.config = std::move(config);
+  m.shards = std::make_unique<net::IoShards>(m.config.io_threads);
   m.blocking = std::make_unique<asio::thread_pool>(4);
 
   NUBO_ASSIGN_OR_RETURN(m.store, storage::open_sqlite_store(
@@ -87,7 +89,7 @@ Result<std::unique_ptr<Node>> Node::create(NodeConfig config) {
   runtime::LocalInvokerDeps rdeps;
   rdeps.config = &m.config;
   rdeps.clock = &m.clock;
-  rdeps.io = &m.io;
+  rdeps.io = &m.shards->shard(0);
   rdeps.blocking = m.blocking.get();
   m.invoker = runtime::make_local_invoker(rdeps);
 
@@ -96,7 +98,7 @@ Result<std::unique_ptr<Node>> Node::create(NodeConfig config) {
   ldeps.store = m.store.get();
   ldeps.invoker = m.invoker.get();
   ldeps.clock = &m.clock;
-  ldeps.io = &m.io;
+  ldeps.io = &m.shards->shard(0);
   ldeps.blocking = m.blocking.get();
   ldeps.async.retry_base = m.config.async_retry_base;
   m.lambda = std::make_unique<lambda::LambdaService>(ldeps);
@@ -113,8 +115,8 @@ Result<uint16_t> Node::start() {
   FrontDoor* fd = m.front_door.get();
   limits.too_large = [fd](const net::Request& req) { return fd->too_large(req); };
   m.server = std::make_unique<net::HttpServer>(
-      m.io, [fd](net::Request& req, const net::Peer& peer) { return fd->handle(req, peer); },
-      limits);
+      m.shards->all(),
+      [fd](net::Request& req, const net::Peer& peer) { return fd->handle(req, peer); }, limits);
   NUBO_ASSIGN_OR_RETURN(uint16_t port, m.server->listen(m.config.host, m.config.port));
   m.config.port = port;
   std::string host = m.config.host == "0.0.0.0" ? "127.0.0.1" : m.config.host;
@@ -134,24 +136,20 @@ void Node::stop() {
     }
     if (m.lambda) m.lambda->stop();
     if (m.invoker) m.invoker->shutdown(std::chrono::seconds(5));
-    m.io.stop();
+    m.shards->stop();
     log_info("stopped");
   });
 }
 
 int Node::run() {
   Impl& m = *impl_;
-  asio::signal_set signals(m.io, SIGINT, SIGTERM);
+  asio::signal_set signals(m.shards->shard(0), SIGINT, SIGTERM);
   signals.async_wait([this](const boost::system::error_code& ec, int sig) {
     if (ec) return;
     // stop() waits for requests in flight, which need the io threads: run it on its own thread.
     impl_->stopper = std::thread([this] { stop(); });
   });
-  auto guard = asio::make_work_guard(m.io);
-  std::vector<std::thread> threads;
-  for (int i = 1; i < m.config.io_threads; ++i) threads.emplace_back([&] { m.io.run(); });
-  m.io.run();
-  for (auto& t : threads) t.join();
+  m.shards->run();
   if (m.stopper.joinable()) m.stopper.join();
   return 0;
 }

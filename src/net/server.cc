@@ -45,7 +45,9 @@ struct Conn {
 }  // namespace
 
 struct HttpServer::State : std::enable_shared_from_this<HttpServer::State> {
-  asio::io_context& io;
+  asio::io_context& io;                   // the acceptors'
+  std::vector<asio::io_context*> shards;  // the connections', in turn
+  std::atomic<size_t> next_shard{0};
   Handler handler;
   ServerLimits limits;
   std::atomic<bool> stopped{false};
@@ -56,8 +58,15 @@ struct HttpServer::State : std::enable_shared_from_this<HttpServer::State> {
   std::vector<std::shared_ptr<tcp::acceptor>> acceptors;  // GUARDED_BY(mu)
   int accept_loops = 0;                                   // GUARDED_BY(mu)
 
-  State(asio::io_context& io_, Handler h, ServerLimits l)
-      : io(io_), handler(std::move(h)), limits(std::move(l)) {}
+  State(std::vector<asio::io_context*> shards_, Handler h, ServerLimits l)
+      : io(*shards_.at(0)),
+        shards(std::move(shards_)),
+        handler(std::move(h)),
+        limits(std::move(l)) {}
+
+  asio::io_context& pick_shard() {
+    return *shards[next_shard.fetch_add(1, std::memory_order_relaxed) % shards.size()];
+  }
 
   void done_one() {
     std::lock_guard lock(mu);
@@ -179,7 +188,8 @@ asio::awaitable<void> session(std::shared_ptr<HttpServer::State> st, std::shared
 asio::awaitable<void> accept_loop(std::shared_ptr<HttpServer::State> st,
                                   std::shared_ptr<tcp::acceptor> acceptor) {
   while (!st->stopped.load()) {
-    Socket socket(st->io.get_executor());
+    asio::io_context& home = st->pick_shard();
+    Socket socket(home.get_executor());
     auto [ec] = co_await acceptor->async_accept(socket, asio::as_tuple(asio::use_awaitable));
     if (ec) {
       if (st->stopped.load() || ec == asio::error::operation_aborted) break;
@@ -198,7 +208,7 @@ asio::awaitable<void> accept_loop(std::shared_ptr<HttpServer::State> st,
       if (st->stopped.load()) break;
       it = st->conns.insert(st->conns.end(), conn);
     }
-    asio::co_spawn(st->io.get_executor(), session(st, conn, it), asio::detached);
+    asio::co_spawn(home.get_executor(), session(st, conn, it), asio::detached);
   }
   std::lock_guard lock(st->mu);
   --st->accept_loops;
@@ -208,7 +218,10 @@ asio::awaitable<void> accept_loop(std::shared_ptr<HttpServer::State> st,
 }  // namespace
 
 HttpServer::HttpServer(asio::io_context& io, Handler handler, ServerLimits limits)
-    : state_(std::make_shared<State>(io, std::move(handler), std::move(limits))) {}
+    : HttpServer(std::vector<asio::io_context*>{&io}, std::move(handler), std::move(limits)) {}
+
+HttpServer::HttpServer(std::vector<asio::io_context*> shards, Handler handler, ServerLimits limits)
+    : state_(std::make_shared<State>(std::move(shards), std::move(handler), std::move(limits))) {}
 
 HttpServer::~HttpServer() {
   stop();

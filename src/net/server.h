@@ -1,8 +1,9 @@
 // HttpServer: an HTTP/1.1 keep-alive server on Beast with one coroutine per connection.
 //
-// Threads: the server runs on the io_context it is given (main runs that context on one thread
-// per core). listen() and stop() may be called from any thread. Each connection's coroutine is
-// sequential, so a connection's socket is touched by one operation at a time.
+// Threads: the server accepts on the (first) io_context it is given; each connection runs on one
+// io_context for its life (main gives one per core, each run by one thread). listen() and stop()
+// may be called from any thread. Each connection's coroutine is sequential, so a connection's
+// socket is touched by one operation at a time.
 #pragma once
 
 #include <atomic>
@@ -11,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "base/result.h"
 #include "net/http.h"
@@ -29,6 +31,9 @@ struct ServerLimits {
 class HttpServer {
  public:
   HttpServer(asio::io_context& io, Handler handler, ServerLimits limits = {});
+  // Accepts on shards[0] and gives each new connection to the next shard in turn: the
+  // connection's reads, writes and handler run on that shard's thread (net/io_shards.h).
+  HttpServer(std::vector<asio::io_context*> shards, Handler handler, ServerLimits limits = {});
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;

@@ -326,6 +326,10 @@ void Instance::on_deliver(std::string_view request_id) {
   m.started = true;
 }
 
+const void* Instance::home() const {
+  return impl_->deps.io;
+}
+
 bool Instance::alive() const {
   return !impl_->stopped.load() && !impl_->dead.load();
 }

@@ -84,6 +84,8 @@ class Instance final : public PoolMember, public std::enable_shared_from_this<In
 
   // PoolMember: can serve another invocation.
   bool alive() const override;
+  // PoolMember: the io_context its Runtime API endpoint runs on.
+  const void* home() const override;
 
   // Stops serving and sends sig to the instance's processes (SIGTERM for a graceful stop, then
   // SIGKILL). Idempotent; the exit watcher reaps.

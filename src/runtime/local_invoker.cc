@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <condition_variable>
 #include <future>
 #include <mutex>
@@ -223,18 +224,27 @@ net::Task<Result<InvokeResult>> LocalInvoker::invoke(FunctionSpec spec, InvokeRe
   if (!core->limiter.try_acquire()) co_return throttled();
   Slot slot(core.get());
   if (request.request_id.empty()) request.request_id = new_uuid();
+  // The io_context this invocation runs on (the caller's connection's): a new instance's Runtime
+  // API endpoint goes there, and a warm instance from there is preferred, so that the whole
+  // invoke stays on one thread (net/io_shards.h).
+  asio::io_context* home = core->instance_deps.io;
+  {
+    auto ex = co_await asio::this_coro::executor;
+    if (auto* here = ex.target<asio::io_context::executor_type>()) home = &here->context();
+  }
   std::vector<Pool::Member> retired;
   for (int attempt = 0;; ++attempt) {
     auto inst = std::static_pointer_cast<Instance>(
-        core->pool.take_idle(spec.qualified_arn, spec.revision_id, &retired));
+        core->pool.take_idle(spec.qualified_arn, spec.revision_id, &retired, home));
     Core::stop_all(retired);
     bool cold = !inst;
     if (cold) {
       if (core->stopping_flag.load(std::memory_order_acquire)) co_return shutting_down();
       // GCC 12 destroys by-value arguments twice when the call is in the co_await expression:
       // build the awaitable first, then await it.
-      auto starting =
-          Instance::start(core->instance_deps, std::make_shared<const FunctionSpec>(spec));
+      InstanceDeps deps = core->instance_deps;
+      deps.io = home;
+      auto starting = Instance::start(std::move(deps), std::make_shared<const FunctionSpec>(spec));
       auto started = co_await std::move(starting);
       if (!started.ok()) {
         const Error& e = started.error();

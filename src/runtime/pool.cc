@@ -3,7 +3,7 @@
 namespace nubo::runtime {
 
 Pool::Member Pool::take_idle(std::string_view qualified_arn, std::string_view revision_id,
-                             std::vector<Member>* retired) {
+                             std::vector<Member>* retired, const void* home) {
   std::lock_guard lock(mu_);
   auto it = entries_.find(qualified_arn);
   if (it == entries_.end()) {
@@ -19,13 +19,23 @@ Pool::Member Pool::take_idle(std::string_view qualified_arn, std::string_view re
     e.revision_id = std::string(revision_id);
     return nullptr;
   }
-  while (!e.idle.empty()) {
-    Member m = std::move(e.idle.back().member);
-    e.idle.pop_back();
-    if (m->alive()) return m;
-    retired->push_back(std::move(m));
+  // Most recently used first; the dead are retired on the way.
+  for (size_t i = e.idle.size(); i-- > 0;) {
+    if (!e.idle[i].member->alive()) {
+      retired->push_back(std::move(e.idle[i].member));
+      e.idle.erase(e.idle.begin() + static_cast<std::ptrdiff_t>(i));
+      continue;
+    }
+    if (home != nullptr && e.idle[i].member->home() == home) {
+      Member m = std::move(e.idle[i].member);
+      e.idle.erase(e.idle.begin() + static_cast<std::ptrdiff_t>(i));
+      return m;
+    }
   }
-  return nullptr;
+  if (e.idle.empty()) return nullptr;
+  Member m = std::move(e.idle.back().member);
+  e.idle.pop_back();
+  return m;
 }
 
 void Pool::put_idle(std::string_view qualified_arn, std::string_view revision_id, Member m,

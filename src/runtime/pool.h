@@ -28,6 +28,8 @@ class PoolMember {
   virtual ~PoolMember() = default;
   // False once it cannot serve any more (its process exited, or it was stopped).
   virtual bool alive() const = 0;
+  // Where it lives (an instance: the io_context of its Runtime API endpoint); compared only.
+  virtual const void* home() const { return nullptr; }
 };
 
 class Pool {
@@ -35,11 +37,11 @@ class Pool {
   using Member = std::shared_ptr<PoolMember>;
   using SteadyTime = std::chrono::steady_clock::time_point;
 
-  // Takes the most recently used live idle instance of (qualified_arn, revision_id), or returns
-  // null. Idle instances of another revision of qualified_arn, and dead ones, are appended to
-  // *retired.
+  // Takes the most recently used live idle instance of (qualified_arn, revision_id) whose home()
+  // is `home` if there is one, else the most recently used live one, else returns null. Idle
+  // instances of another revision of qualified_arn, and dead ones, are appended to *retired.
   Member take_idle(std::string_view qualified_arn, std::string_view revision_id,
-                   std::vector<Member>* retired);
+                   std::vector<Member>* retired, const void* home = nullptr);
 
   // Puts an instance back after its invocation. If (qualified_arn, revision_id) is no longer
   // current (updated, or the function was retired meanwhile) or it is dead, it is appended to

@@ -12,8 +12,10 @@ using namespace std::chrono_literals;
 struct FakeMember : PoolMember {
   explicit FakeMember(int id_) : id(id_) {}
   bool alive() const override { return live; }
+  const void* home() const override { return where; }
   int id;
   bool live = true;
+  const void* where = nullptr;
 };
 
 std::shared_ptr<FakeMember> member(int id) {
@@ -149,6 +151,26 @@ TEST(ConcurrencyLimiterTest, NeverExceedsTheLimitUnderContention) {
   for (auto& t : threads) t.join();
   EXPECT_LE(peak.load(), 3);
   EXPECT_EQ(limiter.in_use(), 0);
+}
+
+TEST_F(PoolTest, PrefersAnIdleInstanceFromTheCallersHome) {
+  int shard_a = 0, shard_b = 0;
+  auto a1 = member(1), b2 = member(2), a3 = member(3), dead_b = member(4);
+  a1->where = a3->where = &shard_a;
+  b2->where = dead_b->where = &shard_b;
+  dead_b->live = false;
+  pool_.take_idle(latest_, "r1", &retired_);
+  for (auto& m : {a1, b2, a3, dead_b}) pool_.put_idle(latest_, "r1", m, t0_, &retired_);
+  dead_b->live = false;
+  // From shard b: the live one there, although it is not the most recently used; the dead one
+  // on the way is retired.
+  EXPECT_EQ(id_of(pool_.take_idle(latest_, "r1", &retired_, &shard_b)), 2);
+  ASSERT_EQ(retired_.size(), 1u);
+  EXPECT_EQ(id_of(retired_[0]), 4);
+  // None left on b: the most recently used one elsewhere rather than a cold start.
+  EXPECT_EQ(id_of(pool_.take_idle(latest_, "r1", &retired_, &shard_b)), 3);
+  EXPECT_EQ(id_of(pool_.take_idle(latest_, "r1", &retired_, &shard_a)), 1);
+  EXPECT_EQ(pool_.take_idle(latest_, "r1", &retired_, &shard_a), nullptr);
 }
 
 }  // namespace
