@@ -74,6 +74,35 @@ def http_load(port, request, concurrency, seconds):
     return json.loads(out.stdout)
 
 
+def cpu_ticks(pid):
+    """utime + stime of one process, in clock ticks (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    except OSError:
+        return 0
+
+
+def children_of(pid):
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        out.append(int(entry))
+            except OSError:
+                pass
+    return out
+
+
+def machine_busy_ticks():
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return sum(v[:3]) + sum(v[5:8])  # user nice system, irq softirq steal
+
+
 class Node:
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="nubo-bench-")
@@ -172,9 +201,23 @@ def main():
         # instances from the measured connections, so that each lives on its connection's io
         # thread (net/io_shards.h), as the instances of a steady client do.
         rows = []
+        cpu = None
         for c in (1, 64):
             f = http_load(floor_port, raw, c, args.seconds)
+            if c == 64:
+                # Where the CPU goes: the node, its instances, everything else (the load generator).
+                before = (cpu_ticks(node.proc.pid),
+                          {k: cpu_ticks(k) for k in children_of(node.proc.pid)},
+                          machine_busy_ticks())
             n = http_load(node.port, raw, c, args.seconds)
+            if c == 64:
+                kids = set(before[1]) | set(children_of(node.proc.pid))
+                node_s = cpu_ticks(node.proc.pid) - before[0]
+                inst_s = sum(cpu_ticks(k) - before[1].get(k, 0) for k in kids)
+                busy = machine_busy_ticks() - before[2]
+                invokes = n["rps"] * (args.seconds + 1)  # the measured window and its warm-up second
+                hz = os.sysconf("SC_CLK_TCK")
+                cpu = [x / hz / invokes * 1e6 for x in (node_s, inst_s, busy - node_s - inst_s)]
             rows.append((c, n, f))
         floor.send_signal(signal.SIGTERM)
         floor.wait()
@@ -189,6 +232,10 @@ def main():
         report.append("\nTargets: p50 ≤ 150 µs at concurrency 1, ≥ 15,000 invokes/s at "
                       "concurrency 64. Floor: a trivial keep-alive HTTP server answering `{}`, "
                       "same client, same request bytes.\n")
+        report.append("CPU per invoke at concurrency 64 (from /proc, warm-up second included): "
+                      f"nubo {cpu[0]:.0f} µs, the function instances {cpu[1]:.0f} µs, the rest "
+                      f"of the machine (the load generator) {cpu[2]:.0f} µs; "
+                      f"{2e6 / sum(cpu):,.0f} invokes/s would use both cores.\n")
 
         # Cold starts: change the configuration (new revision: no warm instance may serve it),
         # then time the first invoke end to end; also update + invoke together.

@@ -1,5 +1,6 @@
 #include "runtime/process_sandbox.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
@@ -96,6 +97,27 @@ TEST_P(ProcessSandboxTest, StartsANewSessionWithLimitsAndNoInheritedDescriptors)
   EXPECT_NE(out.find("\n0 1 2 3 \n"), std::string::npos) << out;
   EXPECT_NE(out.find("SigBlk:\t0000000000000000"), std::string::npos) << out;
   EXPECT_NE(out.find("SigIgn:\t0000000000000000"), std::string::npos) << out;
+}
+
+TEST_P(ProcessSandboxTest, RunsWithBatchSchedulingAndGetsTheControlDescriptorAsFd3) {
+  int fds[2];
+  ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+  ASSERT_EQ(::write(fds[1], "ctl", 3), 3);
+  ::close(fds[1]);
+  LaunchSpec spec =
+      sh("rs=$(cut -d' ' -f41 /proc/$$/stat); echo policy=$rs; cat <&3; echo; "
+         "ls /proc/self/fd | sort -n | tr '\\n' ' '");
+  spec.control_fd = fds[0];
+  auto p = sandbox_->launch(spec);
+  ::close(fds[0]);
+  ASSERT_TRUE(p.ok());
+  std::string out = read_all(p.value()->take_output_fd());
+  wait_exit(*p.value());
+  // SCHED_BATCH is policy 3 (field 41 of /proc/<pid>/stat).
+  EXPECT_NE(out.find("policy=3\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("ctl\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("0 1 2 3 4 "), std::string::npos) << out;  // 3 and the one ls opens
+  EXPECT_EQ(out.find(" 5 "), std::string::npos) << out;
 }
 
 TEST_P(ProcessSandboxTest, SignalsIgnoredByTheNodeAreDefaultInTheChild) {
