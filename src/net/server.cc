@@ -9,9 +9,11 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <array>
 #include <condition_variable>
 #include <exception>
 #include <list>
@@ -104,9 +106,31 @@ asio::awaitable<void> refuse_too_large(HttpServer::State& st, Conn& conn, const 
   }
 }
 
+// The status line and header fields of res, as Beast's serializer writes them, into out (reused
+// from one response to the next). One pass over the fields instead of the serializer's generic
+// buffer-sequence walk, which was ~4% of the node's CPU per warm invoke. Sets Content-Length if
+// the handler did not. REQUIRES: !res.chunked().
+void serialize_head(Response& res, std::string& out) {
+  if (res.find(http::field::content_length) == res.end()) res.prepare_payload();
+  out.clear();
+  out += res.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  out += std::to_string(res.result_int());
+  out += ' ';
+  out += res.reason();
+  out += "\r\n";
+  for (const auto& f : res) {
+    out += f.name_string();
+    out += ": ";
+    out += f.value();
+    out += "\r\n";
+  }
+  out += "\r\n";
+}
+
 asio::awaitable<void> session(std::shared_ptr<HttpServer::State> st, std::shared_ptr<Conn> conn,
                               std::list<std::shared_ptr<Conn>>::iterator self_it) {
   beast::flat_buffer buffer;
+  std::string head;  // the serialized header of the response being written
   Peer peer;
   {
     boost::system::error_code ec;
@@ -165,7 +189,13 @@ asio::awaitable<void> session(std::shared_ptr<HttpServer::State> st, std::shared
       }
       if (st->stopped.load()) res.keep_alive(false);
       bool keep = res.keep_alive();
-      co_await http::async_write(conn->stream, res, asio::use_awaitable);
+      if (res.chunked()) {
+        co_await http::async_write(conn->stream, res, asio::use_awaitable);
+      } else {
+        serialize_head(res, head);
+        std::array<asio::const_buffer, 2> out = {asio::buffer(head), asio::buffer(res.body())};
+        co_await asio::async_write(conn->stream, out, asio::use_awaitable);
+      }
       if (!keep) break;
     }
   } catch (const std::exception&) {

@@ -146,5 +146,37 @@ TEST_F(ServerTest, StopLetsInFlightRequestFinish) {
   EXPECT_TRUE(ec);
 }
 
+// The bytes on the wire, as Beast's own serializer would write them: status line with the reason,
+// the handler's fields in order, Content-Length added when the handler left it out, the body.
+TEST_F(ServerTest, ResponseBytesOnTheWire) {
+  start([](Request& req, const Peer&) -> Task<Response> {
+    Response res{http::status::created, req.version()};
+    res.set("X-One", "1");
+    res.set(http::field::content_type, "text/plain");
+    res.body() = req.target() == "/close" ? "bye" : "abc";
+    if (req.target() == "/close") res.keep_alive(false);
+    co_return res;
+  });
+  auto s = connect();
+  auto exchange = [&](const std::string& raw, size_t expect) {
+    asio::write(s.socket(), asio::buffer(raw));
+    std::string got(expect, '\0');
+    asio::read(s.socket(), asio::buffer(got));
+    return got;
+  };
+  std::string a =
+      "HTTP/1.1 201 Created\r\nX-One: 1\r\nContent-Type: text/plain\r\n"
+      "Content-Length: 3\r\n\r\nabc";
+  EXPECT_EQ(exchange("GET /a HTTP/1.1\r\nHost: x\r\n\r\n", a.size()), a);
+  std::string b =
+      "HTTP/1.1 201 Created\r\nX-One: 1\r\nContent-Type: text/plain\r\n"
+      "Connection: close\r\nContent-Length: 3\r\n\r\nbye";
+  EXPECT_EQ(exchange("GET /close HTTP/1.1\r\nHost: x\r\n\r\n", b.size()), b);
+  char extra;
+  boost::system::error_code ec;
+  asio::read(s.socket(), asio::buffer(&extra, 1), ec);
+  EXPECT_EQ(ec, asio::error::eof);  // closed after the keep-alive: false answer
+}
+
 }  // namespace
 }  // namespace nubo::net
