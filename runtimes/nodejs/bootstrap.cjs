@@ -868,7 +868,11 @@ function awaitAssignment() {
     const eq = entry.indexOf('=');
     if (eq > 0) process.env[entry.slice(0, eq)] = entry.slice(eq + 1);
   }
-  process.chdir(parts[1]);
+  try {
+    process.chdir(parts[1]);
+  } catch (_) {
+    // main() changes to LAMBDA_TASK_ROOT and reports what is missing there.
+  }
   require('module')._initPaths();  // NODE_PATH as the function has it
 }
 

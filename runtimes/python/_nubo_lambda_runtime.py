@@ -826,13 +826,18 @@ def _await_assignment():
         if sep:
             posix.putenv(key, value)
             posix.environ[key] = value
-    posix.chdir(parts[1])
+    try:
+        posix.chdir(parts[1])
+    except OSError:
+        pass  # main() changes to LAMBDA_TASK_ROOT and reports what is missing there
     time.tzset()
 
 
 def main():
-    global _json, _current_request_id
+    global _json, _current_request_id, _LOG_FORMAT_JSON
     _await_assignment()
+    # Read again: a spare imported this module before it had the function's environment.
+    _LOG_FORMAT_JSON = (_getenv("AWS_LAMBDA_LOG_FORMAT") or "").upper() == "JSON"
     _json = _Json(ensure_ascii=_getenv("AWS_EXECUTION_ENV") != "AWS_Lambda_python3.12")
     api = _RuntimeApi(_getenv("AWS_LAMBDA_RUNTIME_API", ""))
     task_root = _getenv("LAMBDA_TASK_ROOT") or posix.getcwd()

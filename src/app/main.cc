@@ -1,6 +1,7 @@
 // nubo: the node binary. `nubo serve` starts a node; see app/cli.h for flags.
 #include <sys/prctl.h>
 
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -50,6 +51,9 @@ int main(int argc, char** argv) {
     std::cout << "nubo 0.1.0\n";
     return 0;
   }
+  // A write to a pipe or socket whose reader is gone (a spare that died, a client that hung up)
+  // must fail with EPIPE, not kill the node.
+  std::signal(SIGPIPE, SIG_IGN);
   nubo::NodeConfig config = cmd->config;
   config.runtimes_dir = find_runtimes_dir(config.runtimes_dir);
   auto node = nubo::app::Node::create(config);

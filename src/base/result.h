@@ -17,6 +17,9 @@ struct Error {
   std::string code;     // AWS error code, e.g. "ResourceNotFoundException".
   int status = 400;     // HTTP status the client sees.
   std::string message;  // Human readable message, worded as AWS words it where known.
+  // A machine-readable cause some errors carry beside the message (Lambda's throttling "Reason":
+  // ConcurrentInvocationLimitExceeded, ReservedFunctionConcurrentInvocationLimitExceeded).
+  std::string reason = {};
 
   static Error make(std::string code, int status, std::string message) {
     return Error{std::move(code), status, std::move(message)};

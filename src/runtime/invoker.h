@@ -54,10 +54,14 @@ struct InvokeResult {
   bool cold_start = false;
 };
 
-// Extra fields of the throttling error (Error code TooManyRequestsException, 429, "Rate
-// Exceeded."), which the Lambda layer renders as Lambda does:
+// The throttling error (TooManyRequestsException, 429, "Rate Exceeded.") carries its cause in
+// Error::reason, which the Lambda layer renders as Lambda does:
 // {"Reason":"ConcurrentInvocationLimitExceeded","Type":"User","message":"Rate Exceeded."}.
+// Account: the unreserved pool is in use. Reserved: the function's reserved concurrency is
+// (0 stops the function: the circuit breaker).
 inline constexpr const char* kThrottleReasonAccountLimit = "ConcurrentInvocationLimitExceeded";
+inline constexpr const char* kThrottleReasonReserved =
+    "ReservedFunctionConcurrentInvocationLimitExceeded";
 inline constexpr const char* kThrottleType = "User";
 
 class Invoker {
@@ -65,13 +69,20 @@ class Invoker {
   virtual ~Invoker() = default;
 
   // Runs one invocation of spec. Errors are the API errors of a refused invocation:
-  // TooManyRequestsException (429, Reason ConcurrentInvocationLimitExceeded), or a
-  // ServiceException when no instance could be started at all. Function failures are not
-  // errors: they come back as an InvokeResult with function_error set.
+  // TooManyRequestsException (429, reason kThrottleReasonAccountLimit or
+  // kThrottleReasonReserved), or a ServiceException when no instance could be started at all.
+  // Function failures are not errors: they come back as an InvokeResult with function_error set.
   virtual net::Task<Result<InvokeResult>> invoke(FunctionSpec spec, InvokeRequest request) = 0;
 
   // Stops and forgets every instance of the function (all versions): used on delete.
   virtual void retire_function(const std::string& function_arn) = 0;
+
+  // The reserved concurrency of a function (all its versions and aliases, by its unqualified
+  // ARN): at most `limit` of its invocations run at once, and they do not draw from the
+  // unreserved pool (the account limit minus every reservation); nullopt removes the
+  // reservation. The caller keeps the account's reservations within the account limit.
+  virtual void set_reserved_concurrency(const std::string& function_arn,
+                                        std::optional<int> limit) = 0;
 
   // Stops every instance and refuses new invocations; waits for running ones up to `grace`.
   // Must not run on an io thread.

@@ -29,10 +29,11 @@ using SteadyClock = std::chrono::steady_clock;
 
 namespace {
 
-// Lambda's throttling error. The Lambda layer renders it with "Reason":
-// "ConcurrentInvocationLimitExceeded" and "Type": "User" (see invoker.h).
-Error throttled() {
-  return Error{"TooManyRequestsException", 429, "Rate Exceeded."};
+// Lambda's throttling error; the Lambda layer renders the reason as its "Reason" (invoker.h).
+Error throttled(const char* reason) {
+  Error e{"TooManyRequestsException", 429, "Rate Exceeded."};
+  e.reason = reason;
+  return e;
 }
 
 Error shutting_down() {
@@ -170,7 +171,19 @@ struct LocalInvoker::Core : std::enable_shared_from_this<LocalInvoker::Core> {
   std::unique_ptr<asio::thread_pool> launcher;  // one thread: the parent of every instance
   InstanceDeps instance_deps;                   // immutable after start()
   Pool pool;
-  ConcurrencyLimiter limiter;
+  ConcurrencyLimiter limiter;     // the unreserved pool: the account limit minus the reservations
+  std::atomic<int> in_flight{0};  // every invocation, reserved or not (shutdown waits for 0)
+
+  // Reserved concurrency per function ARN (set_reserved_concurrency). An invocation holds its
+  // function's limiter (shared_ptr) until it ends, so a change never loses a release.
+  std::shared_ptr<ConcurrencyLimiter> reserved_for(const std::string& function_arn) {
+    std::lock_guard lock(reserved_mu);
+    auto it = reserved.find(function_arn);
+    return it == reserved.end() ? nullptr : it->second;
+  }
+  std::mutex reserved_mu;
+  std::unordered_map<std::string, std::shared_ptr<ConcurrencyLimiter>> reserved;  // GUARDED_BY
+  int reserved_total = 0;  // GUARDED_BY(reserved_mu)
   std::chrono::nanoseconds idle_timeout{};
   std::atomic<bool> stopping_flag{false};  // fast check on the invoke path
 
@@ -185,22 +198,32 @@ struct LocalInvoker::Core : std::enable_shared_from_this<LocalInvoker::Core> {
 
 namespace {
 
-// Holds one concurrency slot for the life of an invocation.
+// Holds one concurrency slot for the life of an invocation: of the function's reservation if it
+// has one, else of the unreserved pool.
 class Slot {
  public:
-  explicit Slot(LocalInvoker::Core* core) : core_(core) {}
+  Slot(LocalInvoker::Core* core, std::shared_ptr<ConcurrencyLimiter> reserved)
+      : core_(core), reserved_(std::move(reserved)) {
+    core_->in_flight.fetch_add(1, std::memory_order_acq_rel);
+  }
   ~Slot();
   Slot(const Slot&) = delete;
   Slot& operator=(const Slot&) = delete;
 
  private:
   LocalInvoker::Core* core_;
+  std::shared_ptr<ConcurrencyLimiter> reserved_;
 };
 
 }  // namespace
 
 Slot::~Slot() {
-  core_->limiter.release();
+  if (reserved_) {
+    reserved_->release();
+  } else {
+    core_->limiter.release();
+  }
+  core_->in_flight.fetch_sub(1, std::memory_order_acq_rel);
   if (core_->stopping_flag.load(std::memory_order_acquire)) {
     std::lock_guard lock(core_->mu);
     core_->cv.notify_all();
@@ -221,8 +244,13 @@ LocalInvoker::~LocalInvoker() {
 net::Task<Result<InvokeResult>> LocalInvoker::invoke(FunctionSpec spec, InvokeRequest request) {
   std::shared_ptr<Core> core = core_;
   if (core->stopping_flag.load(std::memory_order_acquire)) co_return shutting_down();
-  if (!core->limiter.try_acquire()) co_return throttled();
-  Slot slot(core.get());
+  std::shared_ptr<ConcurrencyLimiter> reserved = core->reserved_for(spec.function_arn);
+  if (reserved) {
+    if (!reserved->try_acquire()) co_return throttled(kThrottleReasonReserved);
+  } else if (!core->limiter.try_acquire()) {
+    co_return throttled(kThrottleReasonAccountLimit);
+  }
+  Slot slot(core.get(), std::move(reserved));
   if (request.request_id.empty()) request.request_id = new_uuid();
   // The io_context this invocation runs on (the caller's connection's): a new instance's Runtime
   // API endpoint goes there, and a warm instance from there is preferred, so that the whole
@@ -270,6 +298,25 @@ net::Task<Result<InvokeResult>> LocalInvoker::invoke(FunctionSpec spec, InvokeRe
   }
 }
 
+void LocalInvoker::set_reserved_concurrency(const std::string& function_arn,
+                                            std::optional<int> limit) {
+  Core& c = *core_;
+  std::lock_guard lock(c.reserved_mu);
+  auto it = c.reserved.find(function_arn);
+  int old = it == c.reserved.end() ? 0 : it->second->limit();
+  if (limit) {
+    if (it == c.reserved.end()) {
+      c.reserved.emplace(function_arn, std::make_shared<ConcurrencyLimiter>(*limit));
+    } else {
+      it->second->set_limit(*limit);  // invocations in flight keep their slots
+    }
+  } else if (it != c.reserved.end()) {
+    c.reserved.erase(it);  // those in flight release into the limiter they hold
+  }
+  c.reserved_total += (limit ? *limit : 0) - old;
+  c.limiter.set_limit(std::max(0, c.deps.config->account_concurrency - c.reserved_total));
+}
+
 void LocalInvoker::retire_function(const std::string& function_arn) {
   auto idle = core_->pool.take_function(function_arn);
   Core::stop_all(idle);
@@ -284,7 +331,7 @@ void LocalInvoker::shutdown(std::chrono::milliseconds grace) {
     c.stopping = true;
     c.stopping_flag.store(true, std::memory_order_release);
     c.reaper.cancel();
-    c.cv.wait_for(lock, grace, [&] { return c.limiter.in_use() == 0; });
+    c.cv.wait_for(lock, grace, [&] { return c.in_flight.load() == 0; });
   }
   // A launch in progress finishes (and is adopted, or refused) before the snapshot below.
   {
@@ -325,7 +372,7 @@ size_t LocalInvoker::idle_instances() const {
 }
 
 int LocalInvoker::invocations_in_flight() const {
-  return core_->limiter.in_use();
+  return core_->in_flight.load();
 }
 
 std::unique_ptr<LocalInvoker> make_local_invoker(LocalInvokerDeps deps) {

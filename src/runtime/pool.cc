@@ -103,7 +103,7 @@ size_t Pool::idle_count() const {
 
 bool ConcurrencyLimiter::try_acquire() {
   int cur = in_use_.load(std::memory_order_relaxed);
-  while (cur < limit_) {
+  while (cur < limit_.load(std::memory_order_relaxed)) {
     if (in_use_.compare_exchange_weak(cur, cur + 1, std::memory_order_acq_rel)) return true;
   }
   return false;

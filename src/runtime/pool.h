@@ -78,8 +78,8 @@ class Pool {
   std::unordered_map<std::string, Entry, Hash, std::equal_to<>> entries_;  // GUARDED_BY(mu_)
 };
 
-// The account's concurrent executions: invocations in flight, across all functions (an instance
-// starting for an invocation counts). Lock-free.
+// A count of concurrent executions under a limit: the account's unreserved pool, or one
+// function's reserved concurrency (an instance starting for an invocation counts). Lock-free.
 class ConcurrencyLimiter {
  public:
   explicit ConcurrencyLimiter(int limit) : limit_(limit) {}
@@ -87,10 +87,12 @@ class ConcurrencyLimiter {
   bool try_acquire();
   void release();
   int in_use() const { return in_use_.load(std::memory_order_relaxed); }
-  int limit() const { return limit_; }
+  int limit() const { return limit_.load(std::memory_order_relaxed); }
+  // A lower limit leaves the slots already taken alone; new ones wait until use drops below it.
+  void set_limit(int limit) { limit_.store(limit, std::memory_order_relaxed); }
 
  private:
-  const int limit_;
+  std::atomic<int> limit_;
   std::atomic<int> in_use_{0};
 };
 

@@ -59,6 +59,19 @@ bool SparePool::startup_variable(std::string_view name) {
   return name == "LANG" || name == "LANGUAGE" || name == "TZ" || name == "PATH";
 }
 
+bool SparePool::eligible(const LaunchSpec& spec) {
+  // These run the function's own code when the interpreter starts (a preloaded library, a
+  // --require/--import module). In a spare it would run before the function's environment is
+  // there, so such functions always start fresh.
+  for (const std::string& e : spec.env) {
+    std::string_view name = std::string_view(e).substr(0, e.find('='));
+    if (name == "LD_PRELOAD" || name == "LD_AUDIT" || name == "NODE_OPTIONS") {
+      return false;
+    }
+  }
+  return true;
+}
+
 std::string SparePool::startup_key(const LaunchSpec& spec) {
   std::string key = spec.executable;
   key.push_back('\n');
@@ -86,6 +99,7 @@ void SparePool::kill(Spare& s) {
 }
 
 std::unique_ptr<SandboxProcess> SparePool::take(const LaunchSpec& spec) {
+  if (!eligible(spec)) return nullptr;
   std::string key = startup_key(spec);
   Spare s;
   {
@@ -123,6 +137,7 @@ std::unique_ptr<SandboxProcess> SparePool::take(const LaunchSpec& spec) {
 }
 
 void SparePool::replenish(const LaunchSpec& spec) {
+  if (!eligible(spec)) return;
   std::string key = startup_key(spec);
   Spare victim;
   {

@@ -49,6 +49,9 @@ class SparePool {
 
   // The part of spec a spare must match: its command line and its start-up environment.
   static std::string startup_key(const LaunchSpec& spec);
+  // False when the environment makes the interpreter run the function's code as it starts
+  // (LD_PRELOAD, LD_AUDIT, NODE_OPTIONS): such a launch is never served by, nor refills, a spare.
+  static bool eligible(const LaunchSpec& spec);
   // True for the variables a process reads when it starts (and a spare therefore must start with).
   static bool startup_variable(std::string_view name);
 

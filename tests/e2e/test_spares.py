@@ -115,3 +115,24 @@ def test_no_spares_when_turned_off(tmp_path):
         assert out["age"] < 1.0  # started for this invocation
     finally:
         assert node.stop() == 0
+
+
+def test_function_code_run_at_startup_never_uses_a_spare(fresh_node):
+    """NODE_OPTIONS=--require runs the function's module as node starts: in a spare it would run
+    before the function's environment arrived, so such a function always starts fresh."""
+    lam = fresh_node.client("lambda")
+    create(lam, "preload-fn", "nodejs20.x", "index.handler", {
+        "pre.js": "globalThis.seenAtStart = process.env.AWS_LAMBDA_FUNCTION_NAME;\n",
+        "index.js": "exports.handler = async () => ({seen: globalThis.seenAtStart, "
+                    "age: process.uptime(), run: process.env.RUN, pid: process.pid});\n",
+    }, Environment={"Variables": {"NODE_OPTIONS": "--require ./pre.js", "RUN": "1"}})
+    _, out = invoke_json(lam, "preload-fn")
+    assert out["seen"] == "preload-fn", out
+    time.sleep(1.5)
+    assert children(fresh_node.proc.pid) == [out["pid"]], "no spare beside the instance"
+    lam.update_function_configuration(FunctionName="preload-fn", Environment={"Variables": {
+        "NODE_OPTIONS": "--require ./pre.js", "RUN": "2"}})
+    wait_active(lam, "preload-fn")
+    _, out = invoke_json(lam, "preload-fn")
+    assert out["run"] == "2" and out.get("seen") == "preload-fn", out
+    assert out["age"] < 1.0, out

@@ -67,3 +67,38 @@ def test_spare_exits_quietly_when_the_node_lets_it_go(kind, tmp_path):
     os.close(w)
     assert proc.wait(TIMEOUT) == 0
     assert (tmp_path / "spare.out").read_bytes() == b""
+
+
+PY_LOGGING_APP = ("import logging\n"
+                  "def handler(event, context):\n"
+                  "    logging.getLogger().warning('from-the-handler')\n"
+                  "    return 1\n")
+NODE_LOGGING_APP = ("exports.handler = async () => { console.warn('from-the-handler'); return 1; };\n")
+
+
+@pytest.mark.parametrize("kind,handler,files", [
+    ("python", "app.handler", {"app.py": PY_LOGGING_APP}),
+    ("node", "index.handler", {"index.js": NODE_LOGGING_APP}),
+])
+def test_spare_logs_in_the_format_it_is_assigned(kind, handler, files, api, tmp_path):
+    """AWS_LAMBDA_LOG_FORMAT arrives with the assignment, after the client was loaded."""
+    argv, env_of = RUNTIMES[kind][0], RUNTIMES[kind][1]
+    task = tmp_path / "task"
+    task.mkdir()
+    write_files(str(task), files)
+    proc, w = start_spare(argv(), tmp_path)
+    try:
+        env = env_of(api, str(task), handler)
+        env["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
+        msg = b"nubo-spare-1\0" + str(task).encode() + b"\0"
+        msg += b"".join(f"{k}={v}".encode() + b"\0" for k, v in env.items())
+        os.write(w, msg)
+        os.close(w)
+        assert api.invoke({}).json() == 1
+    finally:
+        proc.kill()
+        proc.wait(TIMEOUT)
+    lines = (tmp_path / "spare.out").read_text().splitlines()
+    records = [json.loads(line) for line in lines if line.startswith("{")]
+    assert [r["message"] for r in records] == ["from-the-handler"], lines
+    assert records[0]["level"] in ("WARN", "WARNING")

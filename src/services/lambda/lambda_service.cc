@@ -51,12 +51,9 @@ Response empty_response(const Request& req, http::status status, const std::stri
   return res;
 }
 
-// Lambda's TooManyRequestsException Reason, from the invoker's message.
+// Lambda's TooManyRequestsException Reason (the invoker sets it; invoker.h).
 std::string throttle_reason(const Error& e) {
-  if (e.message.find("eserved") != std::string::npos) {
-    return "ReservedFunctionConcurrentInvocationLimitExceeded";
-  }
-  return "ConcurrentInvocationLimitExceeded";
+  return e.reason.empty() ? runtime::kThrottleReasonAccountLimit : e.reason;
 }
 
 // Lambda's error shape: status, x-amzn-ErrorType, {"Type":"User","message":"..."} (a capital
@@ -787,6 +784,8 @@ struct LambdaService::Impl {
   Result<Response> tags(Request& req, const net::Target& t, const std::string& arn_text,
                         const std::string& rid);
   Result<Response> account_settings(Request& req, const std::string& rid);
+  Result<Response> concurrency(Request& req, const std::string& name, bool get_api,
+                               const std::string& rid);
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -924,6 +923,8 @@ Result<Response> LambdaService::Impl::get_function(Request& req, const net::Targ
     for (const auto& [k, v] : view.tags) tags[k] = v;
     body["Tags"] = std::move(tags);
   }
+  NUBO_ASSIGN_OR_RETURN(std::optional<int> reserved, registry.get_concurrency(ref.name));
+  if (reserved) body["Concurrency"] = json::object{{"ReservedConcurrentExecutions", *reserved}};
   return json_response(req, http::status::ok, body, rid);
 }
 
@@ -933,7 +934,10 @@ Result<Response> LambdaService::Impl::delete_function(Request& req, const net::T
   NUBO_ASSIGN_OR_RETURN(FunctionRef ref, parse_function_ref(name_text, NameUse::kDelete, arn));
   NUBO_ASSIGN_OR_RETURN(std::string q, effective_qualifier(ref, t.param("Qualifier")));
   NUBO_TRY(registry.delete_function(ref.name, q));
-  if (q.empty()) deps.invoker->retire_function(arn.function_arn(ref.name));
+  if (q.empty()) {
+    deps.invoker->retire_function(arn.function_arn(ref.name));
+    deps.invoker->set_reserved_concurrency(arn.function_arn(ref.name), std::nullopt);
+  }
   return empty_response(req, http::status::no_content, rid);
 }
 
@@ -1206,14 +1210,59 @@ Result<Response> LambdaService::Impl::tags(Request& req, const net::Target& t,
   return unknown_operation();
 }
 
+Result<Response> LambdaService::Impl::concurrency(Request& req, const std::string& name_text,
+                                                  bool get_api, const std::string& rid) {
+  NUBO_ASSIGN_OR_RETURN(FunctionRef ref, parse_function_ref(name_text, NameUse::kOther, arn));
+  if (!ref.qualifier.empty()) {
+    // The reservation is the function's (every version and alias): no qualifier.
+    return validation_error(
+        name_text, "functionName",
+        "Member must satisfy regular expression pattern: " + std::string(kNamePattern));
+  }
+  auto method = req.method();
+  if (get_api && method == http::verb::get) {
+    NUBO_ASSIGN_OR_RETURN(std::optional<int> value, registry.get_concurrency(ref.name));
+    json::object body;
+    if (value) body["ReservedConcurrentExecutions"] = *value;
+    return json_response(req, http::status::ok, body, rid);
+  }
+  if (!get_api && method == http::verb::put) {
+    NUBO_ASSIGN_OR_RETURN(json::object o, body_object(req));
+    NUBO_ASSIGN_OR_RETURN(auto value, opt_int(o, "ReservedConcurrentExecutions"));
+    if (!value) {
+      return Error{"ValidationException", 400,
+                   "1 validation error detected: Value null at 'reservedConcurrentExecutions' "
+                   "failed to satisfy constraint: Member must not be null"};
+    }
+    if (*value < 0) {
+      return validation_error(std::to_string(*value), "reservedConcurrentExecutions",
+                              "Member must have value greater than or equal to 0");
+    }
+    int n = static_cast<int>(std::min<int64_t>(*value, deps.config->account_concurrency + 1));
+    NUBO_TRY(registry.put_concurrency(ref.name, n, deps.config->account_concurrency));
+    deps.invoker->set_reserved_concurrency(arn.function_arn(ref.name), n);
+    return json_response(req, http::status::ok, json::object{{"ReservedConcurrentExecutions", n}},
+                         rid);
+  }
+  if (!get_api && method == http::verb::delete_) {
+    NUBO_TRY(registry.delete_concurrency(ref.name));
+    deps.invoker->set_reserved_concurrency(arn.function_arn(ref.name), std::nullopt);
+    return empty_response(req, http::status::no_content, rid);
+  }
+  return unknown_operation();
+}
+
 Result<Response> LambdaService::Impl::account_settings(Request& req, const std::string& rid) {
   NUBO_ASSIGN_OR_RETURN(AccountUsage u, registry.usage());
+  NUBO_ASSIGN_OR_RETURN(auto reservations, registry.reserved_concurrencies());
+  int64_t reserved = 0;
+  for (const auto& [name, n] : reservations) reserved += n;
   json::object limit;
   limit["TotalCodeSize"] = kTotalCodeSize;
   limit["CodeSizeUnzipped"] = kCodeSizeUnzipped;
   limit["CodeSizeZipped"] = kCodeSizeZipped;
   limit["ConcurrentExecutions"] = deps.config->account_concurrency;
-  limit["UnreservedConcurrentExecutions"] = deps.config->account_concurrency;
+  limit["UnreservedConcurrentExecutions"] = deps.config->account_concurrency - reserved;
   json::object usage;
   usage["TotalCodeSize"] = u.total_code_size;
   usage["FunctionCount"] = u.function_count;
@@ -1262,6 +1311,15 @@ Result<Response> LambdaService::Impl::route(Request& req, const net::Target& tar
     if (seg.size() == 3 && sub == "aliases") return aliases(req, target, name, seg[2], true, rid);
     return unknown_operation();
   }
+  for (std::string_view prefix : {kConcurrencyPutPrefix, kConcurrencyGetPrefix}) {
+    constexpr std::string_view kSuffix = "/concurrency";
+    if (starts_with(path, prefix) && ends_with(path, kSuffix) &&
+        path.size() > prefix.size() + kSuffix.size()) {
+      std::string name = path.substr(prefix.size(), path.size() - prefix.size() - kSuffix.size());
+      if (name.find('/') != std::string::npos) return unknown_operation();
+      return concurrency(req, name, prefix == kConcurrencyGetPrefix, rid);
+    }
+  }
   if (starts_with(path, kAccountSettingsPrefix)) {
     std::string_view rest = std::string_view(path).substr(kAccountSettingsPrefix.size());
     if ((rest.empty() || rest == "/") && method == http::verb::get) {
@@ -1304,6 +1362,10 @@ LambdaService::~LambdaService() {
 
 Status LambdaService::start() {
   NUBO_TRY(impl_->registry.start());
+  NUBO_ASSIGN_OR_RETURN(auto reservations, impl_->registry.reserved_concurrencies());
+  for (const auto& [name, n] : reservations) {
+    impl_->deps.invoker->set_reserved_concurrency(impl_->arn.function_arn(name), n);
+  }
   return impl_->queue.start();
 }
 

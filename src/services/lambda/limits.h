@@ -26,6 +26,11 @@ inline constexpr int64_t kTotalCodeSize = 80530636800;
 // "Invocation payload (request and response): 6 MB each for synchronous, 256 KB for
 // asynchronous".
 inline constexpr int64_t kSyncPayloadLimit = 6291456;
+// PutFunctionConcurrency: reservations may not bring the account's unreserved concurrency below
+// this ("Lambda quotas": UnreservedConcurrentExecutions minimum 100).
+inline constexpr int kMinUnreservedConcurrency = 100;
+inline constexpr std::string_view kConcurrencyPutPrefix = "/2017-10-31/functions/";
+inline constexpr std::string_view kConcurrencyGetPrefix = "/2019-09-30/functions/";
 inline constexpr int64_t kAsyncPayloadLimit = 262144;
 // "Environment variables: 4 KB, for all environment variables associated with the function".
 inline constexpr size_t kEnvironmentLimit = 4096;

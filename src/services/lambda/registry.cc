@@ -33,6 +33,8 @@ const std::vector<std::string>& schema() {
       " name TEXT NOT NULL,"
       " config TEXT NOT NULL,"
       " PRIMARY KEY (function_name, name))",
+      // PutFunctionConcurrency; NULL: no reservation.
+      "ALTER TABLE lambda_functions ADD COLUMN reserved_concurrency INTEGER",
   };
   return s;
 }
@@ -685,6 +687,61 @@ Result<Tags> FunctionRegistry::list_tags(const std::string& name) {
   NUBO_ASSIGN_OR_RETURN(auto fn, load_function(*store_, name));
   if (!fn) return not_found("Function not found: " + arn_.function_arn(name));
   return std::move(fn->tags);
+}
+
+Result<std::optional<int>> FunctionRegistry::get_concurrency(const std::string& name) {
+  NUBO_ASSIGN_OR_RETURN(
+      storage::Rows rows,
+      store_->query("SELECT reserved_concurrency FROM lambda_functions WHERE name = ?", {name}));
+  if (rows.empty()) return not_found("Function not found: " + arn_.function_arn(name));
+  if (rows[0].is_null(0)) return std::optional<int>();
+  return std::optional<int>(static_cast<int>(rows[0].integer(0)));
+}
+
+Status FunctionRegistry::put_concurrency(const std::string& name, int value, int account_limit) {
+  std::lock_guard lock(write_mu_);
+  NUBO_TRY(store_->transaction([&](storage::Txn& txn) -> Status {
+    NUBO_ASSIGN_OR_RETURN(auto fn, load_function(txn, name));
+    if (!fn) return not_found("Function not found: " + arn_.function_arn(name));
+    NUBO_ASSIGN_OR_RETURN(storage::Rows others,
+                          txn.query("SELECT COALESCE(SUM(reserved_concurrency), 0) FROM "
+                                    "lambda_functions WHERE name != ?",
+                                    {name}));
+    int64_t reserved_elsewhere = others.empty() ? 0 : others[0].integer(0);
+    if (account_limit - reserved_elsewhere - value < kMinUnreservedConcurrency) {
+      return invalid_parameter(
+          "Specified ReservedConcurrentExecutions for function decreases account's "
+          "UnreservedConcurrentExecution below its minimum value of [" +
+          std::to_string(kMinUnreservedConcurrency) + "].");
+    }
+    NUBO_TRY(txn.exec("UPDATE lambda_functions SET reserved_concurrency = ? WHERE name = ?",
+                      {static_cast<int64_t>(value), name}));
+    return Ok{};
+  }));
+  on_change_(name);
+  return Ok{};
+}
+
+Status FunctionRegistry::delete_concurrency(const std::string& name) {
+  std::lock_guard lock(write_mu_);
+  NUBO_TRY(store_->transaction([&](storage::Txn& txn) -> Status {
+    NUBO_ASSIGN_OR_RETURN(auto fn, load_function(txn, name));
+    if (!fn) return not_found("Function not found: " + arn_.function_arn(name));
+    NUBO_TRY(
+        txn.exec("UPDATE lambda_functions SET reserved_concurrency = NULL WHERE name = ?", {name}));
+    return Ok{};
+  }));
+  on_change_(name);
+  return Ok{};
+}
+
+Result<std::vector<std::pair<std::string, int>>> FunctionRegistry::reserved_concurrencies() {
+  NUBO_ASSIGN_OR_RETURN(storage::Rows rows,
+                        store_->query("SELECT name, reserved_concurrency FROM lambda_functions "
+                                      "WHERE reserved_concurrency IS NOT NULL ORDER BY name"));
+  std::vector<std::pair<std::string, int>> out;
+  for (const auto& r : rows) out.emplace_back(r.text(0), static_cast<int>(r.integer(1)));
+  return out;
 }
 
 Status FunctionRegistry::tag(const std::string& name, const Tags& tags) {

@@ -125,6 +125,15 @@ class FunctionRegistry {
 
   Result<AccountUsage> usage();
 
+  // Reserved concurrency (Put/Get/DeleteFunctionConcurrency); nullopt: none. put_concurrency
+  // fails with InvalidParameterValueException when the account's unreserved concurrency
+  // (account_limit minus every reservation) would drop below kMinUnreservedConcurrency.
+  Result<std::optional<int>> get_concurrency(const std::string& name);
+  Status put_concurrency(const std::string& name, int value, int account_limit);
+  Status delete_concurrency(const std::string& name);
+  // Every reservation, by function name.
+  Result<std::vector<std::pair<std::string, int>>> reserved_concurrencies();
+
   // Resolves what an invocation runs (for the invoke cache). NotFound errors are Lambda's.
   Result<InvokeTarget> resolve(const std::string& name, const std::string& qualifier);
 

@@ -851,6 +851,43 @@ TEST_F(LambdaServiceTest, AccountSettings) {
   EXPECT_EQ(get_int(usage, "TotalCodeSize"), static_cast<int64_t>(2 * zip.size()));
 }
 
+TEST_F(LambdaServiceTest, ReservedConcurrencyIsValidatedStoredAndHandedToTheInvoker) {
+  std::string zip = bootstrap_zip();
+  create(create_body("rc", zip));
+  const std::string put = "/2017-10-31/functions/rc/concurrency";
+  const std::string arn = "arn:aws:lambda:us-east-1:000000000000:function:rc";
+  expect_error(h_->call(verb::put, put, "{}"), 400, "ValidationException",
+               "1 validation error detected: Value null at 'reservedConcurrentExecutions' failed "
+               "to satisfy constraint: Member must not be null");
+  expect_error(h_->call(verb::put, put, R"({"ReservedConcurrentExecutions":-1})"), 400,
+               "ValidationException",
+               "1 validation error detected: Value '-1' at 'reservedConcurrentExecutions' failed "
+               "to satisfy constraint: Member must have value greater than or equal to 0");
+  // 1000 - 901 leaves 99 unreserved: under the floor of 100.
+  expect_error(h_->call(verb::put, put, R"({"ReservedConcurrentExecutions":901})"), 400,
+               "InvalidParameterValueException",
+               "Specified ReservedConcurrentExecutions for function decreases account's "
+               "UnreservedConcurrentExecution below its minimum value of [100].");
+  EXPECT_TRUE(invoker_.reserved().empty());
+
+  HttpResult r = h_->call(verb::put, put, R"({"ReservedConcurrentExecutions":900})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(get_int(r.obj(), "ReservedConcurrentExecutions"), 900);
+  EXPECT_EQ(invoker_.reserved().at(arn), 900);
+  r = get("/2019-09-30/functions/rc/concurrency");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(get_int(r.obj(), "ReservedConcurrentExecutions"), 900);
+  r = get("/2016-08-19/account-settings/");
+  EXPECT_EQ(get_int(r.obj().at("AccountLimit").as_object(), "UnreservedConcurrentExecutions"), 100);
+
+  r = h_->call(verb::delete_, put);
+  EXPECT_EQ(r.status, 204) << r.body;
+  EXPECT_TRUE(invoker_.reserved().empty());
+  r = get("/2019-09-30/functions/rc/concurrency");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_TRUE(r.obj().empty()) << r.body;
+}
+
 TEST_F(LambdaServiceTest, Tags) {
   create("tg");
   std::string arn = "arn:aws:lambda:us-east-1:000000000000:function:tg";

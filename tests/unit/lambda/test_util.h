@@ -121,6 +121,20 @@ class FakeInvoker final : public runtime::Invoker {
     retired_.push_back(function_arn);
   }
   void shutdown(std::chrono::milliseconds) override {}
+  void set_reserved_concurrency(const std::string& function_arn,
+                                std::optional<int> limit) override {
+    std::lock_guard lock(mu_);
+    if (limit) {
+      reserved_[function_arn] = *limit;
+    } else {
+      reserved_.erase(function_arn);
+    }
+  }
+  // The reservations the service told the invoker about.
+  std::map<std::string, int> reserved() const {
+    std::lock_guard lock(mu_);
+    return reserved_;
+  }
 
   void set_behavior(Behavior b) {
     std::lock_guard lock(mu_);
@@ -143,6 +157,7 @@ class FakeInvoker final : public runtime::Invoker {
   mutable std::mutex mu_;
   Behavior behavior_;
   std::vector<std::pair<runtime::FunctionSpec, runtime::InvokeRequest>> calls_;
+  std::map<std::string, int> reserved_;
   std::vector<std::string> retired_;
 };
 

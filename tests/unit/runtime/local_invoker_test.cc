@@ -453,6 +453,54 @@ done
   EXPECT_TRUE(invoke(f).ok());
 }
 
+TEST_F(LocalInvokerTest, ReservedConcurrencyLimitsTheFunctionAndLeavesTheRestToOthers) {
+  start(/*concurrency=*/3);
+  const char* kSlow = R"SH(
+while true; do
+  next
+  sleep 1
+  respond "{}"
+done
+)SH";
+  FunctionSpec reserved = bash_function("reserved", kSlow);
+  FunctionSpec other = bash_function("other", kSlow);
+  // Reserved 0: the circuit breaker. Nothing runs, with the reservation's reason.
+  invoker_->set_reserved_concurrency(reserved.function_arn, 0);
+  auto stopped = invoke(reserved);
+  ASSERT_FALSE(stopped.ok());
+  EXPECT_EQ(stopped.error().code, "TooManyRequestsException");
+  EXPECT_EQ(stopped.error().status, 429);
+  EXPECT_EQ(stopped.error().reason, kThrottleReasonReserved);
+
+  // Reserved 1 of an account limit of 3: the function runs one at a time, the others share 2.
+  invoker_->set_reserved_concurrency(reserved.function_arn, 1);
+  std::vector<IoThreads::Pending<Result<InvokeResult>>> calls;
+  for (const FunctionSpec* f : {&reserved, &reserved, &other, &other, &other}) {
+    InvokeRequest r;
+    r.request_id = new_request_id();
+    calls.push_back(io_.spawn(invoker_->invoke(*f, r)));
+    std::this_thread::sleep_for(50ms);  // in this order
+  }
+  std::vector<std::string> outcome;
+  for (auto& c : calls) {
+    auto r = c.get();
+    outcome.push_back(r.ok() ? "ok" : r.error().reason);
+  }
+  EXPECT_EQ(outcome, (std::vector<std::string>{"ok", kThrottleReasonReserved, "ok", "ok",
+                                               kThrottleReasonAccountLimit}));
+
+  // Removing the reservation gives the function back the unreserved pool (3).
+  invoker_->set_reserved_concurrency(reserved.function_arn, std::nullopt);
+  calls.clear();
+  for (int i = 0; i < 3; ++i) {
+    InvokeRequest r;
+    r.request_id = new_request_id();
+    calls.push_back(io_.spawn(invoker_->invoke(reserved, r)));
+  }
+  for (auto& c : calls) EXPECT_TRUE(c.get().ok());
+  EXPECT_EQ(invoker_->invocations_in_flight(), 0);
+}
+
 TEST_F(LocalInvokerTest, ConcurrentInvocationsGetTheirOwnInstances) {
   start();
   FunctionSpec f = bash_function("parallel", R"SH(

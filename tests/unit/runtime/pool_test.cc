@@ -158,9 +158,10 @@ TEST_F(PoolTest, PrefersAnIdleInstanceFromTheCallersHome) {
   auto a1 = member(1), b2 = member(2), a3 = member(3), dead_b = member(4);
   a1->where = a3->where = &shard_a;
   b2->where = dead_b->where = &shard_b;
-  dead_b->live = false;
   pool_.take_idle(latest_, "r1", &retired_);
-  for (auto& m : {a1, b2, a3, dead_b}) pool_.put_idle(latest_, "r1", m, t0_, &retired_);
+  // Most recently used last: a3, then dead_b (it dies while idle), then b2, then a1.
+  for (auto& m : {a1, b2, dead_b, a3}) pool_.put_idle(latest_, "r1", m, t0_, &retired_);
+  ASSERT_TRUE(retired_.empty());
   dead_b->live = false;
   // From shard b: the live one there, although it is not the most recently used; the dead one
   // on the way is retired.

@@ -107,11 +107,9 @@ TEST(RuntimesTest, EnvironmentIsLambdas) {
 TEST(RuntimesTest, ReservedVariablesWinOverTheFunctions) {
   FunctionSpec spec = python_spec();
   spec.runtime = "provided.al2023";
-  spec.environment = {{"AWS_REGION", "mars-1"},
-                      {"AWS_LAMBDA_RUNTIME_API", "evil:1"},
-                      {"TZ", "Europe/Paris"},
-                      {"AWS_EXECUTION_ENV", "fake"},
-                      {"AWS_SESSION_TOKEN", "stolen"}};
+  spec.environment = {{"AWS_REGION", "mars-1"},        {"AWS_LAMBDA_RUNTIME_API", "evil:1"},
+                      {"TZ", "Europe/Paris"},          {"AWS_EXECUTION_ENV", "fake"},
+                      {"AWS_SESSION_TOKEN", "stolen"}, {"NUBO_SPARE_FD", "3"}};
   NodeConfig config;
   LaunchCommand cmd;
   cmd.path = "/usr/local/bin:/usr/bin:/bin";
@@ -125,6 +123,7 @@ TEST(RuntimesTest, ReservedVariablesWinOverTheFunctions) {
   EXPECT_EQ(env.count("AWS_EXECUTION_ENV"), 0u);  // not set for provided runtimes
   EXPECT_EQ(env["AWS_SESSION_TOKEN"], "TOKEN");
   EXPECT_EQ(env.count("AWS_ENDPOINT_URL"), 0u);  // no endpoint configured
+  EXPECT_EQ(env.count("NUBO_SPARE_FD"), 0u);     // the node's hand-off to spares only
 }
 
 TEST(RuntimesTest, ProvidedRunsTheBootstrap) {

@@ -146,8 +146,10 @@ TEST_F(SparePoolTest, ExpireAndClearKillTheSpares) {
   LaunchSpec a = interpreter("/", {"PATH=/bin"});
   pool.replenish(a);
   ASSERT_EQ(pool.size(), 1u);
+  pid_t expired = pool.pids().at(0);
   pool.expire(std::chrono::steady_clock::now());
   EXPECT_EQ(pool.size(), 0u);
+  EXPECT_FALSE(process_exists(expired));
 
   pool.replenish(a);
   auto taken = pool.take(a);
@@ -162,6 +164,22 @@ TEST_F(SparePoolTest, ExpireAndClearKillTheSpares) {
   EXPECT_EQ(pool.size(), 0u);
   pool.replenish(a);  // closed: no new spare
   EXPECT_EQ(pool.size(), 0u);
+}
+
+TEST_F(SparePoolTest, CodeThatRunsAtStartupNeverGoesThroughASpare) {
+  SparePool pool(sandbox_.get(), {});
+  for (const char* v : {"NODE_OPTIONS=--require ./pre.js", "LD_PRELOAD=/var/task/hook.so",
+                        "LD_AUDIT=/var/task/audit.so"}) {
+    LaunchSpec s = interpreter("/", {"PATH=/bin", v});
+    EXPECT_FALSE(SparePool::eligible(s)) << v;
+    pool.replenish(s);
+    EXPECT_EQ(pool.size(), 0u) << v;
+    EXPECT_EQ(pool.take(s), nullptr) << v;
+  }
+  LaunchSpec plain = interpreter("/", {"PATH=/bin", "NODE_PATH=/opt", "LD_LIBRARY_PATH=/x"});
+  EXPECT_TRUE(SparePool::eligible(plain));
+  pool.replenish(plain);
+  EXPECT_EQ(pool.size(), 1u);
 }
 
 TEST_F(SparePoolTest, ClearKillsTheProcesses) {
