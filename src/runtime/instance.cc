@@ -90,6 +90,7 @@ struct Instance::Impl {
   asio::posix::stream_descriptor exit;    // a dup of the pidfd; used by the exit watcher only
   std::atomic<bool> stopped{false};
   std::atomic<bool> dead{false};
+  std::atomic<bool> pinned{false};
   const std::shared_ptr<net::OneShot<ExitStatus>> exited = net::OneShot<ExitStatus>::make();
 
   std::mutex mu;        // the log stream's order, the capture and the exit status
@@ -188,6 +189,7 @@ net::Task<Result<std::shared_ptr<Instance>>> Instance::start(
     InstanceDeps deps, std::shared_ptr<const FunctionSpec> spec) {
   auto inst = std::make_shared<Instance>(Private{}, std::move(deps), std::move(spec));
   Impl& m = *inst->impl_;
+  m.pinned = m.deps.provisioned;
   std::weak_ptr<Instance> weak = inst;
   m.api = RuntimeApi::make(*m.deps.io, m.deps.clock, [weak](const RuntimeApi::Event& ev) {
     if (auto i = weak.lock()) i->on_deliver(ev.request_id);
@@ -218,6 +220,7 @@ Status Instance::launch(uint16_t api_port) {
   InstanceEnvironment ie;
   ie.runtime_api_port = api_port;
   ie.log_stream = log_stream_;
+  ie.provisioned = m.deps.provisioned;
   if (m.deps.credentials) {
     ie.credentials = m.deps.credentials(spec);
   } else {
@@ -328,6 +331,23 @@ void Instance::on_deliver(std::string_view request_id) {
 
 const void* Instance::home() const {
   return impl_->deps.io;
+}
+
+net::Task<bool> Instance::initialize() {
+  auto self = shared_from_this();
+  Impl& m = *impl_;
+  auto waiting = m.api->wait_ready(m.launched_at + kInitTimeout);  // see start()
+  bool ok = co_await std::move(waiting);
+  if (!ok) stop(SIGKILL);
+  co_return ok;
+}
+
+bool Instance::pinned() const {
+  return impl_->pinned.load(std::memory_order_relaxed);
+}
+
+void Instance::set_pinned(bool pinned) {
+  impl_->pinned.store(pinned, std::memory_order_relaxed);
 }
 
 bool Instance::alive() const {

@@ -52,6 +52,9 @@ struct InstanceDeps {
   std::function<bool(const std::shared_ptr<Instance>&)> adopt;
   // Called once when the process has been reaped (from an io thread, or from wait_reaped()).
   std::function<void(Instance*)> on_reaped;
+  // Started ahead for provisioned concurrency: AWS_LAMBDA_INITIALIZATION_TYPE says so, and the
+  // instance starts pinned (see Instance::set_pinned).
+  bool provisioned = false;
 };
 
 // One attempt to run an invocation on an instance.
@@ -82,8 +85,18 @@ class Instance final : public PoolMember, public std::enable_shared_from_this<In
   // REQUIRES: no other invoke() in flight on this instance.
   net::Task<InvokeAttempt> invoke(InvokeRequest request, bool cold);
 
+  // Waits for the init phase without an event (provisioned concurrency): true once the runtime
+  // asks for its first event; false if its init fails or times out (the instance is then
+  // stopped). A later invoke() then runs with cold = false and reports no Init Duration.
+  // REQUIRES: right after start(), before any invoke().
+  net::Task<bool> initialize();
+
   // PoolMember: can serve another invocation.
   bool alive() const override;
+  // PoolMember: kept by the pool however long it idles (one of a version's provisioned
+  // instances). Any thread.
+  bool pinned() const override;
+  void set_pinned(bool pinned);
   // PoolMember: the io_context its Runtime API endpoint runs on.
   const void* home() const override;
 

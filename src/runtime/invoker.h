@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "base/result.h"
 #include "net/http.h"
@@ -83,6 +84,27 @@ class Invoker {
   // reservation. The caller keeps the account's reservations within the account limit.
   virtual void set_reserved_concurrency(const std::string& function_arn,
                                         std::optional<int> limit) = 0;
+
+  // Provisioned concurrency of one function: for each target, `count` instances of that
+  // published version are started and initialised ahead (AWS_LAMBDA_INITIALIZATION_TYPE
+  // "provisioned-concurrency"), kept however long they idle, and replaced when they die; an
+  // invocation they serve is warm. Replaces the function's whole set: a version left out (or an
+  // empty set) loses its provisioned instances to the ordinary idle timeout. Instances of an
+  // init that failed are retried every kProvisionedRetry.
+  struct ProvisionedTarget {
+    FunctionSpec spec;
+    int count = 0;
+  };
+  virtual void set_provisioned_concurrency(const std::string& function_arn,
+                                           std::vector<ProvisionedTarget> targets) = 0;
+
+  // How far the provisioning of a version (by its qualified ARN) has come: initialised
+  // instances, and the last init failure since the target was set ("" if none).
+  struct ProvisionedStatus {
+    int ready = 0;
+    std::string failure;
+  };
+  virtual ProvisionedStatus provisioned_status(const std::string& qualified_arn) const = 0;
 
   // Stops every instance and refuses new invocations; waits for running ones up to `grace`.
   // Must not run on an io thread.

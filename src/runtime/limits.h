@@ -14,6 +14,10 @@ inline constexpr size_t kMaxResponseBytes = 6 * 1024 * 1024;
 // ("Lambda execution environment lifecycle": the Init phase is limited to 10 seconds).
 inline constexpr std::chrono::seconds kInitTimeout{10};
 
+// A provisioned instance whose init failed is started again after this long (nubo's choice:
+// AWS retries provisioning without saying how often).
+inline constexpr std::chrono::seconds kProvisionedRetry{5};
+
 // InvokeResult::log_tail keeps the last 4 KB of the invocation's log (Invoke LogType=Tail).
 inline constexpr size_t kLogTailBytes = 4 * 1024;
 

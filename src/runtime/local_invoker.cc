@@ -3,11 +3,14 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <condition_variable>
 #include <future>
+#include <map>
 #include <mutex>
 #include <unordered_map>
 
@@ -115,6 +118,7 @@ struct LocalInvoker::Core : std::enable_shared_from_this<LocalInvoker::Core> {
       if (!core) return;
       auto expired = core->pool.take_expired(SteadyClock::now(), core->idle_timeout);
       stop_all(expired);
+      core->maintain_provisioned();
       if (core->spares) {
         // Killing reaps (blocking briefly): on the launcher thread, which outlives the pool's
         // users (the invoker joins it before the pool is destroyed).
@@ -161,6 +165,94 @@ struct LocalInvoker::Core : std::enable_shared_from_this<LocalInvoker::Core> {
     if (req.want_log_tail) res.log_tail = std::move(tail);
     return res;
   }
+
+  // ---- Provisioned concurrency (Invoker::set_provisioned_concurrency) ----
+
+  struct ProvisionedVersion {
+    FunctionSpec spec;
+    int target = 0;
+    int starting = 0;         // provision_one() coroutines of this generation still running
+    uint64_t generation = 0;  // bumped when spec changes: older coroutines' instances are dropped
+    std::vector<std::shared_ptr<Instance>> members;  // initialised and pinned
+    std::string failure;
+    SteadyClock::time_point retry_at{};
+  };
+
+  // REQUIRES: prov_mu held. Forgets dead members; unpins those over the target.
+  static void prune_locked(ProvisionedVersion& v) {
+    std::erase_if(v.members, [](const std::shared_ptr<Instance>& i) { return !i->alive(); });
+    while (static_cast<int>(v.members.size()) > v.target) {
+      v.members.back()->set_pinned(false);  // now an ordinary idle instance: it ages out
+      v.members.pop_back();
+    }
+  }
+
+  // REQUIRES: prov_mu held. Starts what the target still misses.
+  void top_up_locked(const std::string& key, ProvisionedVersion& v) {
+    prune_locked(v);
+    if (stopping_flag.load(std::memory_order_acquire)) return;
+    int need = v.target - static_cast<int>(v.members.size()) - v.starting;
+    for (int i = 0; i < need; ++i) {
+      ++v.starting;
+      asio::co_spawn(*instance_deps.io,
+                     provision_one(shared_from_this(), key, v.spec, v.generation), asio::detached);
+    }
+  }
+
+  void maintain_provisioned() {
+    std::lock_guard lock(prov_mu);
+    auto now = SteadyClock::now();
+    for (auto& [key, v] : provisioned) {
+      if (now >= v.retry_at) top_up_locked(key, v);
+    }
+  }
+
+  // Starts and initialises one provisioned instance of spec, then hands it to the pool if its
+  // version still wants it. Detached: holds the core alive until it ends.
+  static asio::awaitable<void> provision_one(std::shared_ptr<Core> core, std::string key,
+                                             FunctionSpec spec, uint64_t generation) {
+    InstanceDeps deps = core->instance_deps;
+    deps.provisioned = true;
+    auto starting = Instance::start(std::move(deps), std::make_shared<const FunctionSpec>(spec));
+    auto started = co_await std::move(starting);
+    std::shared_ptr<Instance> inst;
+    std::string failure;
+    if (started.ok()) {
+      inst = std::move(started).value();
+      auto initializing = inst->initialize();
+      if (!co_await std::move(initializing)) {
+        failure = "FUNCTION_ERROR_INIT_FAILED";
+        inst.reset();
+      }
+    } else {
+      failure = started.error().message;
+    }
+    std::vector<Pool::Member> retired;
+    {
+      std::lock_guard lock(core->prov_mu);
+      auto it = core->provisioned.find(key);
+      bool current = it != core->provisioned.end() && it->second.generation == generation;
+      if (current) {
+        ProvisionedVersion& v = it->second;
+        --v.starting;
+        prune_locked(v);
+        if (!inst) {
+          v.failure = failure;
+          v.retry_at = SteadyClock::now() + kProvisionedRetry;
+        } else if (static_cast<int>(v.members.size()) < v.target &&
+                   !core->stopping_flag.load(std::memory_order_acquire)) {
+          v.members.push_back(inst);
+          core->pool.add_idle(key, spec.revision_id, inst, SteadyClock::now(), &retired);
+          inst.reset();
+        }
+      }
+    }
+    if (inst) retired.push_back(std::move(inst));  // no longer wanted
+    stop_all(retired);
+  }
+
+  mutable std::mutex prov_mu;
+  std::map<std::string, ProvisionedVersion> provisioned;  // GUARDED_BY(prov_mu): by qualified ARN
 
   LocalInvokerDeps deps;
   std::unique_ptr<LogSink> owned_logs;
@@ -317,6 +409,53 @@ void LocalInvoker::set_reserved_concurrency(const std::string& function_arn,
   c.limiter.set_limit(std::max(0, c.deps.config->account_concurrency - c.reserved_total));
 }
 
+void LocalInvoker::set_provisioned_concurrency(const std::string& function_arn,
+                                               std::vector<ProvisionedTarget> targets) {
+  Core& c = *core_;
+  std::lock_guard lock(c.prov_mu);
+  const std::string prefix = function_arn + ":";
+  for (auto it = c.provisioned.begin(); it != c.provisioned.end();) {
+    bool ours = it->first.compare(0, prefix.size(), prefix) == 0;
+    bool kept = std::any_of(targets.begin(), targets.end(), [&](const ProvisionedTarget& t) {
+      return t.spec.qualified_arn == it->first && t.count > 0;
+    });
+    if (ours && !kept) {
+      for (auto& inst : it->second.members) inst->set_pinned(false);
+      it = c.provisioned.erase(it);  // its coroutines find no entry and drop their instances
+    } else {
+      ++it;
+    }
+  }
+  for (ProvisionedTarget& t : targets) {
+    if (t.count <= 0) continue;
+    std::string key = t.spec.qualified_arn;
+    Core::ProvisionedVersion& v = c.provisioned[key];
+    if (v.spec.revision_id != t.spec.revision_id || v.spec.qualified_arn != key) {
+      for (auto& inst : v.members) inst->set_pinned(false);
+      v.members.clear();
+      v.starting = 0;
+      ++v.generation;
+      v.spec = std::move(t.spec);
+    }
+    if (v.target != t.count) v.failure.clear();
+    v.target = t.count;
+    v.retry_at = {};
+    c.top_up_locked(key, v);
+  }
+}
+
+Invoker::ProvisionedStatus LocalInvoker::provisioned_status(
+    const std::string& qualified_arn) const {
+  Core& c = *core_;
+  std::lock_guard lock(c.prov_mu);
+  ProvisionedStatus out;
+  auto it = c.provisioned.find(qualified_arn);
+  if (it == c.provisioned.end()) return out;
+  for (const auto& inst : it->second.members) out.ready += inst->alive() ? 1 : 0;
+  out.failure = it->second.failure;
+  return out;
+}
+
 void LocalInvoker::retire_function(const std::string& function_arn) {
   auto idle = core_->pool.take_function(function_arn);
   Core::stop_all(idle);
@@ -340,6 +479,10 @@ void LocalInvoker::shutdown(std::chrono::milliseconds grace) {
     done.get_future().wait();
   }
   if (c.spares) c.spares->clear();
+  {
+    std::lock_guard lock(c.prov_mu);
+    c.provisioned.clear();
+  }
   auto idle = c.pool.take_all();
   idle.clear();
   std::vector<std::shared_ptr<Instance>> all;

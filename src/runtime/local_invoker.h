@@ -60,6 +60,9 @@ class LocalInvoker final : public Invoker {
   net::Task<Result<InvokeResult>> invoke(FunctionSpec spec, InvokeRequest request) override;
   void retire_function(const std::string& function_arn) override;
   void set_reserved_concurrency(const std::string& function_arn, std::optional<int> limit) override;
+  void set_provisioned_concurrency(const std::string& function_arn,
+                                   std::vector<ProvisionedTarget> targets) override;
+  ProvisionedStatus provisioned_status(const std::string& qualified_arn) const override;
   void shutdown(std::chrono::milliseconds grace) override;
 
   // Introspection (tests, metrics): instances whose process has not been reaped yet, idle

@@ -49,14 +49,35 @@ void Pool::put_idle(std::string_view qualified_arn, std::string_view revision_id
   it->second.idle.push_back(Idle{std::move(m), now});
 }
 
+void Pool::add_idle(std::string_view qualified_arn, std::string_view revision_id, Member m,
+                    SteadyTime now, std::vector<Member>* retired) {
+  std::lock_guard lock(mu_);
+  if (!m->alive()) {
+    retired->push_back(std::move(m));
+    return;
+  }
+  auto it = entries_.find(qualified_arn);
+  if (it == entries_.end()) {
+    it = entries_.emplace(std::string(qualified_arn), Entry{}).first;
+    it->second.revision_id = std::string(revision_id);
+  } else if (it->second.revision_id != revision_id) {
+    for (auto& idle : it->second.idle) retired->push_back(std::move(idle.member));
+    it->second.idle.clear();
+    it->second.revision_id = std::string(revision_id);
+  }
+  // Least recently used position: an instance that has served goes first (warmer caches).
+  it->second.idle.insert(it->second.idle.begin(), Idle{std::move(m), now});
+}
+
 std::vector<Pool::Member> Pool::take_expired(SteadyTime now,
                                              std::chrono::nanoseconds idle_timeout) {
   std::vector<Member> out;
   std::lock_guard lock(mu_);
   for (auto& [arn, e] : entries_) {
-    // Oldest first: the expired ones are a prefix, but dead ones may be anywhere.
+    // Dead and expired ones may be anywhere (pinned ones are never expired).
     std::erase_if(e.idle, [&](Idle& idle) {
-      if (now - idle.since >= idle_timeout || !idle.member->alive()) {
+      bool expired = now - idle.since >= idle_timeout && !idle.member->pinned();
+      if (expired || !idle.member->alive()) {
         out.push_back(std::move(idle.member));
         return true;
       }

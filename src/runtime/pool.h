@@ -30,6 +30,8 @@ class PoolMember {
   virtual bool alive() const = 0;
   // Where it lives (an instance: the io_context of its Runtime API endpoint); compared only.
   virtual const void* home() const { return nullptr; }
+  // True while it is kept regardless of idleness (provisioned concurrency): never expired.
+  virtual bool pinned() const { return false; }
 };
 
 class Pool {
@@ -49,7 +51,14 @@ class Pool {
   void put_idle(std::string_view qualified_arn, std::string_view revision_id, Member m,
                 SteadyTime now, std::vector<Member>* retired);
 
-  // Removes and returns the idle instances unused since before now - idle_timeout (and dead ones).
+  // Adds an instance that was started ahead of any invocation (provisioned concurrency). If
+  // revision_id is not current for qualified_arn it becomes current (the idle instances of the
+  // old one are appended to *retired); a dead m is appended to *retired.
+  void add_idle(std::string_view qualified_arn, std::string_view revision_id, Member m,
+                SteadyTime now, std::vector<Member>* retired);
+
+  // Removes and returns the idle instances unused since before now - idle_timeout (and dead
+  // ones); pinned ones are kept however long they idle.
   std::vector<Member> take_expired(SteadyTime now, std::chrono::nanoseconds idle_timeout);
 
   // Removes and returns every idle instance of the function (all its versions) and forgets it.

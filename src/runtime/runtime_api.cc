@@ -139,8 +139,10 @@ struct RuntimeApi::State {
   std::shared_ptr<net::OneShot<Answer>> done;  // GUARDED_BY(mu): the invoke's waiter
   std::shared_ptr<net::OneShot<std::optional<Delivery>>> waiter;  // GUARDED_BY(mu): a /next
   std::optional<Answer> init_error;  // GUARDED_BY(mu): kept when no invoke was waiting
-  asio::steady_timer timer;          // GUARDED_BY(mu)
-  uint64_t timer_seq = 0;            // GUARDED_BY(mu)
+  // Set once the init phase is over: true at the first /next, false on a failed init or close.
+  const std::shared_ptr<net::OneShot<bool>> ready = net::OneShot<bool>::make();
+  asio::steady_timer timer;  // GUARDED_BY(mu)
+  uint64_t timer_seq = 0;    // GUARDED_BY(mu)
 
   // REQUIRES: mu held.
   Delivery deliver_locked(Event ev, SteadyTime now) {
@@ -210,6 +212,19 @@ Result<uint16_t> RuntimeApi::listen() {
 std::optional<RuntimeApi::SteadyTime> RuntimeApi::ready_at() const {
   std::lock_guard lock(st_->mu);
   return st_->ready_at;
+}
+
+net::Task<bool> RuntimeApi::wait_ready(SteadyTime init_deadline) {
+  auto self = shared_from_this();
+  std::shared_ptr<net::OneShot<bool>> ready = st_->ready;
+  asio::steady_timer deadline(st_->io);
+  deadline.expires_at(init_deadline);
+  deadline.async_wait([ready](const boost::system::error_code& ec) {
+    if (!ec) ready->set(false);
+  });
+  bool ok = co_await ready->async_wait(asio::use_awaitable);
+  deadline.cancel();
+  co_return ok;
 }
 
 net::Task<RuntimeApi::Answer> RuntimeApi::invoke(Event ev, SteadyTime init_deadline) {
@@ -301,6 +316,7 @@ void RuntimeApi::close() {
   }
   a.kind = Answer::Kind::kAborted;
   a.answered_at = std::chrono::steady_clock::now();
+  st.ready->set(false);
   if (waiter) waiter->set(std::nullopt);
   if (done) done->set(std::move(a));
   if (st.server) st.server->stop();
@@ -334,6 +350,7 @@ net::Task<Response> RuntimeApi::on_next(Request& req) {
   std::shared_ptr<net::OneShot<std::optional<Delivery>>> shot;
   std::shared_ptr<net::OneShot<std::optional<Delivery>>> replaced;
   std::optional<Delivery> delivery;
+  bool first = false;
   {
     std::lock_guard lock(st.mu);
     switch (st.phase) {
@@ -346,7 +363,10 @@ net::Task<Response> RuntimeApi::on_next(Request& req) {
         break;
     }
     auto now = std::chrono::steady_clock::now();
-    if (!st.ready_at) st.ready_at = now;
+    if (!st.ready_at) {
+      st.ready_at = now;
+      first = true;
+    }
     if (st.pending) {
       delivery = st.deliver_locked(std::move(*st.pending), now);
       st.pending.reset();
@@ -359,6 +379,7 @@ net::Task<Response> RuntimeApi::on_next(Request& req) {
       st.waiter = shot;
     }
   }
+  if (first) st.ready->set(true);
   if (replaced) replaced->set(std::nullopt);
   if (!delivery) {
     delivery = co_await shot->async_wait(asio::use_awaitable);
@@ -431,6 +452,7 @@ Response RuntimeApi::on_init_error(Request& req) {
     waiter = std::move(st.waiter);
     if (!done) st.init_error = a;
   }
+  st.ready->set(false);
   if (waiter) waiter->set(std::nullopt);
   if (done) done->set(std::move(a));
   return accepted(req);

@@ -88,6 +88,12 @@ class RuntimeApi : public std::enable_shared_from_this<RuntimeApi> {
   // When the runtime first asked for work (the end of its init phase); nullopt before that.
   std::optional<SteadyTime> ready_at() const;
 
+  // Completes when the init phase ends without an event (provisioned concurrency initialises
+  // instances ahead): true at the runtime's first /next; false at /init/error, at close(), or
+  // when init_deadline passes first. An /init/error is kept for the next invoke() as usual.
+  // REQUIRES: called at most once, and not while an invoke() is in flight.
+  net::Task<bool> wait_ready(SteadyTime init_deadline);
+
   // Ends the invoke in flight (kAborted), answers a waiting /next, refuses every later call, and
   // stops the server. Idempotent.
   void close();

@@ -68,6 +68,8 @@ struct InstanceEnvironment {
   uint16_t runtime_api_port = 0;
   std::string log_stream;
   InstanceCredentials credentials;
+  // AWS_LAMBDA_INITIALIZATION_TYPE: "provisioned-concurrency" instead of "on-demand".
+  bool provisioned = false;
 };
 
 // The whole environment of an instance, "KEY=value": the defaults (LANG, PATH, LD_LIBRARY_PATH,

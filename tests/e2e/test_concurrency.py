@@ -9,7 +9,7 @@ import time
 import botocore.exceptions
 import pytest
 
-from nubo_e2e import Node, create, invoke_json
+from nubo_e2e import Node, create, invoke_json, log_tail, wait_active
 
 SLEEPER = {"app.py": (
     "import time\n"
@@ -146,3 +146,98 @@ def test_account_limit_reason(tmp_path):
         t.join()
     finally:
         assert n.stop() == 0
+
+
+INIT_TYPE = {"app.py": (
+    "import os, time\n"
+    "STARTED = time.time()\n"
+    "def handler(event, context):\n"
+    "    return {'type': os.environ['AWS_LAMBDA_INITIALIZATION_TYPE'], 'pid': os.getpid(),\n"
+    "            'version': context.function_version}\n")}
+
+
+def wait_status(lam, name, qualifier, want, timeout=30):
+    deadline = time.time() + timeout
+    while True:
+        c = lam.get_provisioned_concurrency_config(FunctionName=name, Qualifier=qualifier)
+        if c["Status"] == want or time.time() > deadline:
+            return c
+        time.sleep(0.1)
+
+
+def test_provisioned_concurrency(fresh_node):
+    lam = fresh_node.client("lambda")
+    create(lam, "prov", "python3.12", "app.handler", INIT_TYPE)
+    lam.publish_version(FunctionName="prov")
+    lam.update_function_configuration(FunctionName="prov", Description="two")
+    wait_active(lam, "prov")
+    lam.publish_version(FunctionName="prov")
+    lam.create_alias(FunctionName="prov", Name="live", FunctionVersion="2")
+
+    err = client_error(lam.put_provisioned_concurrency_config, FunctionName="prov",
+                       Qualifier="$LATEST", ProvisionedConcurrentExecutions=1)
+    assert err["Error"]["Code"] == "InvalidParameterValueException"
+    err = client_error(lam.get_provisioned_concurrency_config, FunctionName="prov", Qualifier="1")
+    assert err["Error"]["Code"] == "ProvisionedConcurrencyConfigNotFoundException"
+    assert err["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+    r = lam.put_provisioned_concurrency_config(FunctionName="prov", Qualifier="1",
+                                               ProvisionedConcurrentExecutions=2)
+    assert r["ResponseMetadata"]["HTTPStatusCode"] == 202
+    assert r["RequestedProvisionedConcurrentExecutions"] == 2
+    assert r["Status"] == "IN_PROGRESS"
+    c = wait_status(lam, "prov", "1", "READY")
+    assert c["Status"] == "READY", c
+    assert c["AllocatedProvisionedConcurrentExecutions"] == 2
+    assert c["AvailableProvisionedConcurrentExecutions"] == 2
+
+    # Served by a provisioned instance: initialised ahead, so no Init Duration.
+    r, out = invoke_json(lam, "prov", Qualifier="1", LogType="Tail")
+    assert out["type"] == "provisioned-concurrency" and out["version"] == "1", out
+    tail = log_tail(r)
+    assert "REPORT RequestId" in tail and "Init Duration" not in tail, tail
+
+    lam.put_provisioned_concurrency_config(FunctionName="prov", Qualifier="live",
+                                           ProvisionedConcurrentExecutions=1)
+    assert wait_status(lam, "prov", "live", "READY")["Status"] == "READY"
+    _, out = invoke_json(lam, "prov", Qualifier="live")
+    assert out == {"type": "provisioned-concurrency", "pid": out["pid"], "version": "2"}
+    err = client_error(lam.put_provisioned_concurrency_config, FunctionName="prov",
+                       Qualifier="2", ProvisionedConcurrentExecutions=1)
+    assert err["Error"]["Code"] == "ResourceConflictException"
+
+    listed = lam.list_provisioned_concurrency_configs(FunctionName="prov")
+    arns = sorted(c["FunctionArn"].rsplit(":", 1)[1] for c in listed["ProvisionedConcurrencyConfigs"])
+    assert arns == ["1", "live"]
+    out = fresh_node.aws("lambda", "get-provisioned-concurrency-config", "--function-name", "prov",
+                         "--qualifier", "1")
+    assert out["RequestedProvisionedConcurrentExecutions"] == 2
+
+    # $LATEST is not provisioned: its first invocation is a cold start.
+    r, out = invoke_json(lam, "prov", LogType="Tail")
+    assert out["type"] == "on-demand" and "Init Duration" in log_tail(r)
+
+    # The configuration is durable: after a restart the instances are provisioned again.
+    fresh_node.restart()
+    lam = fresh_node.client("lambda")
+    assert wait_status(lam, "prov", "1", "READY")["Status"] == "READY"
+    r, out = invoke_json(lam, "prov", Qualifier="1", LogType="Tail")
+    assert out["type"] == "provisioned-concurrency" and "Init Duration" not in log_tail(r)
+
+    lam.delete_provisioned_concurrency_config(FunctionName="prov", Qualifier="1")
+    err = client_error(lam.get_provisioned_concurrency_config, FunctionName="prov", Qualifier="1")
+    assert err["Error"]["Code"] == "ProvisionedConcurrencyConfigNotFoundException"
+    assert [c["FunctionArn"].rsplit(":", 1)[1] for c in
+            lam.list_provisioned_concurrency_configs(FunctionName="prov")[
+                "ProvisionedConcurrencyConfigs"]] == ["live"]
+
+
+def test_provisioned_init_failure_is_reported(fresh_node):
+    lam = fresh_node.client("lambda")
+    create(lam, "prov-bad", "python3.12", "app.handler", {"app.py": "raise RuntimeError('no')\n"})
+    lam.publish_version(FunctionName="prov-bad")
+    lam.put_provisioned_concurrency_config(FunctionName="prov-bad", Qualifier="1",
+                                           ProvisionedConcurrentExecutions=1)
+    c = wait_status(lam, "prov-bad", "1", "FAILED")
+    assert c["Status"] == "FAILED" and c["StatusReason"], c
+    assert c["AllocatedProvisionedConcurrentExecutions"] == 0

@@ -547,7 +547,10 @@ struct LambdaService::Impl {
       : deps(d),
         arn{d.config->region, d.config->account_id},
         registry(d.store, d.clock, arn, d.config->data_dir + "/lambda",
-                 [this](const std::string& fn) { invalidate(fn); }),
+                 [this](const std::string& fn) {
+                   invalidate(fn);
+                   sync_provisioned(fn);
+                 }),
         queue(
             AsyncQueue::Deps{d.store, d.clock, d.io, d.blocking}, d.async,
             [this](AsyncEvent ev) { return deliver(std::move(ev)); },
@@ -786,6 +789,34 @@ struct LambdaService::Impl {
   Result<Response> account_settings(Request& req, const std::string& rid);
   Result<Response> concurrency(Request& req, const std::string& name, bool get_api,
                                const std::string& rid);
+  Result<Response> provisioned(Request& req, const net::Target& t, const std::string& name,
+                               const std::string& rid);
+  json::object provisioned_json(const std::string& name, const ProvisionedConfig& c,
+                                const std::vector<ProvisionedVersionTarget>& targets);
+
+  // Hands the function's provisioned concurrency, as the Store has it now, to the invoker.
+  // Blocking; called after every committed write to the function and at start.
+  void sync_provisioned(const std::string& fn) {
+    auto targets = registry.provisioned_targets(fn);
+    if (!targets.ok()) {
+      log_error("lambda: provisioned concurrency of " + fn + ": " + targets.error().message);
+      return;
+    }
+    // An alias re-pointed at a version provisioned on its own: both counts, one version.
+    std::vector<runtime::Invoker::ProvisionedTarget> out;
+    for (const auto& t : *targets) {
+      runtime::FunctionSpec spec = make_spec(t.version, arn, registry.code());
+      auto same = std::find_if(out.begin(), out.end(), [&](const auto& o) {
+        return o.spec.qualified_arn == spec.qualified_arn;
+      });
+      if (same != out.end()) {
+        same->count += t.count;
+      } else {
+        out.push_back({std::move(spec), t.count});
+      }
+    }
+    deps.invoker->set_provisioned_concurrency(arn.function_arn(fn), std::move(out));
+  }
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -1252,6 +1283,101 @@ Result<Response> LambdaService::Impl::concurrency(Request& req, const std::strin
   return unknown_operation();
 }
 
+json::object LambdaService::Impl::provisioned_json(
+    const std::string& name, const ProvisionedConfig& c,
+    const std::vector<ProvisionedVersionTarget>& targets) {
+  runtime::Invoker::ProvisionedStatus st;
+  for (const auto& t : targets) {
+    if (t.qualifier == c.qualifier) {
+      st = deps.invoker->provisioned_status(arn.qualified_arn(name, t.version.version));
+    }
+  }
+  int allocated = std::min(st.ready, c.requested);
+  json::object o;
+  o["RequestedProvisionedConcurrentExecutions"] = c.requested;
+  o["AvailableProvisionedConcurrentExecutions"] = allocated;
+  o["AllocatedProvisionedConcurrentExecutions"] = allocated;
+  if (allocated >= c.requested) {
+    o["Status"] = "READY";
+  } else if (!st.failure.empty()) {
+    o["Status"] = "FAILED";
+    o["StatusReason"] = st.failure;
+  } else {
+    o["Status"] = "IN_PROGRESS";
+  }
+  o["LastModified"] = c.last_modified;
+  return o;
+}
+
+Result<Response> LambdaService::Impl::provisioned(Request& req, const net::Target& t,
+                                                  const std::string& name_text,
+                                                  const std::string& rid) {
+  NUBO_ASSIGN_OR_RETURN(FunctionRef ref, parse_function_ref(name_text, NameUse::kOther, arn));
+  auto method = req.method();
+  if (method == http::verb::get && t.param("List").value_or("") == "ALL") {
+    NUBO_ASSIGN_OR_RETURN(int max_items, max_items_param(t));
+    max_items = std::min(max_items, kMaxProvisionedListItems);
+    NUBO_ASSIGN_OR_RETURN(auto configs, registry.list_provisioned(ref.name));
+    NUBO_ASSIGN_OR_RETURN(auto targets, registry.provisioned_targets(ref.name));
+    std::string after = t.param("Marker").value_or("");
+    json::array items;
+    std::string next;
+    for (const auto& c : configs) {
+      if (!after.empty() && c.qualifier <= after) continue;
+      if (static_cast<int>(items.size()) == max_items) {
+        next = items.back().as_object().at("FunctionArn").as_string().c_str();
+        next = next.substr(next.rfind(':') + 1);
+        break;
+      }
+      json::object o = provisioned_json(ref.name, c, targets);
+      o["FunctionArn"] = arn.qualified_arn(ref.name, c.qualifier);
+      items.push_back(std::move(o));
+    }
+    json::object body;
+    body["ProvisionedConcurrencyConfigs"] = std::move(items);
+    if (!next.empty()) body["NextMarker"] = next;
+    return json_response(req, http::status::ok, body, rid);
+  }
+  NUBO_ASSIGN_OR_RETURN(std::string q, effective_qualifier(ref, t.param("Qualifier")));
+  if (q.empty()) {
+    return Error{"ValidationException", 400,
+                 "1 validation error detected: Value null at 'qualifier' failed to satisfy "
+                 "constraint: Member must not be null"};
+  }
+  if (method == http::verb::get) {
+    NUBO_ASSIGN_OR_RETURN(ProvisionedConfig c, registry.get_provisioned(ref.name, q));
+    NUBO_ASSIGN_OR_RETURN(auto targets, registry.provisioned_targets(ref.name));
+    return json_response(req, http::status::ok, provisioned_json(ref.name, c, targets), rid);
+  }
+  if (method == http::verb::put) {
+    NUBO_ASSIGN_OR_RETURN(json::object o, body_object(req));
+    NUBO_ASSIGN_OR_RETURN(auto value, opt_int(o, "ProvisionedConcurrentExecutions"));
+    if (!value) {
+      return Error{"ValidationException", 400,
+                   "1 validation error detected: Value null at 'provisionedConcurrentExecutions' "
+                   "failed to satisfy constraint: Member must not be null"};
+    }
+    if (*value < 1) {
+      return validation_error(std::to_string(*value), "provisionedConcurrentExecutions",
+                              "Member must have value greater than or equal to 1");
+    }
+    int n = static_cast<int>(std::min<int64_t>(*value, deps.config->account_concurrency + 1));
+    NUBO_ASSIGN_OR_RETURN(
+        ProvisionedConfig c,
+        registry.put_provisioned(ref.name, q, n, deps.config->account_concurrency));
+    NUBO_ASSIGN_OR_RETURN(auto targets, registry.provisioned_targets(ref.name));
+    json::object body = provisioned_json(ref.name, c, targets);
+    if (body["Status"] == "READY") body["Status"] = "IN_PROGRESS";  // as Lambda answers a PUT
+    body.erase("StatusReason");
+    return json_response(req, http::status::accepted, body, rid);
+  }
+  if (method == http::verb::delete_) {
+    NUBO_TRY(registry.delete_provisioned(ref.name, q));
+    return empty_response(req, http::status::no_content, rid);
+  }
+  return unknown_operation();
+}
+
 Result<Response> LambdaService::Impl::account_settings(Request& req, const std::string& rid) {
   NUBO_ASSIGN_OR_RETURN(AccountUsage u, registry.usage());
   NUBO_ASSIGN_OR_RETURN(auto reservations, registry.reserved_concurrencies());
@@ -1311,6 +1437,14 @@ Result<Response> LambdaService::Impl::route(Request& req, const net::Target& tar
     if (seg.size() == 3 && sub == "aliases") return aliases(req, target, name, seg[2], true, rid);
     return unknown_operation();
   }
+  if (constexpr std::string_view kSuffix = "/provisioned-concurrency";
+      starts_with(path, kConcurrencyGetPrefix) && ends_with(path, kSuffix) &&
+      path.size() > kConcurrencyGetPrefix.size() + kSuffix.size()) {
+    std::string name = path.substr(kConcurrencyGetPrefix.size(),
+                                   path.size() - kConcurrencyGetPrefix.size() - kSuffix.size());
+    if (name.find('/') != std::string::npos) return unknown_operation();
+    return provisioned(req, target, name, rid);
+  }
   for (std::string_view prefix : {kConcurrencyPutPrefix, kConcurrencyGetPrefix}) {
     constexpr std::string_view kSuffix = "/concurrency";
     if (starts_with(path, prefix) && ends_with(path, kSuffix) &&
@@ -1366,6 +1500,8 @@ Status LambdaService::start() {
   for (const auto& [name, n] : reservations) {
     impl_->deps.invoker->set_reserved_concurrency(impl_->arn.function_arn(name), n);
   }
+  NUBO_ASSIGN_OR_RETURN(auto provisioned, impl_->registry.provisioned_functions());
+  for (const std::string& name : provisioned) impl_->sync_provisioned(name);
   return impl_->queue.start();
 }
 

@@ -29,6 +29,8 @@ inline constexpr int64_t kSyncPayloadLimit = 6291456;
 // PutFunctionConcurrency: reservations may not bring the account's unreserved concurrency below
 // this ("Lambda quotas": UnreservedConcurrentExecutions minimum 100).
 inline constexpr int kMinUnreservedConcurrency = 100;
+// ListProvisionedConcurrencyConfigs MaxItems: 1..50, default 50 (API reference).
+inline constexpr int kMaxProvisionedListItems = 50;
 inline constexpr std::string_view kConcurrencyPutPrefix = "/2017-10-31/functions/";
 inline constexpr std::string_view kConcurrencyGetPrefix = "/2019-09-30/functions/";
 inline constexpr int64_t kAsyncPayloadLimit = 262144;

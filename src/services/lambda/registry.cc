@@ -35,6 +35,13 @@ const std::vector<std::string>& schema() {
       " PRIMARY KEY (function_name, name))",
       // PutFunctionConcurrency; NULL: no reservation.
       "ALTER TABLE lambda_functions ADD COLUMN reserved_concurrency INTEGER",
+      // PutProvisionedConcurrencyConfig: qualifier is a version number or an alias name.
+      "CREATE TABLE lambda_provisioned ("
+      " function_name TEXT NOT NULL,"
+      " qualifier TEXT NOT NULL,"
+      " requested INTEGER NOT NULL,"
+      " last_modified TEXT NOT NULL,"
+      " PRIMARY KEY (function_name, qualifier))",
   };
   return s;
 }
@@ -531,6 +538,8 @@ Status FunctionRegistry::delete_function(const std::string& name, const std::str
     NUBO_TRY(store_->transaction([&](storage::Txn& txn) -> Status {
       NUBO_TRY(txn.exec("DELETE FROM lambda_versions WHERE function_name = ? AND version_num = ?",
                         {name, num}));
+      NUBO_TRY(txn.exec("DELETE FROM lambda_provisioned WHERE function_name = ? AND qualifier = ?",
+                        {name, qualifier}));
       return Ok{};
     }));
     on_change_(name);
@@ -540,6 +549,7 @@ Status FunctionRegistry::delete_function(const std::string& name, const std::str
   NUBO_TRY(store_->transaction([&](storage::Txn& txn) -> Status {
     NUBO_TRY(txn.exec("DELETE FROM lambda_versions WHERE function_name = ?", {name}));
     NUBO_TRY(txn.exec("DELETE FROM lambda_aliases WHERE function_name = ?", {name}));
+    NUBO_TRY(txn.exec("DELETE FROM lambda_provisioned WHERE function_name = ?", {name}));
     NUBO_TRY(txn.exec("DELETE FROM lambda_functions WHERE name = ?", {name}));
     return Ok{};
   }));
@@ -656,6 +666,8 @@ Status FunctionRegistry::delete_alias(const std::string& function_name, const st
   NUBO_TRY(store_->transaction([&](storage::Txn& txn) -> Status {
     NUBO_TRY(txn.exec("DELETE FROM lambda_aliases WHERE function_name = ? AND name = ?",
                       {function_name, name}));
+    NUBO_TRY(txn.exec("DELETE FROM lambda_provisioned WHERE function_name = ? AND qualifier = ?",
+                      {function_name, name}));
     return Ok{};
   }));
   on_change_(function_name);
@@ -713,6 +725,18 @@ Status FunctionRegistry::put_concurrency(const std::string& name, int value, int
           "Specified ReservedConcurrentExecutions for function decreases account's "
           "UnreservedConcurrentExecution below its minimum value of [" +
           std::to_string(kMinUnreservedConcurrency) + "].");
+    }
+    NUBO_ASSIGN_OR_RETURN(
+        storage::Rows provisioned,
+        txn.query("SELECT COALESCE(SUM(requested), 0) FROM lambda_provisioned WHERE "
+                  "function_name = ?",
+                  {name}));
+    int64_t provisioned_total = provisioned.empty() ? 0 : provisioned[0].integer(0);
+    if (value < provisioned_total) {
+      return invalid_parameter("ReservedConcurrentExecutions " + std::to_string(value) +
+                               " should not be lower than function's total provisioned "
+                               "concurrency [" +
+                               std::to_string(provisioned_total) + "]");
     }
     NUBO_TRY(txn.exec("UPDATE lambda_functions SET reserved_concurrency = ? WHERE name = ?",
                       {static_cast<int64_t>(value), name}));
@@ -796,6 +820,179 @@ Result<AccountUsage> FunctionRegistry::usage() {
   NUBO_ASSIGN_OR_RETURN(storage::Rows rows, store_->query("SELECT COUNT(*) FROM lambda_functions"));
   u.function_count = rows.empty() ? 0 : rows[0].integer(0);
   return u;
+}
+
+namespace {
+
+Error provisioned_not_found() {
+  return Error{"ProvisionedConcurrencyConfigNotFoundException", 404,
+               "No Provisioned Concurrency Config found for this function"};
+}
+
+template <typename Q>
+Result<std::vector<ProvisionedConfig>> load_provisioned(Q& q, const std::string& name) {
+  NUBO_ASSIGN_OR_RETURN(storage::Rows rows,
+                        q.query("SELECT qualifier, requested, last_modified FROM "
+                                "lambda_provisioned WHERE function_name = ? ORDER BY qualifier",
+                                {name}));
+  std::vector<ProvisionedConfig> out;
+  for (const auto& r : rows) {
+    out.push_back(ProvisionedConfig{r.text(0), static_cast<int>(r.integer(1)), r.text(2)});
+  }
+  return out;
+}
+
+// The version an alias or version qualifier provisions (an alias: its primary version).
+template <typename Q>
+Result<std::optional<std::string>> provisioned_version(Q& q, const std::string& name,
+                                                       const std::string& qualifier) {
+  if (!is_alias_name(qualifier)) return std::optional<std::string>(qualifier);
+  NUBO_ASSIGN_OR_RETURN(auto alias, load_alias(q, name, qualifier));
+  if (!alias) return std::optional<std::string>();
+  return std::optional<std::string>(alias->function_version);
+}
+
+}  // namespace
+
+Result<ProvisionedConfig> FunctionRegistry::put_provisioned(const std::string& name,
+                                                            const std::string& qualifier, int count,
+                                                            int account_limit) {
+  if (qualifier.empty() || qualifier == kLatest) {
+    return invalid_parameter(
+        "Provisioned Concurrency Configs cannot be applied to unpublished function versions.");
+  }
+  std::lock_guard lock(write_mu_);
+  ProvisionedConfig out{qualifier, count, now_string()};
+  NUBO_TRY(store_->transaction([&](storage::Txn& txn) -> Status {
+    NUBO_ASSIGN_OR_RETURN(auto fn, load_function(txn, name));
+    if (!fn) return not_found("Function not found: " + arn_.function_arn(name));
+    std::string target;
+    if (is_alias_name(qualifier)) {
+      NUBO_ASSIGN_OR_RETURN(auto alias, load_alias(txn, name, qualifier));
+      if (!alias) return not_found("Function not found: " + arn_.qualified_arn(name, qualifier));
+      if (alias->function_version == kLatest) {
+        return invalid_parameter(
+            "Provisioned Concurrency Configs cannot be applied to unpublished function versions.");
+      }
+      target = alias->function_version;
+    } else {
+      int64_t num = version_num(qualifier);
+      std::optional<VersionConfig> v;
+      if (num > 0) {
+        NUBO_ASSIGN_OR_RETURN(v, load_version(txn, name, num));
+      }
+      if (!v) return not_found("Function not found: " + arn_.qualified_arn(name, qualifier));
+      target = qualifier;
+    }
+    NUBO_ASSIGN_OR_RETURN(auto existing, load_provisioned(txn, name));
+    int64_t others = 0;
+    for (const auto& c : existing) {
+      if (c.qualifier == qualifier) continue;
+      others += c.requested;
+      NUBO_ASSIGN_OR_RETURN(auto v, provisioned_version(txn, name, c.qualifier));
+      if (v && *v == target) {
+        return conflict(is_alias_name(qualifier)
+                            ? "Alias can't be used for Provisioned Concurrency configuration on "
+                              "an already Provisioned version"
+                            : "Version is pointed by a Provisioned Concurrency alias");
+      }
+    }
+    NUBO_ASSIGN_OR_RETURN(storage::Rows rows,
+                          txn.query("SELECT name, reserved_concurrency FROM lambda_functions "
+                                    "WHERE reserved_concurrency IS NOT NULL",
+                                    {}));
+    std::optional<int64_t> reserved;
+    int64_t reserved_total = 0;
+    for (const auto& r : rows) {
+      reserved_total += r.integer(1);
+      if (r.text(0) == name) reserved = r.integer(1);
+    }
+    if (reserved) {
+      if (others + count > *reserved) {
+        return invalid_parameter(
+            "Requested Provisioned Concurrency should not be greater than the "
+            "reservedConcurrentExecution for function");
+      }
+    } else {
+      // Provisioned instances of functions without a reservation come out of the unreserved pool.
+      NUBO_ASSIGN_OR_RETURN(
+          storage::Rows unreserved,
+          txn.query("SELECT COALESCE(SUM(p.requested), 0) FROM lambda_provisioned p JOIN "
+                    "lambda_functions f ON f.name = p.function_name WHERE f.reserved_concurrency "
+                    "IS NULL AND NOT (p.function_name = ? AND p.qualifier = ?)",
+                    {name, qualifier}));
+      int64_t provisioned_unreserved = unreserved.empty() ? 0 : unreserved[0].integer(0);
+      if (account_limit - reserved_total - provisioned_unreserved - count <
+          kMinUnreservedConcurrency) {
+        return invalid_parameter(
+            "Specified ProvisionedConcurrentExecutions for function decreases account's "
+            "UnreservedConcurrentExecution below its minimum value of [" +
+            std::to_string(kMinUnreservedConcurrency) + "].");
+      }
+    }
+    NUBO_TRY(txn.exec(
+        "INSERT INTO lambda_provisioned (function_name, qualifier, requested, last_modified) "
+        "VALUES (?, ?, ?, ?) ON CONFLICT (function_name, qualifier) DO UPDATE SET requested = "
+        "excluded.requested, last_modified = excluded.last_modified",
+        {name, qualifier, static_cast<int64_t>(count), out.last_modified}));
+    return Ok{};
+  }));
+  on_change_(name);
+  return out;
+}
+
+Result<ProvisionedConfig> FunctionRegistry::get_provisioned(const std::string& name,
+                                                            const std::string& qualifier) {
+  NUBO_ASSIGN_OR_RETURN(auto fn, load_function(*store_, name));
+  if (!fn) return not_found("Function not found: " + arn_.function_arn(name));
+  NUBO_ASSIGN_OR_RETURN(auto all, load_provisioned(*store_, name));
+  for (auto& c : all) {
+    if (c.qualifier == qualifier) return std::move(c);
+  }
+  return provisioned_not_found();
+}
+
+Status FunctionRegistry::delete_provisioned(const std::string& name, const std::string& qualifier) {
+  std::lock_guard lock(write_mu_);
+  NUBO_TRY(store_->transaction([&](storage::Txn& txn) -> Status {
+    NUBO_ASSIGN_OR_RETURN(auto fn, load_function(txn, name));
+    if (!fn) return not_found("Function not found: " + arn_.function_arn(name));
+    NUBO_TRY(txn.exec("DELETE FROM lambda_provisioned WHERE function_name = ? AND qualifier = ?",
+                      {name, qualifier}));
+    return Ok{};
+  }));
+  on_change_(name);
+  return Ok{};
+}
+
+Result<std::vector<ProvisionedConfig>> FunctionRegistry::list_provisioned(const std::string& name) {
+  NUBO_ASSIGN_OR_RETURN(auto fn, load_function(*store_, name));
+  if (!fn) return not_found("Function not found: " + arn_.function_arn(name));
+  return load_provisioned(*store_, name);
+}
+
+Result<std::vector<ProvisionedVersionTarget>> FunctionRegistry::provisioned_targets(
+    const std::string& name) {
+  NUBO_ASSIGN_OR_RETURN(auto all, load_provisioned(*store_, name));
+  std::vector<ProvisionedVersionTarget> out;
+  for (const auto& c : all) {
+    NUBO_ASSIGN_OR_RETURN(auto version, provisioned_version(*store_, name, c.qualifier));
+    if (!version) continue;
+    int64_t num = version_num(*version);
+    if (num <= 0) continue;
+    NUBO_ASSIGN_OR_RETURN(auto v, load_version(*store_, name, num));
+    if (v) out.push_back(ProvisionedVersionTarget{c.qualifier, std::move(*v), c.requested});
+  }
+  return out;
+}
+
+Result<std::vector<std::string>> FunctionRegistry::provisioned_functions() {
+  NUBO_ASSIGN_OR_RETURN(
+      storage::Rows rows,
+      store_->query("SELECT DISTINCT function_name FROM lambda_provisioned ORDER BY 1", {}));
+  std::vector<std::string> out;
+  for (const auto& r : rows) out.push_back(r.text(0));
+  return out;
 }
 
 Result<InvokeTarget> FunctionRegistry::resolve(const std::string& name,

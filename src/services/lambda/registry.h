@@ -81,6 +81,20 @@ struct InvokeTarget {
   std::string alias;
 };
 
+// One PutProvisionedConcurrencyConfig: on a published version or an alias (`qualifier`).
+struct ProvisionedConfig {
+  std::string qualifier;
+  int requested = 0;
+  std::string last_modified;
+};
+
+// A provisioned configuration with the version it provisions now (an alias's primary version).
+struct ProvisionedVersionTarget {
+  std::string qualifier;  // as configured: the version, or the alias
+  VersionConfig version;
+  int count = 0;
+};
+
 struct AccountUsage {
   int64_t total_code_size = 0;
   int64_t function_count = 0;
@@ -133,6 +147,21 @@ class FunctionRegistry {
   Status delete_concurrency(const std::string& name);
   // Every reservation, by function name.
   Result<std::vector<std::pair<std::string, int>>> reserved_concurrencies();
+
+  // Provisioned concurrency (Put/Get/Delete/ListProvisionedConcurrencyConfig), with Lambda's
+  // rules: a published version or an alias (never $LATEST), not both for one version, within
+  // the function's reserved concurrency if it has one, else leaving the account at least
+  // kMinUnreservedConcurrency unreserved.
+  Result<ProvisionedConfig> put_provisioned(const std::string& name, const std::string& qualifier,
+                                            int count, int account_limit);
+  // ProvisionedConcurrencyConfigNotFoundException when there is none.
+  Result<ProvisionedConfig> get_provisioned(const std::string& name, const std::string& qualifier);
+  Status delete_provisioned(const std::string& name, const std::string& qualifier);
+  Result<std::vector<ProvisionedConfig>> list_provisioned(const std::string& name);
+  // What the function's configurations provision now, by version (empty if the function is gone).
+  Result<std::vector<ProvisionedVersionTarget>> provisioned_targets(const std::string& name);
+  // The names of the functions with a provisioned configuration.
+  Result<std::vector<std::string>> provisioned_functions();
 
   // Resolves what an invocation runs (for the invoke cache). NotFound errors are Lambda's.
   Result<InvokeTarget> resolve(const std::string& name, const std::string& qualifier);

@@ -888,6 +888,102 @@ TEST_F(LambdaServiceTest, ReservedConcurrencyIsValidatedStoredAndHandedToTheInvo
   EXPECT_TRUE(r.obj().empty()) << r.body;
 }
 
+TEST_F(LambdaServiceTest, ProvisionedConcurrencyConfigs) {
+  create("pc");
+  h_->call(verb::post, std::string(kFns) + "/pc/versions", "{}");
+  json::object u{{"ZipFile", base64_encode(bootstrap_zip("v2"))}, {"Publish", true}};
+  h_->call(verb::put, std::string(kFns) + "/pc/code", json::serialize(u));
+  json::object a{{"Name", "live"}, {"FunctionVersion", "2"}};
+  ASSERT_EQ(h_->call(verb::post, std::string(kFns) + "/pc/aliases", json::serialize(a)).status,
+            201);
+  const std::string base = "/2019-09-30/functions/pc/provisioned-concurrency";
+  const std::string v1 = "arn:aws:lambda:us-east-1:000000000000:function:pc:1";
+  const std::string v2 = "arn:aws:lambda:us-east-1:000000000000:function:pc:2";
+
+  expect_error(h_->call(verb::put, base + "?Qualifier=%24LATEST",
+                        R"({"ProvisionedConcurrentExecutions":1})"),
+               400, "InvalidParameterValueException",
+               "Provisioned Concurrency Configs cannot be applied to unpublished function "
+               "versions.");
+  expect_error(
+      h_->call(verb::put, base + "?Qualifier=7", R"({"ProvisionedConcurrentExecutions":1})"), 404,
+      "ResourceNotFoundException",
+      "Function not found: arn:aws:lambda:us-east-1:000000000000:function:pc:7");
+  expect_error(
+      h_->call(verb::put, base + "?Qualifier=1", R"({"ProvisionedConcurrentExecutions":0})"), 400,
+      "ValidationException",
+      "1 validation error detected: Value '0' at 'provisionedConcurrentExecutions' failed "
+      "to satisfy constraint: Member must have value greater than or equal to 1");
+  expect_error(
+      h_->call(verb::put, base + "?Qualifier=1", R"({"ProvisionedConcurrentExecutions":901})"), 400,
+      "InvalidParameterValueException",
+      "Specified ProvisionedConcurrentExecutions for function decreases account's "
+      "UnreservedConcurrentExecution below its minimum value of [100].");
+  expect_error(get(base + "?Qualifier=1"), 404, "ProvisionedConcurrencyConfigNotFoundException",
+               "No Provisioned Concurrency Config found for this function");
+
+  HttpResult r =
+      h_->call(verb::put, base + "?Qualifier=1", R"({"ProvisionedConcurrentExecutions":3})");
+  ASSERT_EQ(r.status, 202) << r.body;
+  EXPECT_EQ(get_int(r.obj(), "RequestedProvisionedConcurrentExecutions"), 3);
+  EXPECT_EQ(get_int(r.obj(), "AllocatedProvisionedConcurrentExecutions"), 0);
+  EXPECT_EQ(get_string(r.obj(), "Status"), "IN_PROGRESS");
+  EXPECT_EQ(invoker_.provisioned(), (std::map<std::string, int>{{v1, 3}}));
+  // The alias points at version 2: both are provisioned, each at its own version.
+  r = h_->call(verb::put, base + "?Qualifier=live", R"({"ProvisionedConcurrentExecutions":2})");
+  ASSERT_EQ(r.status, 202) << r.body;
+  EXPECT_EQ(invoker_.provisioned(), (std::map<std::string, int>{{v1, 3}, {v2, 2}}));
+  // Version 2 is provisioned through the alias already.
+  expect_error(
+      h_->call(verb::put, base + "?Qualifier=2", R"({"ProvisionedConcurrentExecutions":1})"), 409,
+      "ResourceConflictException", "Version is pointed by a Provisioned Concurrency alias");
+
+  // Status follows what the invoker has ready.
+  invoker_.set_provisioned_status(v1, {3, ""});
+  invoker_.set_provisioned_status(v2, {1, "FUNCTION_ERROR_INIT_FAILED"});
+  r = get(base + "?Qualifier=1");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(get_string(r.obj(), "Status"), "READY");
+  EXPECT_EQ(get_int(r.obj(), "AvailableProvisionedConcurrentExecutions"), 3);
+  r = get(base + "?Qualifier=live");
+  EXPECT_EQ(get_string(r.obj(), "Status"), "FAILED");
+  EXPECT_EQ(get_string(r.obj(), "StatusReason"), "FUNCTION_ERROR_INIT_FAILED");
+  EXPECT_EQ(get_int(r.obj(), "AllocatedProvisionedConcurrentExecutions"), 1);
+
+  r = get(base + "?List=ALL");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto items = r.obj().at("ProvisionedConcurrencyConfigs").as_array();
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_EQ(get_string(items[0].as_object(), "FunctionArn"), v1);
+  EXPECT_EQ(get_string(items[1].as_object(), "FunctionArn"),
+            "arn:aws:lambda:us-east-1:000000000000:function:pc:live");
+  r = get(base + "?List=ALL&MaxItems=1");
+  EXPECT_EQ(r.obj().at("ProvisionedConcurrencyConfigs").as_array().size(), 1u);
+  ASSERT_TRUE(get_string(r.obj(), "NextMarker").has_value()) << r.body;
+  r = get(base + "?List=ALL&Marker=" + *get_string(r.obj(), "NextMarker"));
+  ASSERT_EQ(r.obj().at("ProvisionedConcurrencyConfigs").as_array().size(), 1u);
+
+  // Reserved concurrency must hold the provisioned instances.
+  expect_error(h_->call(verb::put, "/2017-10-31/functions/pc/concurrency",
+                        R"({"ReservedConcurrentExecutions":4})"),
+               400, "InvalidParameterValueException",
+               "ReservedConcurrentExecutions 4 should not be lower than function's total "
+               "provisioned concurrency [5]");
+
+  // Re-pointing the alias moves its provisioned instances to the new target (here one that is
+  // provisioned on its own too: both counts).
+  json::object move{{"FunctionVersion", "1"}};
+  ASSERT_EQ(
+      h_->call(verb::put, std::string(kFns) + "/pc/aliases/live", json::serialize(move)).status,
+      200);
+  EXPECT_EQ(invoker_.provisioned(), (std::map<std::string, int>{{v1, 5}}));
+
+  EXPECT_EQ(h_->call(verb::delete_, base + "?Qualifier=live").status, 204);
+  EXPECT_EQ(invoker_.provisioned(), (std::map<std::string, int>{{v1, 3}}));
+  EXPECT_EQ(h_->call(verb::delete_, std::string(kFns) + "/pc").status, 204);
+  EXPECT_TRUE(invoker_.provisioned().empty());
+}
+
 TEST_F(LambdaServiceTest, Tags) {
   create("tg");
   std::string arn = "arn:aws:lambda:us-east-1:000000000000:function:tg";

@@ -135,6 +135,29 @@ class FakeInvoker final : public runtime::Invoker {
     std::lock_guard lock(mu_);
     return reserved_;
   }
+  void set_provisioned_concurrency(const std::string& function_arn,
+                                   std::vector<ProvisionedTarget> targets) override {
+    std::lock_guard lock(mu_);
+    std::erase_if(provisioned_, [&](const auto& kv) {
+      return kv.first.compare(0, function_arn.size() + 1, function_arn + ":") == 0;
+    });
+    for (const auto& t : targets) provisioned_[t.spec.qualified_arn] = t.count;
+  }
+  ProvisionedStatus provisioned_status(const std::string& qualified_arn) const override {
+    std::lock_guard lock(mu_);
+    auto it = status_.find(qualified_arn);
+    return it == status_.end() ? ProvisionedStatus{} : it->second;
+  }
+  // The provisioned targets the service asked for, by qualified ARN.
+  std::map<std::string, int> provisioned() const {
+    std::lock_guard lock(mu_);
+    return provisioned_;
+  }
+  // What provisioned_status() reports for a version (as a LocalInvoker would once it started).
+  void set_provisioned_status(const std::string& qualified_arn, ProvisionedStatus s) {
+    std::lock_guard lock(mu_);
+    status_[qualified_arn] = std::move(s);
+  }
 
   void set_behavior(Behavior b) {
     std::lock_guard lock(mu_);
@@ -158,6 +181,8 @@ class FakeInvoker final : public runtime::Invoker {
   Behavior behavior_;
   std::vector<std::pair<runtime::FunctionSpec, runtime::InvokeRequest>> calls_;
   std::map<std::string, int> reserved_;
+  std::map<std::string, int> provisioned_;
+  std::map<std::string, ProvisionedStatus> status_;
   std::vector<std::string> retired_;
 };
 

@@ -17,6 +17,7 @@
 #include <regex>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include <sys/resource.h>
 
@@ -499,6 +500,65 @@ done
   }
   for (auto& c : calls) EXPECT_TRUE(c.get().ok());
   EXPECT_EQ(invoker_->invocations_in_flight(), 0);
+}
+
+TEST_F(LocalInvokerTest, ProvisionedInstancesAreInitialisedAheadAndKept) {
+  start(1000, /*idle=*/200ms);
+  FunctionSpec f = bash_function("prov", R"SH(
+while true; do
+  next
+  respond "{\"pid\":$$,\"type\":\"$AWS_LAMBDA_INITIALIZATION_TYPE\"}"
+done
+)SH");
+  f.version = "1";
+  f.qualified_arn = f.function_arn + ":1";
+  invoker_->set_provisioned_concurrency(f.function_arn, {{f, 2}});
+  ASSERT_TRUE(testing::eventually(
+      [&] { return invoker_->provisioned_status(f.qualified_arn).ready == 2; }, 10s));
+  EXPECT_EQ(invoker_->instance_pids().size(), 2u);
+  EXPECT_EQ(invoker_->idle_instances(), 2u);
+
+  // Served warm by one of them: no init in this invocation.
+  auto r = invoke(f, "{}", true);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->outcome, Outcome::kSuccess) << r->payload;
+  EXPECT_FALSE(r->cold_start);
+  EXPECT_FALSE(r->init_duration_ms.has_value());
+  EXPECT_EQ(r->log_tail.find("Init Duration"), std::string::npos) << r->log_tail;
+  EXPECT_EQ(json::parse(r->payload).at("type").as_string(), "provisioned-concurrency");
+  std::vector<pid_t> pids = invoker_->instance_pids();
+
+  // They outlive the idle timeout (200 ms) many times over.
+  std::this_thread::sleep_for(1s);
+  EXPECT_EQ(invoker_->instance_pids(), pids);
+  EXPECT_EQ(invoker_->provisioned_status(f.qualified_arn).ready, 2);
+
+  // One dies: it is replaced.
+  ::kill(pids[0], SIGKILL);
+  EXPECT_TRUE(testing::eventually(
+      [&] {
+        auto now = invoker_->instance_pids();
+        return now.size() == 2 && std::find(now.begin(), now.end(), pids[0]) == now.end() &&
+               invoker_->provisioned_status(f.qualified_arn).ready == 2;
+      },
+      10s));
+
+  // Without the configuration they are ordinary idle instances again and age out.
+  invoker_->set_provisioned_concurrency(f.function_arn, {});
+  EXPECT_EQ(invoker_->provisioned_status(f.qualified_arn).ready, 0);
+  EXPECT_TRUE(testing::eventually([&] { return invoker_->instance_pids().empty(); }, 5s));
+}
+
+TEST_F(LocalInvokerTest, AProvisionedInitThatFailsIsReported) {
+  start();
+  FunctionSpec f = bash_function("prov-fail", "echo 'cannot init' >&2\nexit 3\n");
+  f.version = "1";
+  f.qualified_arn = f.function_arn + ":1";
+  invoker_->set_provisioned_concurrency(f.function_arn, {{f, 1}});
+  ASSERT_TRUE(testing::eventually(
+      [&] { return !invoker_->provisioned_status(f.qualified_arn).failure.empty(); }, 10s));
+  EXPECT_EQ(invoker_->provisioned_status(f.qualified_arn).ready, 0);
+  EXPECT_TRUE(testing::eventually([&] { return invoker_->instance_pids().empty(); }));
 }
 
 TEST_F(LocalInvokerTest, ConcurrentInvocationsGetTheirOwnInstances) {

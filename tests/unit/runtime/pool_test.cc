@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <thread>
 
 namespace nubo::runtime {
@@ -13,8 +15,10 @@ struct FakeMember : PoolMember {
   explicit FakeMember(int id_) : id(id_) {}
   bool alive() const override { return live; }
   const void* home() const override { return where; }
+  bool pinned() const override { return pin; }
   int id;
   bool live = true;
+  bool pin = false;
   const void* where = nullptr;
 };
 
@@ -172,6 +176,33 @@ TEST_F(PoolTest, PrefersAnIdleInstanceFromTheCallersHome) {
   EXPECT_EQ(id_of(pool_.take_idle(latest_, "r1", &retired_, &shard_b)), 3);
   EXPECT_EQ(id_of(pool_.take_idle(latest_, "r1", &retired_, &shard_a)), 1);
   EXPECT_EQ(pool_.take_idle(latest_, "r1", &retired_, &shard_a), nullptr);
+}
+
+TEST_F(PoolTest, AddedAheadPinnedOnesNeverExpireButDeadOnesGo) {
+  std::string v1 = std::string(kArn) + ":1";
+  auto pinned = member(1), plain = member(2), dead = member(3);
+  pinned->pin = dead->pin = true;
+  // No invocation has asked for v1 yet: add_idle makes the entry.
+  pool_.add_idle(v1, "r1", pinned, t0_, &retired_);
+  pool_.add_idle(v1, "r1", plain, t0_, &retired_);
+  pool_.add_idle(v1, "r1", dead, t0_, &retired_);
+  ASSERT_TRUE(retired_.empty());
+  EXPECT_EQ(pool_.idle_count(), 3u);
+  dead->live = false;
+  auto out = pool_.take_expired(t0_ + 1h, 10min);
+  std::vector<int> ids;
+  for (auto& m : out) ids.push_back(id_of(m));
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(ids, (std::vector<int>{2, 3}));
+  EXPECT_EQ(id_of(pool_.take_idle(v1, "r1", &retired_)), 1);
+  // Once unpinned it ages out like any other.
+  pinned->pin = false;
+  pool_.put_idle(v1, "r1", pinned, t0_, &retired_);
+  EXPECT_EQ(pool_.take_expired(t0_ + 1h, 10min).size(), 1u);
+  // A dead instance is never added.
+  pool_.add_idle(v1, "r1", dead, t0_, &retired_);
+  ASSERT_EQ(retired_.size(), 1u);
+  EXPECT_EQ(pool_.idle_count(), 0u);
 }
 
 }  // namespace
