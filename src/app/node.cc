@@ -14,6 +14,7 @@
 #include "net/io_shards.h"
 #include "net/server.h"
 #include "runtime/local_invoker.h"
+#include "runtime/process_sandbox.h"
 #include "services/lambda/lambda_service.h"
 #include "storage/files.h"
 #include "storage/store.h"
@@ -29,6 +30,7 @@ struct Node::Impl {
   std::unique_ptr<asio::thread_pool> blocking;
   std::unique_ptr<storage::Store> store;
   std::unique_ptr<auth::StaticCredentialProvider> credentials;
+  std::unique_ptr<runtime::Sandbox> sandbox;  // outlives the invoker, which launches into it
   std::unique_ptr<runtime::Invoker> invoker;
   std::unique_ptr<lambda::LambdaService> lambda;
   std::unique_ptr<FrontDoor> front_door;
@@ -91,6 +93,17 @@ Result<std::unique_ptr<Node>> Node::create(NodeConfig config) {
   rdeps.clock = &m.clock;
   rdeps.io = &m.shards->shard(0);
   rdeps.blocking = m.blocking.get();
+  // Which protections hold on this machine, said before anything runs (issue 3: a node without
+  // the privileges one needs starts anyway and says which are off).
+  m.sandbox = runtime::make_process_sandbox();
+  for (const std::string& line : m.sandbox->protections()) {
+    if (line.rfind("off", 0) == 0) {
+      log_warn("sandbox: " + line);
+    } else {
+      log_info("sandbox: " + line);
+    }
+  }
+  rdeps.sandbox = m.sandbox.get();
   m.invoker = runtime::make_local_invoker(rdeps);
 
   lambda::LambdaDeps ldeps;

@@ -481,10 +481,13 @@ net::Task<InvokeAttempt> Instance::invoke(InvokeRequest req, bool cold) {
       status = co_await m.exited->async_wait(asio::use_awaitable);
       res.outcome = a.delivered ? InvokeResult::Outcome::kCrash : InvokeResult::Outcome::kInitError;
       res.function_error = "Unhandled";
+      // Over its memory: Lambda's Runtime.OutOfMemory, with the same "Runtime exited" message.
+      const char* type = status->oom_killed ? "Runtime.OutOfMemory" : "Runtime.ExitError";
+      if (status->oom_killed) res.outcome = InvokeResult::Outcome::kOutOfMemory;
       std::string msg = exit_error_message(request_id, *status);
-      res.payload = error_payload("Runtime.ExitError", msg);
+      res.payload = error_payload(type, msg);
       error_lines.push_back(std::move(msg));
-      error_lines.push_back("Runtime.ExitError");
+      error_lines.push_back(type);
       break;
     }
   }

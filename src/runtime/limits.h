@@ -23,6 +23,8 @@ inline constexpr size_t kLogTailBytes = 4 * 1024;
 
 // RLIMIT_NOFILE of an instance (Lambda quotas: 1,024 file descriptors).
 inline constexpr int kMaxOpenFiles = 1024;
+// Processes and threads of one instance ("Lambda quotas": 1,024 execution processes/threads).
+inline constexpr int kMaxInstanceProcesses = 1024;
 
 // On shutdown an instance gets SIGTERM, then SIGKILL after this long.
 inline constexpr std::chrono::milliseconds kTerminateGrace{300};

@@ -1,7 +1,9 @@
 #include "runtime/process_sandbox.h"
 
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <linux/sched.h>
+#include <linux/seccomp.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -12,12 +14,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <string>
 #include <vector>
+
+#include "runtime/cgroups.h"
+#include "runtime/limits.h"
+#include "runtime/seccomp_filter.h"
 
 namespace nubo::runtime {
 
@@ -37,6 +44,9 @@ enum ChildStep : int {
   kStepRlimit,
   kStepChdir,
   kStepExec,
+  kStepCgroup,
+  kStepNoNewPrivs,
+  kStepSeccomp,
 };
 
 const char* step_name(int step) {
@@ -55,6 +65,12 @@ const char* step_name(int step) {
       return "chdir";
     case kStepExec:
       return "exec";
+    case kStepCgroup:
+      return "joining the instance's cgroup";
+    case kStepNoNewPrivs:
+      return "prctl(PR_SET_NO_NEW_PRIVS)";
+    case kStepSeccomp:
+      return "prctl(PR_SET_SECCOMP)";
     default:
       return "launch";
   }
@@ -72,6 +88,10 @@ struct ChildArgs {
   int control_fd = -1;  // >= 4; becomes the child's fd 3
   int report_fd = -1;   // fork mode only: where the child writes {step, errno} on failure
   rlim_t max_files = 1024;
+  // cgroup.procs files of the instance's cgroup (cgroups.h); the child moves itself in first.
+  int cgroup_fds[2] = {-1, -1};
+  bool no_new_privs = false;
+  const struct sock_fprog* seccomp = nullptr;  // installed last, right before exec
   pid_t parent_pid = 0;
   volatile int step = kStepNone;
   volatile int err = 0;
@@ -97,6 +117,13 @@ __attribute__((no_sanitize("address", "undefined"))) __attribute__((noinline)) i
   for (long sig = 1; sig < 65; ++sig) {
     if (sig == SIGKILL || sig == SIGSTOP) continue;
     syscall(SYS_rt_sigaction, sig, &dfl, nullptr, 8);
+  }
+  // Into its limits before anything else runs: whatever it forks later is in there too.
+  for (int fd : a->cgroup_fds) {
+    if (fd >= 0 && syscall(SYS_write, fd, "0", 1) != 1) {
+      step = kStepCgroup;
+      goto fail;
+    }
   }
   if (syscall(SYS_setsid) < 0) {
     step = kStepSetsid;
@@ -145,8 +172,17 @@ __attribute__((no_sanitize("address", "undefined"))) __attribute__((noinline)) i
     struct sched_param param = {0};
     syscall(SYS_sched_setscheduler, 0, SCHED_BATCH, &param);
   }
+  // No exec can grant privileges from here on (setuid binaries, file capabilities).
+  if (a->no_new_privs && syscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+    step = kStepNoNewPrivs;
+    goto fail;
+  }
   if (a->cwd && a->cwd[0] && syscall(SYS_chdir, a->cwd) < 0) {
     step = kStepChdir;
+    goto fail;
+  }
+  if (a->seccomp && syscall(SYS_prctl, PR_SET_SECCOMP, SECCOMP_MODE_FILTER, a->seccomp, 0, 0) < 0) {
+    step = kStepSeccomp;
     goto fail;
   }
   {
@@ -214,17 +250,24 @@ Error launch_error(const std::string& path, int step, int err) {
 
 class Process final : public SandboxProcess {
  public:
-  Process(pid_t pid, int pidfd, int output_fd, int status_fd)
-      : pid_(pid), pidfd_(pidfd), output_fd_(output_fd), status_fd_(status_fd) {}
+  Process(pid_t pid, int pidfd, int output_fd, int status_fd,
+          std::unique_ptr<InstanceCgroup> cgroup)
+      : pid_(pid),
+        pidfd_(pidfd),
+        cgroup_(std::move(cgroup)),
+        output_fd_(output_fd),
+        status_fd_(status_fd) {}
 
   ~Process() override {
     {
       std::lock_guard lock(mu_);
       if (!reaped_) {
         ::kill(-pid_, SIGKILL);
+        if (cgroup_) cgroup_->kill_all(SIGKILL);
         reap_locked(/*block=*/true);
       }
     }
+    cgroup_.reset();  // kills any straggler and removes the folder
     if (output_fd_ >= 0) close(output_fd_);
     if (status_fd_ >= 0) close(status_fd_);
     if (pidfd_ >= 0) close(pidfd_);
@@ -244,6 +287,8 @@ class Process final : public SandboxProcess {
     std::lock_guard lock(mu_);
     // While the leader is not reaped its pid cannot be reused, so -pid is still our group.
     if (!reaped_) ::kill(-pid_, sig);
+    // Descendants that left the group (setsid) are still in the cgroup.
+    if (cgroup_) cgroup_->kill_all(sig);
   }
 
   int64_t peak_memory_kb() override {
@@ -286,6 +331,7 @@ class Process final : public SandboxProcess {
       }
       if (info.si_pid == 0) return false;  // still running
       ::kill(-pid_, SIGKILL);
+      if (cgroup_) cgroup_->kill_all(SIGKILL);
     }
     std::memset(&info, 0, sizeof info);
     struct rusage ru;
@@ -315,6 +361,14 @@ class Process final : public SandboxProcess {
     }
     status_.max_rss_kb = last_peak_kb_;
     if (ru && ru->ru_maxrss > status_.max_rss_kb) status_.max_rss_kb = ru->ru_maxrss;
+    if (cgroup_) {
+      // The whole instance, every process of it: what Lambda's Max Memory Used counts. (The
+      // rusage peak is not: in vfork mode it includes the node's own memory, which the child
+      // shared until it execed.)
+      int64_t peak = cgroup_->peak_bytes() / 1024;
+      if (peak > 0) status_.max_rss_kb = peak;
+      status_.oom_killed = cgroup_->oom_killed();
+    }
     if (status_fd_ >= 0) {
       close(status_fd_);
       status_fd_ = -1;
@@ -323,6 +377,7 @@ class Process final : public SandboxProcess {
 
   const pid_t pid_;
   const int pidfd_;
+  std::unique_ptr<InstanceCgroup> cgroup_;  // null without cgroups
   std::mutex mu_;
   int output_fd_;             // GUARDED_BY(mu_)
   int status_fd_;             // GUARDED_BY(mu_): /proc/<pid>/status, for VmHWM
@@ -335,6 +390,42 @@ class ProcessSandbox final : public Sandbox {
  public:
   explicit ProcessSandbox(ProcessSandboxOptions options) : options_(options) {
     null_fd_ = above_stdio(open("/dev/null", O_RDWR | O_CLOEXEC));
+    if (options_.limits) {
+      cgroups_ = open_cgroup_root(&cgroups_off_);
+      auto filter = build_instance_seccomp_filter();
+      if (filter.ok()) {
+        seccomp_prog_ = std::move(filter).value();
+        seccomp_.len = static_cast<unsigned short>(seccomp_prog_.size());
+        seccomp_.filter = seccomp_prog_.data();
+      } else {
+        seccomp_off_ = filter.error().message;
+      }
+    }
+  }
+
+  std::vector<std::string> protections() const override {
+    std::vector<std::string> out;
+    if (cgroups_) {
+      out.push_back("on: memory limit = MemorySize, at most " +
+                    std::to_string(kMaxInstanceProcesses) + " processes, by " +
+                    cgroups_->describe());
+    } else {
+      out.push_back("off: memory and process limits (" +
+                    (options_.limits ? cgroups_off_ : std::string("turned off")) + ")");
+    }
+    out.push_back("on: at most " + std::to_string(kMaxOpenFiles) + " open files (RLIMIT_NOFILE)");
+    out.push_back(std::string(options_.limits ? "on" : "off") + ": no_new_privs");
+    if (!seccomp_prog_.empty()) {
+      out.push_back("on: seccomp filter (" + std::to_string(denied_syscalls().size()) +
+                    " system calls and namespace clones refused with EPERM)");
+    } else {
+      out.push_back("off: seccomp filter (" +
+                    (options_.limits ? seccomp_off_ : std::string("turned off")) + ")");
+    }
+    out.push_back(
+        "off: PID, mount, IPC, UTS and network namespaces, private /tmp, read-only root, "
+        "unprivileged uid (not built yet: functions see the node's file system and processes)");
+    return out;
   }
   ~ProcessSandbox() override {
     if (null_fd_ >= 0) close(null_fd_);
@@ -383,6 +474,22 @@ class ProcessSandbox final : public Sandbox {
     args.control_fd = control;
     args.max_files = static_cast<rlim_t>(spec.max_open_files);
     args.parent_pid = getpid();
+    args.no_new_privs = options_.limits;
+    if (!seccomp_prog_.empty()) args.seccomp = &seccomp_;
+    std::unique_ptr<InstanceCgroup> cgroup;
+    if (cgroups_) {
+      auto made = cgroups_->create(spec.memory_mb, kMaxInstanceProcesses);
+      if (!made.ok()) {
+        close(out_r);
+        close(out_w);
+        if (control >= 0) close(control);
+        return made.error();
+      }
+      cgroup = std::move(made).value();
+      for (size_t i = 0; i < cgroup->procs_fds().size() && i < 2; ++i) {
+        args.cgroup_fds[i] = cgroup->procs_fds()[i];
+      }
+    }
 
     pid_t pid = -1;
     int pidfd = -1;
@@ -463,12 +570,18 @@ class ProcessSandbox final : public Sandbox {
     }
     std::string status_path = "/proc/" + std::to_string(pid) + "/status";
     int status_fd = open(status_path.c_str(), O_RDONLY | O_CLOEXEC);
-    return std::unique_ptr<SandboxProcess>(std::make_unique<Process>(pid, pidfd, out_r, status_fd));
+    return std::unique_ptr<SandboxProcess>(
+        std::make_unique<Process>(pid, pidfd, out_r, status_fd, std::move(cgroup)));
   }
 
  private:
   const ProcessSandboxOptions options_;
   int null_fd_ = -1;
+  std::unique_ptr<CgroupRoot> cgroups_;  // null: no limits (cgroups_off_ says why)
+  std::string cgroups_off_;
+  std::vector<sock_filter> seccomp_prog_;  // empty: no filter (seccomp_off_ says why)
+  struct sock_fprog seccomp_ = {};
+  std::string seccomp_off_;
 };
 
 }  // namespace

@@ -21,6 +21,10 @@ struct ProcessSandboxOptions {
   // kFork exists to measure the difference (process_sandbox_test); production uses kCloneVfork.
   enum class Method { kCloneVfork, kFork };
   Method method = Method::kCloneVfork;
+  // Each instance in its own cgroup (memory = LaunchSpec::memory_mb, kMaxInstanceProcesses
+  // tasks; cgroups.h) and under no_new_privs. Without the privileges for cgroups the sandbox
+  // still starts and protections() says the limits are off.
+  bool limits = true;
 };
 
 std::unique_ptr<Sandbox> make_process_sandbox(ProcessSandboxOptions options = {});

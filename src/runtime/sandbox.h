@@ -40,7 +40,8 @@ struct ExitStatus {
   int code = 0;
   int signal = 0;
   bool core_dumped = false;
-  int64_t max_rss_kb = 0;  // peak resident memory of the process and the children it reaped
+  int64_t max_rss_kb = 0;   // peak resident memory of the process and the children it reaped
+  bool oom_killed = false;  // the memory limit was hit and the kernel killed a process for it
 
   // Worded as Go's os.ProcessState.String() words it, which is what Lambda prints after
   // "Runtime exited with error: ": "exit status 1", "signal: killed", "signal: segmentation fault".
@@ -94,6 +95,10 @@ class Sandbox {
   // not executable, bad format; the message reads like Lambda's "fork/exec <path>: permission
   // denied"), "ServiceException" (500) when the node could not start a process at all.
   virtual Result<std::unique_ptr<SandboxProcess>> launch(const LaunchSpec& spec) = 0;
+
+  // One line per protection of DESIGN.md's "A function instance is untrusted" and issue 3's
+  // sandbox list, "on: ..." or "off: ... (why)": the node prints them when it starts.
+  virtual std::vector<std::string> protections() const = 0;
 };
 
 }  // namespace nubo::runtime

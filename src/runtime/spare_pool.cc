@@ -82,6 +82,8 @@ std::string SparePool::startup_key(const LaunchSpec& spec) {
   key.push_back('\n');
   key += std::to_string(spec.max_open_files);
   key.push_back('\n');
+  key += std::to_string(spec.memory_mb);  // the cgroup's memory limit is set at launch
+  key.push_back('\n');
   for (const std::string& e : startup_environment(spec.env)) {
     key += e;
     key.push_back('\0');

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/limits.h"
 #include "test_util.h"
 
 namespace nubo::runtime {
@@ -203,6 +204,124 @@ TEST_P(ProcessSandboxTest, DestroyingARunningProcessKillsAndReapsIt) {
     ASSERT_TRUE(process_exists(pid));
   }
   EXPECT_FALSE(process_exists(pid));
+}
+
+// The limits need cgroups; a machine without them says so in protections() (and the node
+// prints it), so these tests skip there instead of passing without checking anything.
+bool has_limits(const Sandbox& sb) {
+  auto p = sb.protections();
+  return !p.empty() && p[0].rfind("on: memory limit", 0) == 0;
+}
+
+TEST_P(ProcessSandboxTest, OverItsMemoryTheInstanceIsKilledAndTheStatusSaysSo) {
+  if (!has_limits(*sandbox_)) GTEST_SKIP() << sandbox_->protections()[0];
+  LaunchSpec s =
+      sh("exec /usr/bin/python3 -S -c 'b = bytearray(200 * 1024 * 1024); print(len(b))'");
+  s.memory_mb = 64;
+  auto p = sandbox_->launch(s);
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  std::string out = read_all(p.value()->take_output_fd());
+  ExitStatus st = wait_exit(*p.value());
+  EXPECT_TRUE(st.signaled) << out;
+  EXPECT_EQ(st.signal, SIGKILL);
+  EXPECT_TRUE(st.oom_killed);
+  EXPECT_GE(st.max_rss_kb, 60 * 1024);  // the cgroup's peak: up to the limit
+  EXPECT_LE(st.max_rss_kb, 64 * 1024 + 1024);
+
+  // Under the limit nothing is said.
+  LaunchSpec small = sh("exec /usr/bin/python3 -S -c 'b = bytearray(8 * 1024 * 1024)'");
+  small.memory_mb = 64;
+  auto q = sandbox_->launch(small);
+  ASSERT_TRUE(q.ok());
+  ExitStatus ok = wait_exit(*q.value());
+  EXPECT_EQ(ok.code, 0);
+  EXPECT_FALSE(ok.oom_killed);
+}
+
+TEST(ProcessSandboxLimitsTest, AForkBombStopsAtTheProcessLimit) {
+  auto sandbox_ = make_process_sandbox();
+  if (!has_limits(*sandbox_)) GTEST_SKIP() << sandbox_->protections()[0];
+  LaunchSpec s =
+      sh("exec /usr/bin/python3 -S -c '\n"
+         "import os, time\n"
+         "pids = []\n"
+         "try:\n"
+         "    while len(pids) < 5000:\n"
+         "        pid = os.fork()\n"
+         "        if pid == 0:\n"
+         "            time.sleep(30); os._exit(0)\n"
+         "        pids.append(pid)\n"
+         "except OSError as e:\n"
+         "    print(len(pids), e.errno, pids[0], flush=True)\n"
+         "'");
+  s.memory_mb = 2048;
+  auto p = sandbox_->launch(s);
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  std::string out = read_all(p.value()->take_output_fd());
+  ExitStatus st = wait_exit(*p.value());
+  EXPECT_EQ(st.code, 0) << out;
+  int forked = 0, err = 0, first = 0;
+  ASSERT_EQ(std::sscanf(out.c_str(), "%d %d %d", &forked, &err, &first), 3) << out;
+  EXPECT_EQ(err, EAGAIN);
+  EXPECT_LT(forked, kMaxInstanceProcesses);  // the instance itself is one of them
+  EXPECT_GT(forked, kMaxInstanceProcesses - 50);
+  // Reaping the instance took every child with it.
+  EXPECT_TRUE(testing::eventually([&] { return !process_exists(first); }));
+}
+
+TEST_P(ProcessSandboxTest, ProgramsCannotGainPrivilegesByExec) {
+  auto p = sandbox_->launch(sh("grep NoNewPrivs /proc/self/status"));
+  ASSERT_TRUE(p.ok());
+  std::string out = read_all(p.value()->take_output_fd());
+  wait_exit(*p.value());
+  EXPECT_NE(out.find("NoNewPrivs:\t1"), std::string::npos) << out;
+}
+
+TEST_P(ProcessSandboxTest, TheSeccompFilterRefusesWhatAFunctionHasNoBusinessDoing) {
+  bool on = false;
+  for (const auto& l : sandbox_->protections()) on |= l.rfind("on: seccomp", 0) == 0;
+  ASSERT_TRUE(on) << "libseccomp is a build dependency: the filter is always there";
+  // As root, each of these would succeed without the filter.
+  auto p = sandbox_->launch(
+      sh("grep Seccomp: /proc/self/status; "
+         "unshare -m true 2>/dev/null || echo unshare-refused; "
+         "mount -t tmpfs none /mnt 2>/dev/null || echo mount-refused; "
+         "/usr/bin/python3 -S -c 'import ctypes, os; libc = ctypes.CDLL(None, use_errno=True); "
+         "print(\"ptrace\", libc.ptrace(0, 0, 0, 0), ctypes.get_errno()); "
+         "print(\"pid\", os.getpid() > 0)'; "
+         "echo still-running"));
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  std::string out = read_all(p.value()->take_output_fd());
+  ExitStatus st = wait_exit(*p.value());
+  EXPECT_EQ(st.code, 0) << out;
+  EXPECT_NE(out.find("Seccomp:\t2"), std::string::npos) << out;  // filter mode
+  EXPECT_NE(out.find("unshare-refused"), std::string::npos) << out;
+  EXPECT_NE(out.find("mount-refused"), std::string::npos) << out;
+  EXPECT_NE(out.find("ptrace -1 1\n"), std::string::npos) << out;  // EPERM
+  EXPECT_NE(out.find("pid True"), std::string::npos) << out;       // ordinary calls work
+  EXPECT_NE(out.find("still-running"), std::string::npos) << out;
+}
+
+TEST(ProcessSandboxLimitsTest, WithoutLimitsTheProtectionsSayOff) {
+  ProcessSandboxOptions o;
+  o.limits = false;
+  auto sb = make_process_sandbox(o);
+  auto lines = sb->protections();
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(lines[0].rfind("off: memory and process limits", 0), 0u) << lines[0];
+  bool namespaces_off = false, seccomp_off = false;
+  for (const auto& l : lines) {
+    namespaces_off |= l.rfind("off: PID, mount", 0) == 0;
+    seccomp_off |= l.rfind("off: seccomp", 0) == 0;
+  }
+  EXPECT_TRUE(namespaces_off);
+  EXPECT_TRUE(seccomp_off);
+  // And really off: the process runs unfiltered.
+  auto p = sb->launch(sh("grep Seccomp: /proc/self/status"));
+  ASSERT_TRUE(p.ok());
+  std::string out = read_all(p.value()->take_output_fd());
+  wait_exit(*p.value());
+  EXPECT_NE(out.find("Seccomp:	0"), std::string::npos) << out;
 }
 
 INSTANTIATE_TEST_SUITE_P(Methods, ProcessSandboxTest,

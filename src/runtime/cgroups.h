@@ -1,0 +1,52 @@
+// Cgroups: the memory and process limits of each instance (issue 3, "Limits"), on cgroup v1
+// (the memory and pids hierarchies) or v2 (one unified hierarchy with both controllers).
+//
+// The node makes one folder of its own under the cgroup it runs in (delegation: it never touches
+// its parents) and one folder per instance below it. An instance's processes are moved in by the
+// child itself before it execs (it writes "0" to the descriptors of procs_fds()), so nothing the
+// function runs is ever outside its limits. Per instance: memory.limit = MemorySize with no swap
+// on top, at most kMaxInstanceProcesses tasks.
+//
+// Threads: CgroupRoot::create() blocks briefly (mkdir and a few small writes): on the launcher
+// thread. InstanceCgroup is thread-safe; its destructor kills what is left and removes the folder.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+
+namespace nubo::runtime {
+
+class InstanceCgroup {
+ public:
+  virtual ~InstanceCgroup() = default;
+  // Write-only descriptors of the cgroup.procs files (one per hierarchy), O_CLOEXEC. Valid
+  // until the object is destroyed.
+  virtual const std::vector<int>& procs_fds() const = 0;
+  // True if the kernel's OOM killer killed a process of this cgroup.
+  virtual bool oom_killed() const = 0;
+  // Peak memory use of the whole cgroup, in bytes (0 if unknown).
+  virtual int64_t peak_bytes() const = 0;
+  // Sends sig to every process in the cgroup (those that left the process group too).
+  virtual void kill_all(int sig) = 0;
+};
+
+class CgroupRoot {
+ public:
+  virtual ~CgroupRoot() = default;
+  // "cgroup v1 (/sys/fs/cgroup/memory/..., /sys/fs/cgroup/pids/...)" or "cgroup v2 (...)".
+  virtual std::string describe() const = 0;
+  virtual Result<std::unique_ptr<InstanceCgroup>> create(int memory_mb, int max_processes) = 0;
+};
+
+// The node's cgroup folders, made now; null with *why_not set when this node may not use
+// cgroups (no controller, not writable). `cgroup_fs` is /sys/fs/cgroup except in tests.
+std::unique_ptr<CgroupRoot> open_cgroup_root(std::string* why_not,
+                                             const std::string& cgroup_fs = "/sys/fs/cgroup");
+
+}  // namespace nubo::runtime
