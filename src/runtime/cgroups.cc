@@ -182,9 +182,12 @@ class CgroupRootImpl final : public CgroupRoot {
   }
 
   Result<std::unique_ptr<InstanceCgroup>> create(int memory_mb, int max_processes) override {
-    std::string name = "i" + std::to_string(next_.fetch_add(1));
-    auto cg = std::make_unique<InstanceCgroupImpl>(
-        v2_, memory_root_ + "/" + name, v2_ ? memory_root_ + "/" + name : pids_root_ + "/" + name);
+    // (Appended piecewise: GCC 12 -O3 reports a false -Wrestrict on "i" + std::to_string(n).)
+    std::string name = "/i";
+    name += std::to_string(next_.fetch_add(1));
+    std::string memory_dir = memory_root_ + name;
+    std::string pids_dir = v2_ ? memory_dir : pids_root_ + name;
+    auto cg = std::make_unique<InstanceCgroupImpl>(v2_, memory_dir, pids_dir);
     NUBO_TRY(cg->init(memory_mb, max_processes));
     return std::unique_ptr<InstanceCgroup>(std::move(cg));
   }

@@ -1,0 +1,74 @@
+#include "runtime/cgroups.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "test_util.h"
+
+namespace nubo::runtime {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::TempDir;
+
+// The memory hierarchy folder this process runs in (v1), or "" where there is none.
+std::string own_memory_cgroup() {
+  std::ifstream f("/proc/self/cgroup");
+  std::string line;
+  while (std::getline(f, line)) {
+    auto b = line.find(':', line.find(':') + 1);
+    std::string ctrls = line.substr(line.find(':') + 1, b - line.find(':') - 1);
+    if (ctrls == "memory") return "/sys/fs/cgroup/memory" + line.substr(b + 1);
+  }
+  return {};
+}
+
+int nubo_folders(const std::string& dir) {
+  int n = 0;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    n += e.path().filename().string().rfind("nubo-", 0) == 0 ? 1 : 0;
+  }
+  return n;
+}
+
+TEST(CgroupsTest, WithoutAControllerTheRootSaysWhy) {
+  TempDir empty;
+  std::string why;
+  EXPECT_EQ(open_cgroup_root(&why, empty.path()), nullptr);
+  EXPECT_NE(why.find("no cgroup memory controller"), std::string::npos) << why;
+}
+
+TEST(CgroupsTest, FoldersComeAndGoWithTheirOwners) {
+  std::string why;
+  std::string parent = own_memory_cgroup();
+  if (parent.empty()) GTEST_SKIP() << "no cgroup v1 memory hierarchy here";
+  while (!parent.empty() && parent.back() == '/') parent.pop_back();
+  // A folder left by a node that was killed (its pid is not running) goes at the next start.
+  std::string stale = parent + "/nubo-999999999-0";
+  ::mkdir(stale.c_str(), 0755);
+  ::mkdir((stale + "/i1").c_str(), 0755);
+  int before = nubo_folders(parent);
+  {
+    auto root = open_cgroup_root(&why);
+    if (!root) GTEST_SKIP() << why;
+    EXPECT_FALSE(fs::exists(stale));
+    EXPECT_EQ(nubo_folders(parent), before);  // the stale one went, this node's came
+    EXPECT_NE(root->describe().find("cgroup v1"), std::string::npos);
+    {
+      auto cg = root->create(64, 16);
+      ASSERT_TRUE(cg.ok()) << cg.error().message;
+      EXPECT_EQ((*cg)->procs_fds().size(), 2u);  // memory and pids
+      EXPECT_FALSE((*cg)->oom_killed());
+    }
+  }
+  EXPECT_EQ(nubo_folders(parent), before - 1);  // nothing of this node is left
+}
+
+}  // namespace
+}  // namespace nubo::runtime
