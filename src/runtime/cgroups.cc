@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -78,16 +79,6 @@ int64_t read_int(const std::string& path) {
   return s.empty() ? 0 : std::strtoll(s.c_str(), nullptr, 10);
 }
 
-// Removes a cgroup folder once its last process is gone (a killed process leaves the cgroup
-// only when it is reaped, which may take a moment).
-void remove_when_empty(const std::string& dir) {
-  for (int i = 0; i < 200; ++i) {
-    if (::rmdir(dir.c_str()) == 0 || errno == ENOENT) return;
-    if (errno != EBUSY) return;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-}
-
 void kill_procs(const std::string& procs_file, int sig) {
   std::istringstream in(read_file(procs_file));
   pid_t pid;
@@ -96,17 +87,51 @@ void kill_procs(const std::string& procs_file, int sig) {
   }
 }
 
+// Folders that still had processes when their instance went (a killed process leaves its cgroup
+// only once it is reaped, and a descendant may have forked after the kill): killed again and
+// removed later, never waited for on the thread that dropped the instance. Shared by the root
+// and its instances.
+class Graveyard {
+ public:
+  // Kills what is in dir and removes it, or keeps it for later. Never blocks.
+  void bury(const std::string& dir) {
+    kill_procs(dir + "/cgroup.procs", SIGKILL);
+    if (::rmdir(dir.c_str()) == 0 || errno != EBUSY) return;
+    std::lock_guard lock(mu_);
+    dirs_.push_back(dir);
+  }
+  // One more try for each kept folder. Returns true when none is left.
+  bool retry() {
+    std::vector<std::string> dirs;
+    {
+      std::lock_guard lock(mu_);
+      dirs.swap(dirs_);
+    }
+    for (const std::string& d : dirs) bury(d);
+    std::lock_guard lock(mu_);
+    return dirs_.empty();
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::string> dirs_;  // GUARDED_BY(mu_)
+};
+
 class InstanceCgroupImpl final : public InstanceCgroup {
  public:
   // dirs: the instance's folder in each hierarchy; v2: one folder with both controllers.
-  InstanceCgroupImpl(bool v2, std::string memory_dir, std::string pids_dir)
-      : v2_(v2), memory_dir_(std::move(memory_dir)), pids_dir_(std::move(pids_dir)) {}
+  InstanceCgroupImpl(bool v2, std::string memory_dir, std::string pids_dir,
+                     std::shared_ptr<Graveyard> graveyard)
+      : v2_(v2),
+        memory_dir_(std::move(memory_dir)),
+        pids_dir_(std::move(pids_dir)),
+        graveyard_(std::move(graveyard)) {}
 
+  // Never blocks: what cannot be removed yet is left to the graveyard.
   ~InstanceCgroupImpl() override {
     for (int fd : fds_) ::close(fd);
-    kill_all(SIGKILL);
-    remove_when_empty(memory_dir_);
-    if (pids_dir_ != memory_dir_) remove_when_empty(pids_dir_);
+    graveyard_->bury(memory_dir_);
+    if (pids_dir_ != memory_dir_) graveyard_->bury(pids_dir_);
   }
 
   Status init(int memory_mb, int max_processes) {
@@ -163,6 +188,7 @@ class InstanceCgroupImpl final : public InstanceCgroup {
   const bool v2_;
   const std::string memory_dir_;
   const std::string pids_dir_;
+  const std::shared_ptr<Graveyard> graveyard_;
   std::vector<int> fds_;
 };
 
@@ -172,6 +198,10 @@ class CgroupRootImpl final : public CgroupRoot {
       : v2_(v2), memory_root_(std::move(memory_root)), pids_root_(std::move(pids_root)) {}
 
   ~CgroupRootImpl() override {
+    // At node shutdown (not an io thread): give the last instances' folders a moment.
+    for (int i = 0; i < 100 && !graveyard_->retry(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
     ::rmdir(memory_root_.c_str());
     if (pids_root_ != memory_root_) ::rmdir(pids_root_.c_str());
   }
@@ -187,7 +217,8 @@ class CgroupRootImpl final : public CgroupRoot {
     name += std::to_string(next_.fetch_add(1));
     std::string memory_dir = memory_root_ + name;
     std::string pids_dir = v2_ ? memory_dir : pids_root_ + name;
-    auto cg = std::make_unique<InstanceCgroupImpl>(v2_, memory_dir, pids_dir);
+    graveyard_->retry();
+    auto cg = std::make_unique<InstanceCgroupImpl>(v2_, memory_dir, pids_dir, graveyard_);
     NUBO_TRY(cg->init(memory_mb, max_processes));
     return std::unique_ptr<InstanceCgroup>(std::move(cg));
   }
@@ -196,6 +227,7 @@ class CgroupRootImpl final : public CgroupRoot {
   const bool v2_;
   const std::string memory_root_;
   const std::string pids_root_;
+  const std::shared_ptr<Graveyard> graveyard_ = std::make_shared<Graveyard>();
   std::atomic<uint64_t> next_{1};
 };
 

@@ -8,7 +8,9 @@
 // on top, at most kMaxInstanceProcesses tasks.
 //
 // Threads: CgroupRoot::create() blocks briefly (mkdir and a few small writes): on the launcher
-// thread. InstanceCgroup is thread-safe; its destructor kills what is left and removes the folder.
+// thread. InstanceCgroup is thread-safe; its destructor kills what is left and removes the folder,
+// or, if a process has not left it yet, leaves it to be removed by a later create() (never
+// blocks: instances are dropped on io threads).
 #pragma once
 
 #include <sys/types.h>

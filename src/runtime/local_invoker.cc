@@ -171,8 +171,11 @@ struct LocalInvoker::Core : std::enable_shared_from_this<LocalInvoker::Core> {
   struct ProvisionedVersion {
     FunctionSpec spec;
     int target = 0;
-    int starting = 0;         // provision_one() coroutines of this generation still running
-    uint64_t generation = 0;  // bumped when spec changes: older coroutines' instances are dropped
+    int starting = 0;  // provision_one() coroutines of this generation still running
+    // Unique across the invoker's life (next_generation): a new one whenever the entry is made
+    // or its spec changes, so a coroutine of an older one (even of an erased entry with the same
+    // key) never counts here and drops its instance.
+    uint64_t generation = 0;
     std::vector<std::shared_ptr<Instance>> members;  // initialised and pinned
     std::string failure;
     SteadyClock::time_point retry_at{};
@@ -241,6 +244,7 @@ struct LocalInvoker::Core : std::enable_shared_from_this<LocalInvoker::Core> {
           v.retry_at = SteadyClock::now() + kProvisionedRetry;
         } else if (static_cast<int>(v.members.size()) < v.target &&
                    !core->stopping_flag.load(std::memory_order_acquire)) {
+          v.failure.clear();  // a retry that succeeded
           v.members.push_back(inst);
           core->pool.add_idle(key, spec.revision_id, inst, SteadyClock::now(), &retired);
           inst.reset();
@@ -252,6 +256,7 @@ struct LocalInvoker::Core : std::enable_shared_from_this<LocalInvoker::Core> {
   }
 
   mutable std::mutex prov_mu;
+  uint64_t next_generation = 0;                           // GUARDED_BY(prov_mu)
   std::map<std::string, ProvisionedVersion> provisioned;  // GUARDED_BY(prov_mu): by qualified ARN
 
   LocalInvokerDeps deps;
@@ -434,7 +439,7 @@ void LocalInvoker::set_provisioned_concurrency(const std::string& function_arn,
       for (auto& inst : v.members) inst->set_pinned(false);
       v.members.clear();
       v.starting = 0;
-      ++v.generation;
+      v.generation = ++c.next_generation;
       v.spec = std::move(t.spec);
     }
     if (v.target != t.count) v.failure.clear();

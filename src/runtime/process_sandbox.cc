@@ -424,7 +424,9 @@ class ProcessSandbox final : public Sandbox {
     }
     out.push_back(
         "off: PID, mount, IPC, UTS and network namespaces, private /tmp, read-only root, "
-        "unprivileged uid (not built yet: functions see the node's file system and processes)");
+        "unprivileged uid (not built yet: functions run as the node's user and see its file "
+        "system and processes, so a determined function can raise its own cgroup limits or "
+        "read the data directory)");
     return out;
   }
   ~ProcessSandbox() override {

@@ -3,12 +3,15 @@
 // Lambda's own sandbox relies on its microVM for the rest); a system call of another
 // architecture (the 32-bit ABIs) kills the process, so the list cannot be stepped around.
 //
-// Denied: mount, umount2, pivot_root, chroot, swapon/swapoff, reboot, kexec_load,
+// Denied: mount (and fsopen, fsconfig, fsmount, move_mount, open_tree, fspick, mount_setattr),
+// umount2, pivot_root, chroot, swapon/swapoff, reboot, kexec_load,
 // kexec_file_load, init_module, finit_module, delete_module, bpf, perf_event_open, ptrace,
 // process_vm_readv/writev, setns, unshare, clone with any namespace flag (clone3 answers ENOSYS,
 // so libc falls back to clone), keyctl, add_key, request_key, acct, quotactl, syslog,
 // settimeofday, clock_settime, clock_adjtime, adjtimex, iopl, ioperm, open_by_handle_at,
-// name_to_handle_at, userfaultfd, lookup_dcookie, fanotify_init.
+// name_to_handle_at, userfaultfd, lookup_dcookie, fanotify_init, quotactl_fd, pidfd_getfd, kcmp.
+// Not enough on its own while functions run as the node's uid (they can write /proc/<pid>/mem
+// and their cgroup's files): the unprivileged uid of issue 3 closes that.
 #pragma once
 
 #include <linux/filter.h>

@@ -1367,8 +1367,10 @@ Result<Response> LambdaService::Impl::provisioned(Request& req, const net::Targe
         registry.put_provisioned(ref.name, q, n, deps.config->account_concurrency));
     NUBO_ASSIGN_OR_RETURN(auto targets, registry.provisioned_targets(ref.name));
     json::object body = provisioned_json(ref.name, c, targets);
-    if (body["Status"] == "READY") body["Status"] = "IN_PROGRESS";  // as Lambda answers a PUT
+    // As Lambda answers a PUT: the allocation has just begun.
+    body["Status"] = "IN_PROGRESS";
     body.erase("StatusReason");
+    body.erase("AvailableProvisionedConcurrentExecutions");
     return json_response(req, http::status::accepted, body, rid);
   }
   if (method == http::verb::delete_) {

@@ -720,6 +720,14 @@ Status FunctionRegistry::put_concurrency(const std::string& name, int value, int
                                     "lambda_functions WHERE name != ?",
                                     {name}));
     int64_t reserved_elsewhere = others.empty() ? 0 : others[0].integer(0);
+    // Provisioned instances of functions without a reservation live in the unreserved pool.
+    NUBO_ASSIGN_OR_RETURN(
+        storage::Rows unreserved_provisioned,
+        txn.query("SELECT COALESCE(SUM(p.requested), 0) FROM lambda_provisioned p JOIN "
+                  "lambda_functions f ON f.name = p.function_name WHERE f.reserved_concurrency "
+                  "IS NULL AND p.function_name != ?",
+                  {name}));
+    reserved_elsewhere += unreserved_provisioned.empty() ? 0 : unreserved_provisioned[0].integer(0);
     if (account_limit - reserved_elsewhere - value < kMinUnreservedConcurrency) {
       return invalid_parameter(
           "Specified ReservedConcurrentExecutions for function decreases account's "
@@ -953,10 +961,27 @@ Result<ProvisionedConfig> FunctionRegistry::get_provisioned(const std::string& n
 }
 
 Status FunctionRegistry::delete_provisioned(const std::string& name, const std::string& qualifier) {
+  if (qualifier.empty() || qualifier == kLatest) {
+    return invalid_parameter(
+        "Provisioned Concurrency Configs cannot be applied to unpublished function versions.");
+  }
   std::lock_guard lock(write_mu_);
   NUBO_TRY(store_->transaction([&](storage::Txn& txn) -> Status {
     NUBO_ASSIGN_OR_RETURN(auto fn, load_function(txn, name));
     if (!fn) return not_found("Function not found: " + arn_.function_arn(name));
+    bool exists;
+    if (is_alias_name(qualifier)) {
+      NUBO_ASSIGN_OR_RETURN(auto alias, load_alias(txn, name, qualifier));
+      exists = alias.has_value();
+    } else {
+      int64_t num = version_num(qualifier);
+      std::optional<VersionConfig> v;
+      if (num > 0) {
+        NUBO_ASSIGN_OR_RETURN(v, load_version(txn, name, num));
+      }
+      exists = v.has_value();
+    }
+    if (!exists) return not_found("Function not found: " + arn_.qualified_arn(name, qualifier));
     NUBO_TRY(txn.exec("DELETE FROM lambda_provisioned WHERE function_name = ? AND qualifier = ?",
                       {name, qualifier}));
     return Ok{};

@@ -928,6 +928,7 @@ TEST_F(LambdaServiceTest, ProvisionedConcurrencyConfigs) {
   EXPECT_EQ(get_int(r.obj(), "RequestedProvisionedConcurrentExecutions"), 3);
   EXPECT_EQ(get_int(r.obj(), "AllocatedProvisionedConcurrentExecutions"), 0);
   EXPECT_EQ(get_string(r.obj(), "Status"), "IN_PROGRESS");
+  EXPECT_FALSE(r.obj().contains("AvailableProvisionedConcurrentExecutions"));
   EXPECT_EQ(invoker_.provisioned(), (std::map<std::string, int>{{v1, 3}}));
   // The alias points at version 2: both are provisioned, each at its own version.
   r = h_->call(verb::put, base + "?Qualifier=live", R"({"ProvisionedConcurrentExecutions":2})");
@@ -963,6 +964,19 @@ TEST_F(LambdaServiceTest, ProvisionedConcurrencyConfigs) {
   r = get(base + "?List=ALL&Marker=" + *get_string(r.obj(), "NextMarker"));
   ASSERT_EQ(r.obj().at("ProvisionedConcurrencyConfigs").as_array().size(), 1u);
 
+  // Another function's reservation must leave 100 unreserved besides these 5 provisioned ones.
+  create("other");
+  expect_error(h_->call(verb::put, "/2017-10-31/functions/other/concurrency",
+                        R"({"ReservedConcurrentExecutions":896})"),
+               400, "InvalidParameterValueException",
+               "Specified ReservedConcurrentExecutions for function decreases account's "
+               "UnreservedConcurrentExecution below its minimum value of [100].");
+  EXPECT_EQ(h_->call(verb::put, "/2017-10-31/functions/other/concurrency",
+                     R"({"ReservedConcurrentExecutions":895})")
+                .status,
+            200);
+  EXPECT_EQ(h_->call(verb::delete_, "/2017-10-31/functions/other/concurrency").status, 204);
+
   // Reserved concurrency must hold the provisioned instances.
   expect_error(h_->call(verb::put, "/2017-10-31/functions/pc/concurrency",
                         R"({"ReservedConcurrentExecutions":4})"),
@@ -978,6 +992,12 @@ TEST_F(LambdaServiceTest, ProvisionedConcurrencyConfigs) {
       200);
   EXPECT_EQ(invoker_.provisioned(), (std::map<std::string, int>{{v1, 5}}));
 
+  expect_error(h_->call(verb::delete_, base + "?Qualifier=9"), 404, "ResourceNotFoundException",
+               "Function not found: arn:aws:lambda:us-east-1:000000000000:function:pc:9");
+  expect_error(h_->call(verb::delete_, base + "?Qualifier=%24LATEST"), 400,
+               "InvalidParameterValueException",
+               "Provisioned Concurrency Configs cannot be applied to unpublished function "
+               "versions.");
   EXPECT_EQ(h_->call(verb::delete_, base + "?Qualifier=live").status, 204);
   EXPECT_EQ(invoker_.provisioned(), (std::map<std::string, int>{{v1, 3}}));
   EXPECT_EQ(h_->call(verb::delete_, std::string(kFns) + "/pc").status, 204);

@@ -549,6 +549,32 @@ done
   EXPECT_TRUE(testing::eventually([&] { return invoker_->instance_pids().empty(); }, 5s));
 }
 
+TEST_F(LocalInvokerTest, ProvisioningAgainWhileTheFirstInitsRunDoesNotChurn) {
+  start();
+  FunctionSpec f =
+      bash_function("prov-again", "sleep 0.3\nwhile true; do next; respond '{}'; done\n");
+  f.version = "1";
+  f.qualified_arn = f.function_arn + ":1";
+  // Put, Delete, Put while the first instances are still in their init: the first ones must
+  // not count for the second configuration (nor be killed and started again without end).
+  invoker_->set_provisioned_concurrency(f.function_arn, {{f, 2}});
+  invoker_->set_provisioned_concurrency(f.function_arn, {});
+  invoker_->set_provisioned_concurrency(f.function_arn, {{f, 2}});
+  ASSERT_TRUE(testing::eventually(
+      [&] { return invoker_->provisioned_status(f.qualified_arn).ready == 2; }, 10s));
+  // The first two were stopped when their init ended (no configuration wanted them): two in
+  // all, and the same two from then on.
+  std::this_thread::sleep_for(1500ms);
+  auto pids = invoker_->instance_pids();
+  std::sort(pids.begin(), pids.end());
+  EXPECT_EQ(pids.size(), 2u);
+  std::this_thread::sleep_for(1500ms);
+  auto later = invoker_->instance_pids();
+  std::sort(later.begin(), later.end());
+  EXPECT_EQ(later, pids);
+  EXPECT_EQ(invoker_->provisioned_status(f.qualified_arn).ready, 2);
+}
+
 TEST_F(LocalInvokerTest, AProvisionedInitThatFailsIsReported) {
   start();
   FunctionSpec f = bash_function("prov-fail", "echo 'cannot init' >&2\nexit 3\n");
