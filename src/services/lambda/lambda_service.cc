@@ -495,6 +495,27 @@ Result<int> max_items_param(const net::Target& t) {
   return static_cast<int>(n);
 }
 
+// A required count in a request body (ReservedConcurrentExecutions, ...): at least `min`, as
+// Lambda validates it; values over the account limit are kept as limit + 1 (they fail the
+// account checks anyway, and fit an int).
+Result<int> required_count(const json::object& o, std::string_view key, int64_t min,
+                           int account_limit) {
+  NUBO_ASSIGN_OR_RETURN(auto value, opt_int(o, key));
+  std::string field(key);
+  field[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(field[0])));
+  if (!value) {
+    return Error{"ValidationException", 400,
+                 "1 validation error detected: Value null at '" + field +
+                     "' failed to satisfy constraint: Member must not be null"};
+  }
+  if (*value < min) {
+    return validation_error(
+        std::to_string(*value), field,
+        "Member must have value greater than or equal to " + std::to_string(min));
+  }
+  return static_cast<int>(std::min<int64_t>(*value, int64_t{account_limit} + 1));
+}
+
 runtime::FunctionSpec make_spec(const VersionConfig& c, const ArnContext& arn,
                                 const CodeStore& code) {
   runtime::FunctionSpec s;
@@ -1259,17 +1280,8 @@ Result<Response> LambdaService::Impl::concurrency(Request& req, const std::strin
   }
   if (!get_api && method == http::verb::put) {
     NUBO_ASSIGN_OR_RETURN(json::object o, body_object(req));
-    NUBO_ASSIGN_OR_RETURN(auto value, opt_int(o, "ReservedConcurrentExecutions"));
-    if (!value) {
-      return Error{"ValidationException", 400,
-                   "1 validation error detected: Value null at 'reservedConcurrentExecutions' "
-                   "failed to satisfy constraint: Member must not be null"};
-    }
-    if (*value < 0) {
-      return validation_error(std::to_string(*value), "reservedConcurrentExecutions",
-                              "Member must have value greater than or equal to 0");
-    }
-    int n = static_cast<int>(std::min<int64_t>(*value, deps.config->account_concurrency + 1));
+    NUBO_ASSIGN_OR_RETURN(int n, required_count(o, "ReservedConcurrentExecutions", 0,
+                                                deps.config->account_concurrency));
     NUBO_TRY(registry.put_concurrency(ref.name, n, deps.config->account_concurrency));
     deps.invoker->set_reserved_concurrency(arn.function_arn(ref.name), n);
     return json_response(req, http::status::ok, json::object{{"ReservedConcurrentExecutions", n}},
@@ -1351,17 +1363,8 @@ Result<Response> LambdaService::Impl::provisioned(Request& req, const net::Targe
   }
   if (method == http::verb::put) {
     NUBO_ASSIGN_OR_RETURN(json::object o, body_object(req));
-    NUBO_ASSIGN_OR_RETURN(auto value, opt_int(o, "ProvisionedConcurrentExecutions"));
-    if (!value) {
-      return Error{"ValidationException", 400,
-                   "1 validation error detected: Value null at 'provisionedConcurrentExecutions' "
-                   "failed to satisfy constraint: Member must not be null"};
-    }
-    if (*value < 1) {
-      return validation_error(std::to_string(*value), "provisionedConcurrentExecutions",
-                              "Member must have value greater than or equal to 1");
-    }
-    int n = static_cast<int>(std::min<int64_t>(*value, deps.config->account_concurrency + 1));
+    NUBO_ASSIGN_OR_RETURN(int n, required_count(o, "ProvisionedConcurrentExecutions", 1,
+                                                deps.config->account_concurrency));
     NUBO_ASSIGN_OR_RETURN(
         ProvisionedConfig c,
         registry.put_provisioned(ref.name, q, n, deps.config->account_concurrency));

@@ -832,6 +832,11 @@ Result<AccountUsage> FunctionRegistry::usage() {
 
 namespace {
 
+Error unpublished_version() {
+  return invalid_parameter(
+      "Provisioned Concurrency Configs cannot be applied to unpublished function versions.");
+}
+
 Error provisioned_not_found() {
   return Error{"ProvisionedConcurrencyConfigNotFoundException", 404,
                "No Provisioned Concurrency Config found for this function"};
@@ -866,8 +871,7 @@ Result<ProvisionedConfig> FunctionRegistry::put_provisioned(const std::string& n
                                                             const std::string& qualifier, int count,
                                                             int account_limit) {
   if (qualifier.empty() || qualifier == kLatest) {
-    return invalid_parameter(
-        "Provisioned Concurrency Configs cannot be applied to unpublished function versions.");
+    return unpublished_version();
   }
   std::lock_guard lock(write_mu_);
   ProvisionedConfig out{qualifier, count, now_string()};
@@ -879,8 +883,7 @@ Result<ProvisionedConfig> FunctionRegistry::put_provisioned(const std::string& n
       NUBO_ASSIGN_OR_RETURN(auto alias, load_alias(txn, name, qualifier));
       if (!alias) return not_found("Function not found: " + arn_.qualified_arn(name, qualifier));
       if (alias->function_version == kLatest) {
-        return invalid_parameter(
-            "Provisioned Concurrency Configs cannot be applied to unpublished function versions.");
+        return unpublished_version();
       }
       target = alias->function_version;
     } else {
@@ -962,8 +965,7 @@ Result<ProvisionedConfig> FunctionRegistry::get_provisioned(const std::string& n
 
 Status FunctionRegistry::delete_provisioned(const std::string& name, const std::string& qualifier) {
   if (qualifier.empty() || qualifier == kLatest) {
-    return invalid_parameter(
-        "Provisioned Concurrency Configs cannot be applied to unpublished function versions.");
+    return unpublished_version();
   }
   std::lock_guard lock(write_mu_);
   NUBO_TRY(store_->transaction([&](storage::Txn& txn) -> Status {
