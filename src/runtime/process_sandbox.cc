@@ -250,10 +250,14 @@ Error launch_error(const std::string& path, int step, int err) {
 
 class Process final : public SandboxProcess {
  public:
+  // rusage_peak: whether the kernel's rusage peak is the process's own. It is not after a vfork
+  // launch: exec folds the high-water mark of the memory the child shared until then (the
+  // node's) into it.
   Process(pid_t pid, int pidfd, int output_fd, int status_fd,
-          std::unique_ptr<InstanceCgroup> cgroup)
+          std::unique_ptr<InstanceCgroup> cgroup, bool rusage_peak)
       : pid_(pid),
         pidfd_(pidfd),
+        rusage_peak_(rusage_peak),
         cgroup_(std::move(cgroup)),
         output_fd_(output_fd),
         status_fd_(status_fd) {}
@@ -360,7 +364,9 @@ class Process final : public SandboxProcess {
       }
     }
     status_.max_rss_kb = last_peak_kb_;
-    if (ru && ru->ru_maxrss > status_.max_rss_kb) status_.max_rss_kb = ru->ru_maxrss;
+    if (rusage_peak_ && ru && ru->ru_maxrss > status_.max_rss_kb) {
+      status_.max_rss_kb = ru->ru_maxrss;
+    }
     if (cgroup_) {
       // The whole instance, every process of it: what Lambda's Max Memory Used counts. (The
       // rusage peak is not: in vfork mode it includes the node's own memory, which the child
@@ -377,6 +383,7 @@ class Process final : public SandboxProcess {
 
   const pid_t pid_;
   const int pidfd_;
+  const bool rusage_peak_;
   std::unique_ptr<InstanceCgroup> cgroup_;  // null without cgroups
   std::mutex mu_;
   int output_fd_;             // GUARDED_BY(mu_)
@@ -573,7 +580,8 @@ class ProcessSandbox final : public Sandbox {
     std::string status_path = "/proc/" + std::to_string(pid) + "/status";
     int status_fd = open(status_path.c_str(), O_RDONLY | O_CLOEXEC);
     return std::unique_ptr<SandboxProcess>(
-        std::make_unique<Process>(pid, pidfd, out_r, status_fd, std::move(cgroup)));
+        std::make_unique<Process>(pid, pidfd, out_r, status_fd, std::move(cgroup),
+                                  options_.method == ProcessSandboxOptions::Method::kFork));
   }
 
  private:

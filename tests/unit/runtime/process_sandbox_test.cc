@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -303,6 +304,29 @@ TEST_P(ProcessSandboxTest, TheSeccompFilterRefusesWhatAFunctionHasNoBusinessDoin
   EXPECT_NE(out.find("ptrace -1 1\n"), std::string::npos) << out;  // EPERM
   EXPECT_NE(out.find("pid True"), std::string::npos) << out;       // ordinary calls work
   EXPECT_NE(out.find("still-running"), std::string::npos) << out;
+}
+
+// Without a cgroup, the peak is the process's own (VmHWM), never the node's: a vfork child's
+// rusage peak includes the memory it shared with the node until exec.
+TEST(ProcessSandboxLimitsTest, APeakWithoutCgroupIsNeverTheNodes) {
+  int64_t ours_kb = 0;
+  {
+    std::ifstream f("/proc/self/status");
+    std::string line;
+    while (std::getline(f, line)) {
+      if (line.rfind("VmHWM:", 0) == 0) ours_kb = std::strtoll(line.c_str() + 6, nullptr, 10);
+    }
+  }
+  if (ours_kb < 48 * 1024) GTEST_SKIP() << "this test process is too small to tell apart";
+  ProcessSandboxOptions o;
+  o.limits = false;
+  auto sb = make_process_sandbox(o);
+  auto p = sb->launch(sh("sleep 0.3"));
+  ASSERT_TRUE(p.ok());
+  EXPECT_TRUE(testing::eventually([&] { return p.value()->peak_memory_kb() > 0; }));
+  ExitStatus st = wait_exit(*p.value());
+  EXPECT_GT(st.max_rss_kb, 0);
+  EXPECT_LT(st.max_rss_kb, 16 * 1024) << "the node's peak is " << ours_kb << " KB";
 }
 
 TEST(ProcessSandboxLimitsTest, WithoutLimitsTheProtectionsSayOff) {
