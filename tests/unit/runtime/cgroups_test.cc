@@ -28,11 +28,13 @@ std::string own_memory_cgroup() {
   return {};
 }
 
-int nubo_folders(const std::string& dir) {
+// The folders this process's cgroup roots made ("nubo-<our pid>-<n>") in dir.
+int our_folders(const std::string& dir) {
+  std::string prefix = "nubo-" + std::to_string(::getpid()) + "-";
   int n = 0;
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(dir, ec)) {
-    n += e.path().filename().string().rfind("nubo-", 0) == 0 ? 1 : 0;
+    n += e.path().filename().string().rfind(prefix, 0) == 0 ? 1 : 0;
   }
   return n;
 }
@@ -53,12 +55,12 @@ TEST(CgroupsTest, FoldersComeAndGoWithTheirOwners) {
   std::string stale = parent + "/nubo-999999999-0";
   ::mkdir(stale.c_str(), 0755);
   ::mkdir((stale + "/i1").c_str(), 0755);
-  int before = nubo_folders(parent);
+  int before = our_folders(parent);
   {
     auto root = open_cgroup_root(&why);
     if (!root) GTEST_SKIP() << why;
     EXPECT_FALSE(fs::exists(stale));
-    EXPECT_EQ(nubo_folders(parent), before);  // the stale one went, this node's came
+    EXPECT_EQ(our_folders(parent), before + 1);
     EXPECT_NE(root->describe().find("cgroup v1"), std::string::npos);
     {
       auto cg = root->create(64, 16);
@@ -67,7 +69,7 @@ TEST(CgroupsTest, FoldersComeAndGoWithTheirOwners) {
       EXPECT_FALSE((*cg)->oom_killed());
     }
   }
-  EXPECT_EQ(nubo_folders(parent), before - 1);  // nothing of this node is left
+  EXPECT_EQ(our_folders(parent), before);  // nothing of this root is left
 }
 
 }  // namespace
