@@ -89,8 +89,8 @@ class Invoker {
   // published version are started and initialised ahead (AWS_LAMBDA_INITIALIZATION_TYPE
   // "provisioned-concurrency"), kept however long they idle, and replaced when they die; an
   // invocation they serve is warm. Replaces the function's whole set: a version left out (or an
-  // empty set) loses its provisioned instances to the ordinary idle timeout. Instances of an
-  // init that failed are retried every kProvisionedRetry.
+  // empty set) loses its provisioned instances: idle ones stop at once, busy ones age out after.
+  // Instances of an init that failed are retried every kProvisionedRetry.
   struct ProvisionedTarget {
     FunctionSpec spec;
     int count = 0;

@@ -181,18 +181,35 @@ struct LocalInvoker::Core : std::enable_shared_from_this<LocalInvoker::Core> {
     SteadyClock::time_point retry_at{};
   };
 
-  // REQUIRES: prov_mu held. Forgets dead members; unpins those over the target.
-  static void prune_locked(ProvisionedVersion& v) {
+  // REQUIRES: prov_mu held. Forgets dead members; unpins those over the target and appends
+  // them to *released (release() stops the idle ones).
+  static void prune_locked(ProvisionedVersion& v,
+                           std::vector<std::shared_ptr<Instance>>* released) {
     std::erase_if(v.members, [](const std::shared_ptr<Instance>& i) { return !i->alive(); });
     while (static_cast<int>(v.members.size()) > v.target) {
-      v.members.back()->set_pinned(false);  // now an ordinary idle instance: it ages out
+      v.members.back()->set_pinned(false);
+      released->push_back(std::move(v.members.back()));
       v.members.pop_back();
     }
   }
 
+  // Provisioned instances no longer wanted: the idle ones stop now, as Lambda frees them; one
+  // that is serving an invocation goes back to the pool unpinned and ages out. Not under prov_mu.
+  void release(std::vector<std::shared_ptr<Instance>>& released) {
+    std::vector<Pool::Member> idle;
+    for (auto& inst : released) {
+      if (auto m = pool.take_member(inst->spec().qualified_arn, inst.get())) {
+        idle.push_back(std::move(m));
+      }
+    }
+    released.clear();
+    stop_all(idle);
+  }
+
   // REQUIRES: prov_mu held. Starts what the target still misses.
-  void top_up_locked(const std::string& key, ProvisionedVersion& v) {
-    prune_locked(v);
+  void top_up_locked(const std::string& key, ProvisionedVersion& v,
+                     std::vector<std::shared_ptr<Instance>>* released) {
+    prune_locked(v, released);
     if (stopping_flag.load(std::memory_order_acquire)) return;
     int need = v.target - static_cast<int>(v.members.size()) - v.starting;
     for (int i = 0; i < need; ++i) {
@@ -203,11 +220,15 @@ struct LocalInvoker::Core : std::enable_shared_from_this<LocalInvoker::Core> {
   }
 
   void maintain_provisioned() {
-    std::lock_guard lock(prov_mu);
-    auto now = SteadyClock::now();
-    for (auto& [key, v] : provisioned) {
-      if (now >= v.retry_at) top_up_locked(key, v);
+    std::vector<std::shared_ptr<Instance>> released;
+    {
+      std::lock_guard lock(prov_mu);
+      auto now = SteadyClock::now();
+      for (auto& [key, v] : provisioned) {
+        if (now >= v.retry_at) top_up_locked(key, v, &released);
+      }
     }
+    release(released);
   }
 
   // Starts and initialises one provisioned instance of spec, then hands it to the pool if its
@@ -231,6 +252,7 @@ struct LocalInvoker::Core : std::enable_shared_from_this<LocalInvoker::Core> {
       failure = started.error().message;
     }
     std::vector<Pool::Member> retired;
+    std::vector<std::shared_ptr<Instance>> released;
     {
       std::lock_guard lock(core->prov_mu);
       auto it = core->provisioned.find(key);
@@ -238,7 +260,7 @@ struct LocalInvoker::Core : std::enable_shared_from_this<LocalInvoker::Core> {
       if (current) {
         ProvisionedVersion& v = it->second;
         --v.starting;
-        prune_locked(v);
+        prune_locked(v, &released);
         if (!inst) {
           v.failure = failure;
           v.retry_at = SteadyClock::now() + kProvisionedRetry;
@@ -253,6 +275,7 @@ struct LocalInvoker::Core : std::enable_shared_from_this<LocalInvoker::Core> {
     }
     if (inst) retired.push_back(std::move(inst));  // no longer wanted
     stop_all(retired);
+    core->release(released);
   }
 
   mutable std::mutex prov_mu;
@@ -417,7 +440,8 @@ void LocalInvoker::set_reserved_concurrency(const std::string& function_arn,
 void LocalInvoker::set_provisioned_concurrency(const std::string& function_arn,
                                                std::vector<ProvisionedTarget> targets) {
   Core& c = *core_;
-  std::lock_guard lock(c.prov_mu);
+  std::vector<std::shared_ptr<Instance>> released;
+  std::unique_lock lock(c.prov_mu);
   const std::string prefix = function_arn + ":";
   for (auto it = c.provisioned.begin(); it != c.provisioned.end();) {
     bool ours = it->first.compare(0, prefix.size(), prefix) == 0;
@@ -425,7 +449,10 @@ void LocalInvoker::set_provisioned_concurrency(const std::string& function_arn,
       return t.spec.qualified_arn == it->first && t.count > 0;
     });
     if (ours && !kept) {
-      for (auto& inst : it->second.members) inst->set_pinned(false);
+      for (auto& inst : it->second.members) {
+        inst->set_pinned(false);
+        released.push_back(inst);
+      }
       it = c.provisioned.erase(it);  // its coroutines find no entry and drop their instances
     } else {
       ++it;
@@ -436,7 +463,10 @@ void LocalInvoker::set_provisioned_concurrency(const std::string& function_arn,
     std::string key = t.spec.qualified_arn;
     Core::ProvisionedVersion& v = c.provisioned[key];
     if (v.spec.revision_id != t.spec.revision_id || v.spec.qualified_arn != key) {
-      for (auto& inst : v.members) inst->set_pinned(false);
+      for (auto& inst : v.members) {
+        inst->set_pinned(false);
+        released.push_back(inst);
+      }
       v.members.clear();
       v.starting = 0;
       v.generation = ++c.next_generation;
@@ -445,8 +475,10 @@ void LocalInvoker::set_provisioned_concurrency(const std::string& function_arn,
     if (v.target != t.count) v.failure.clear();
     v.target = t.count;
     v.retry_at = {};
-    c.top_up_locked(key, v);
+    c.top_up_locked(key, v, &released);
   }
+  lock.unlock();
+  c.release(released);
 }
 
 Invoker::ProvisionedStatus LocalInvoker::provisioned_status(

@@ -87,6 +87,21 @@ std::vector<Pool::Member> Pool::take_expired(SteadyTime now,
   return out;
 }
 
+Pool::Member Pool::take_member(std::string_view qualified_arn, const PoolMember* m) {
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(qualified_arn);
+  if (it == entries_.end()) return nullptr;
+  auto& idle = it->second.idle;
+  for (auto i = idle.begin(); i != idle.end(); ++i) {
+    if (i->member.get() == m) {
+      Member out = std::move(i->member);
+      idle.erase(i);
+      return out;
+    }
+  }
+  return nullptr;
+}
+
 std::vector<Pool::Member> Pool::take_function(std::string_view function_arn) {
   std::vector<Member> out;
   std::lock_guard lock(mu_);

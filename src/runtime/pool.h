@@ -61,6 +61,9 @@ class Pool {
   // ones); pinned ones are kept however long they idle.
   std::vector<Member> take_expired(SteadyTime now, std::chrono::nanoseconds idle_timeout);
 
+  // Removes and returns m if it is idle under qualified_arn; null if it is not there (in use).
+  Member take_member(std::string_view qualified_arn, const PoolMember* m);
+
   // Removes and returns every idle instance of the function (all its versions) and forgets it.
   std::vector<Member> take_function(std::string_view function_arn);
 

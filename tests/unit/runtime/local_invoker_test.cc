@@ -543,7 +543,7 @@ done
       },
       10s));
 
-  // Without the configuration they are ordinary idle instances again and age out.
+  // Without the configuration they stop.
   invoker_->set_provisioned_concurrency(f.function_arn, {});
   EXPECT_EQ(invoker_->provisioned_status(f.qualified_arn).ready, 0);
   EXPECT_TRUE(testing::eventually([&] { return invoker_->instance_pids().empty(); }, 5s));
@@ -573,6 +573,13 @@ TEST_F(LocalInvokerTest, ProvisioningAgainWhileTheFirstInitsRunDoesNotChurn) {
   std::sort(later.begin(), later.end());
   EXPECT_EQ(later, pids);
   EXPECT_EQ(invoker_->provisioned_status(f.qualified_arn).ready, 2);
+
+  // Lowered, then removed: idle provisioned instances stop at once (the idle timeout here is
+  // five minutes), as Lambda frees them.
+  invoker_->set_provisioned_concurrency(f.function_arn, {{f, 1}});
+  EXPECT_TRUE(testing::eventually([&] { return invoker_->instance_pids().size() == 1; }, 3s));
+  invoker_->set_provisioned_concurrency(f.function_arn, {});
+  EXPECT_TRUE(testing::eventually([&] { return invoker_->instance_pids().empty(); }, 3s));
 }
 
 TEST_F(LocalInvokerTest, AProvisionedInitThatFailsIsReported) {

@@ -205,5 +205,15 @@ TEST_F(PoolTest, AddedAheadPinnedOnesNeverExpireButDeadOnesGo) {
   EXPECT_EQ(pool_.idle_count(), 0u);
 }
 
+TEST_F(PoolTest, TakeMemberTakesThatOneIfItIsIdle) {
+  auto a = member(1), b = member(2);
+  pool_.add_idle(latest_, "r1", a, t0_, &retired_);
+  pool_.add_idle(latest_, "r1", b, t0_, &retired_);
+  EXPECT_EQ(id_of(pool_.take_member(latest_, a.get())), 1);
+  EXPECT_EQ(pool_.take_member(latest_, a.get()), nullptr);  // not there any more
+  EXPECT_EQ(pool_.take_member("other", b.get()), nullptr);
+  EXPECT_EQ(pool_.idle_count(), 1u);
+}
+
 }  // namespace
 }  // namespace nubo::runtime
