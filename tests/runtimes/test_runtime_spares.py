@@ -35,20 +35,30 @@ def start_spare(argv, tmp_path):
     return proc, w
 
 
-@pytest.mark.parametrize("kind", sorted(RUNTIMES))
-def test_spare_runs_the_function_it_is_assigned(kind, api, tmp_path):
-    argv, env_of, handler, files = RUNTIMES[kind]
+def task_folder(tmp_path, files):
     task = tmp_path / "task"
     task.mkdir()
     write_files(str(task), files)
+    return task
+
+
+def assign(w, task, env):
+    """Hands the spare its function as the node does (spare_pool.h), then EOF."""
+    msg = b"nubo-spare-1\0" + str(task).encode() + b"\0"
+    msg += b"".join(f"{k}={v}".encode() + b"\0" for k, v in env.items())
+    os.write(w, msg)
+    os.close(w)
+
+
+@pytest.mark.parametrize("kind", sorted(RUNTIMES))
+def test_spare_runs_the_function_it_is_assigned(kind, api, tmp_path):
+    argv, env_of, handler, files = RUNTIMES[kind]
+    task = task_folder(tmp_path, files)
     proc, w = start_spare(argv(), tmp_path)
     try:
         env = env_of(api, str(task), handler)
         env["MINE"] = "assigned"
-        msg = b"nubo-spare-1\0" + str(task).encode() + b"\0"
-        msg += b"".join(f"{k}={v}".encode() + b"\0" for k, v in env.items())
-        os.write(w, msg)
-        os.close(w)
+        assign(w, task, env)
         out = api.invoke({}).json()
         assert out["cwd"] == str(task)
         assert out["env"]["MINE"] == "assigned"
@@ -83,17 +93,12 @@ NODE_LOGGING_APP = ("exports.handler = async () => { console.warn('from-the-hand
 def test_spare_logs_in_the_format_it_is_assigned(kind, handler, files, api, tmp_path):
     """AWS_LAMBDA_LOG_FORMAT arrives with the assignment, after the client was loaded."""
     argv, env_of = RUNTIMES[kind][0], RUNTIMES[kind][1]
-    task = tmp_path / "task"
-    task.mkdir()
-    write_files(str(task), files)
+    task = task_folder(tmp_path, files)
     proc, w = start_spare(argv(), tmp_path)
     try:
         env = env_of(api, str(task), handler)
         env["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
-        msg = b"nubo-spare-1\0" + str(task).encode() + b"\0"
-        msg += b"".join(f"{k}={v}".encode() + b"\0" for k, v in env.items())
-        os.write(w, msg)
-        os.close(w)
+        assign(w, task, env)
         assert api.invoke({}).json() == 1
     finally:
         proc.kill()
