@@ -865,6 +865,27 @@ Result<std::optional<std::string>> provisioned_version(Q& q, const std::string& 
   return std::optional<std::string>(alias->function_version);
 }
 
+// The published version a provisioned configuration's qualifier names (an alias: its version).
+// ResourceNotFoundException if there is no such version or alias; InvalidParameterValue for an
+// alias of $LATEST.
+template <typename Q>
+Result<std::string> published_target(Q& q, const ArnContext& arn, const std::string& name,
+                                     const std::string& qualifier) {
+  if (is_alias_name(qualifier)) {
+    NUBO_ASSIGN_OR_RETURN(auto alias, load_alias(q, name, qualifier));
+    if (!alias) return not_found("Function not found: " + arn.qualified_arn(name, qualifier));
+    if (alias->function_version == kLatest) return unpublished_version();
+    return alias->function_version;
+  }
+  int64_t num = version_num(qualifier);
+  std::optional<VersionConfig> v;
+  if (num > 0) {
+    NUBO_ASSIGN_OR_RETURN(v, load_version(q, name, num));
+  }
+  if (!v) return not_found("Function not found: " + arn.qualified_arn(name, qualifier));
+  return qualifier;
+}
+
 }  // namespace
 
 Result<ProvisionedConfig> FunctionRegistry::put_provisioned(const std::string& name,
@@ -878,23 +899,7 @@ Result<ProvisionedConfig> FunctionRegistry::put_provisioned(const std::string& n
   NUBO_TRY(store_->transaction([&](storage::Txn& txn) -> Status {
     NUBO_ASSIGN_OR_RETURN(auto fn, load_function(txn, name));
     if (!fn) return not_found("Function not found: " + arn_.function_arn(name));
-    std::string target;
-    if (is_alias_name(qualifier)) {
-      NUBO_ASSIGN_OR_RETURN(auto alias, load_alias(txn, name, qualifier));
-      if (!alias) return not_found("Function not found: " + arn_.qualified_arn(name, qualifier));
-      if (alias->function_version == kLatest) {
-        return unpublished_version();
-      }
-      target = alias->function_version;
-    } else {
-      int64_t num = version_num(qualifier);
-      std::optional<VersionConfig> v;
-      if (num > 0) {
-        NUBO_ASSIGN_OR_RETURN(v, load_version(txn, name, num));
-      }
-      if (!v) return not_found("Function not found: " + arn_.qualified_arn(name, qualifier));
-      target = qualifier;
-    }
+    NUBO_ASSIGN_OR_RETURN(std::string target, published_target(txn, arn_, name, qualifier));
     NUBO_ASSIGN_OR_RETURN(auto existing, load_provisioned(txn, name));
     int64_t others = 0;
     for (const auto& c : existing) {
@@ -971,19 +976,7 @@ Status FunctionRegistry::delete_provisioned(const std::string& name, const std::
   NUBO_TRY(store_->transaction([&](storage::Txn& txn) -> Status {
     NUBO_ASSIGN_OR_RETURN(auto fn, load_function(txn, name));
     if (!fn) return not_found("Function not found: " + arn_.function_arn(name));
-    bool exists;
-    if (is_alias_name(qualifier)) {
-      NUBO_ASSIGN_OR_RETURN(auto alias, load_alias(txn, name, qualifier));
-      exists = alias.has_value();
-    } else {
-      int64_t num = version_num(qualifier);
-      std::optional<VersionConfig> v;
-      if (num > 0) {
-        NUBO_ASSIGN_OR_RETURN(v, load_version(txn, name, num));
-      }
-      exists = v.has_value();
-    }
-    if (!exists) return not_found("Function not found: " + arn_.qualified_arn(name, qualifier));
+    NUBO_TRY(published_target(txn, arn_, name, qualifier));
     NUBO_TRY(txn.exec("DELETE FROM lambda_provisioned WHERE function_name = ? AND qualifier = ?",
                       {name, qualifier}));
     return Ok{};
