@@ -1,5 +1,6 @@
 // nubo: the node binary. `nubo serve` starts a node; see app/cli.h for flags.
 #include <sys/prctl.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <cstdio>
@@ -12,6 +13,7 @@
 #include "app/cli.h"
 #include "app/node.h"
 #include "base/log.h"
+#include "runtime/process_sandbox.h"
 
 #ifndef NUBO_DEFAULT_RUNTIMES_DIR
 #define NUBO_DEFAULT_RUNTIMES_DIR ""
@@ -56,6 +58,12 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   nubo::NodeConfig config = cmd->config;
   config.runtimes_dir = find_runtimes_dir(config.runtimes_dir);
+  if (config.sandbox_isolation && geteuid() == 0) {
+    // While the node has one thread: the mounts its sandbox makes stay in the node's namespace
+    // and vanish with it.
+    auto made = nubo::runtime::make_mounts_private();
+    if (!made.ok()) nubo::log_warn("sandbox: mounts not private: " + made.error().message);
+  }
   auto node = nubo::app::Node::create(config);
   if (!node.ok()) {
     std::cerr << "nubo: " << node.error().message << "\n";

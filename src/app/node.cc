@@ -1,5 +1,7 @@
 #include "app/node.h"
 
+#include <unistd.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -95,7 +97,11 @@ Result<std::unique_ptr<Node>> Node::create(NodeConfig config) {
   rdeps.blocking = m.blocking.get();
   // Which protections hold on this machine, said before anything runs (issue 3: a node without
   // the privileges one needs starts anyway and says which are off).
-  m.sandbox = runtime::make_process_sandbox();
+  runtime::ProcessSandboxOptions sandbox_options;
+  sandbox_options.isolate = m.config.sandbox_isolation;
+  sandbox_options.work_dir = m.config.data_dir + "/sandboxes";
+  sandbox_options.runtimes_dir = m.config.runtimes_dir;
+  m.sandbox = runtime::make_process_sandbox(sandbox_options);
   for (const std::string& line : m.sandbox->protections()) {
     if (line.rfind("off", 0) == 0) {
       log_warn("sandbox: " + line);
@@ -104,6 +110,21 @@ Result<std::unique_ptr<Node>> Node::create(NodeConfig config) {
     }
   }
   rdeps.sandbox = m.sandbox.get();
+  // An isolated instance reaches nubo through a listener in its own network that the front
+  // door accepts on (the server exists once start() runs, before any instance does).
+  Impl* mp = &m;
+  rdeps.serve_api_on = [mp](int fd) -> std::function<void()> {
+    if (!mp->server) {
+      ::close(fd);
+      return [] {};
+    }
+    auto closer = mp->server->adopt(fd);
+    if (!closer.ok()) {
+      log_warn("sandbox: an instance cannot reach nubo: " + closer.error().message);
+      return [] {};
+    }
+    return std::move(closer).value();
+  };
   m.invoker = runtime::make_local_invoker(rdeps);
 
   lambda::LambdaDeps ldeps;

@@ -27,6 +27,9 @@ struct NodeConfig {
   // Interpreter processes (python, node) started ahead of the cold starts that take them
   // (runtime/spare_pool.h); 0 turns spares off.
   int spare_instances = 2;
+  // Instances in their own namespaces under a minimal read-only root (runtime/process_sandbox.h),
+  // where the node has the privileges; `--isolation off` runs them as plain processes.
+  bool sandbox_isolation = true;
   // First retry delay of a failed async invocation (AWS: 1 minute, then 2). Tests shorten it.
   std::chrono::milliseconds async_retry_base{60000};
 };

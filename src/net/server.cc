@@ -1,6 +1,7 @@
 #include "net/server.h"
 
 #include <sys/socket.h>
+#include <unistd.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -13,6 +14,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <algorithm>
 #include <array>
 #include <condition_variable>
 #include <exception>
@@ -279,6 +281,40 @@ Result<uint16_t> HttpServer::listen(const std::string& host, uint16_t port) {
   }
   asio::co_spawn(state_->io, accept_loop(state_, acceptor), asio::detached);
   return bound;
+}
+
+Result<std::function<void()>> HttpServer::adopt(int fd) {
+  auto acceptor = std::make_shared<tcp::acceptor>(state_->io);
+  boost::system::error_code ec;
+  acceptor->assign(tcp::v4(), fd, ec);
+  if (ec) {
+    ::close(fd);
+    return Error{"ServiceException", 500, "cannot accept on an adopted socket: " + ec.message()};
+  }
+  {
+    std::lock_guard lock(state_->mu);
+    if (state_->stopped.load()) {
+      acceptor->close(ec);
+      return Error{"ServiceException", 500, "the server is stopping"};
+    }
+    state_->acceptors.push_back(acceptor);
+    ++state_->accept_loops;
+  }
+  asio::co_spawn(state_->io, accept_loop(state_, acceptor), asio::detached);
+  // Holds the state, not the server: callable after the server is destroyed.
+  std::weak_ptr<State> weak = state_;
+  return std::function<void()>([weak, acceptor] {
+    auto st = weak.lock();
+    if (!st) return;
+    std::lock_guard lock(st->mu);
+    st->acceptors.erase(std::remove(st->acceptors.begin(), st->acceptors.end(), acceptor),
+                        st->acceptors.end());
+    // As in stop(): the close runs on the acceptors' io_context.
+    asio::post(st->io, [acceptor] {
+      boost::system::error_code ignored;
+      acceptor->close(ignored);
+    });
+  });
 }
 
 void HttpServer::stop() {

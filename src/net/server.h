@@ -10,6 +10,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,6 +41,12 @@ class HttpServer {
 
   // Binds and starts accepting. port 0 picks a free port; the bound port is returned.
   Result<uint16_t> listen(const std::string& host, uint16_t port);
+
+  // Starts accepting on fd, a TCP socket that already listens (made elsewhere: inside a function
+  // instance's network namespace). Takes ownership of fd, also on error. Returns what stops
+  // accepting on it and closes it (connections it accepted go on); that may be called from any
+  // thread, also after the server is gone. Any thread.
+  Result<std::function<void()>> adopt(int fd);
 
   // Stops accepting and closes idle connections; requests in flight finish, then their
   // connections close. Returns at once; wait_idle() waits for the connections to end.

@@ -86,6 +86,8 @@ struct Instance::Impl {
   std::unique_ptr<SandboxProcess> process;
   SteadyClock::time_point launched_at{};
   std::shared_ptr<RuntimeApi> api;
+  // Stops the node's API listener in the instance's network (InstanceDeps::serve_api_on).
+  std::function<void()> stop_serving_api;
   asio::posix::stream_descriptor output;  // stdout+stderr; used by the reader chain only
   asio::posix::stream_descriptor exit;    // a dup of the pidfd; used by the exit watcher only
   std::atomic<bool> stopped{false};
@@ -98,7 +100,7 @@ struct Instance::Impl {
   bool eof = false;     // GUARDED_BY(mu)
   std::unique_ptr<char[]> buf{new char[kReadChunk]};  // GUARDED_BY(mu)
   std::string partial;                     // GUARDED_BY(mu): output after the last newline
-  bool capture = false;                    // GUARDED_BY(mu): collect lines into tail
+  bool capture = true;                     // GUARDED_BY(mu): collect lines into tail
   std::string tail;                        // GUARDED_BY(mu)
   bool started = false;                    // GUARDED_BY(mu): START logged for this invocation
   bool delivered_once = false;             // GUARDED_BY(mu)
@@ -179,6 +181,7 @@ Instance::Instance(Private, InstanceDeps deps, std::shared_ptr<const FunctionSpe
 
 Instance::~Instance() {
   if (impl_->api) impl_->api->close();
+  if (impl_->stop_serving_api) impl_->stop_serving_api();
   boost::system::error_code ignored;
   impl_->output.close(ignored);
   impl_->exit.close(ignored);
@@ -194,11 +197,16 @@ net::Task<Result<std::shared_ptr<Instance>>> Instance::start(
   m.api = RuntimeApi::make(*m.deps.io, m.deps.clock, [weak](const RuntimeApi::Event& ev) {
     if (auto i = weak.lock()) i->on_deliver(ev.request_id);
   });
-  auto port = m.api->listen();
-  if (!port.ok()) co_return port.error();
+  // An isolated instance's Runtime API listens in its own network, made by the launch.
+  uint16_t api_port = 0;
+  if (!m.deps.sandbox->view()) {
+    auto port = m.api->listen();
+    if (!port.ok()) co_return port.error();
+    api_port = port.value();
+  }
   // GCC 12 destroys a capturing lambda (or a by-value argument) twice when it is created in the
   // same expression as a co_await: build the awaitable first, then await it.
-  auto launch_fn = [inst, p = port.value()]() -> Status { return inst->launch(p); };
+  auto launch_fn = [inst, api_port]() -> Status { return inst->launch(api_port); };
   auto launching = net::run_blocking(*m.deps.launcher, std::move(launch_fn));
   Status launched = co_await std::move(launching);
   if (!launched.ok()) {
@@ -216,9 +224,13 @@ Status Instance::launch(uint16_t api_port) {
   const FunctionSpec& spec = *spec_;
   RuntimeSettings settings = *m.deps.runtimes;
   settings.runtimes_dir = m.deps.config->runtimes_dir;
-  NUBO_ASSIGN_OR_RETURN(LaunchCommand cmd, launch_command(spec, settings));
+  const SandboxView* view = m.deps.sandbox->view();
+  NUBO_ASSIGN_OR_RETURN(LaunchCommand cmd, launch_command(spec, settings, view));
   InstanceEnvironment ie;
-  ie.runtime_api_port = api_port;
+  ie.runtime_api_port = view ? view->runtime_api_port : api_port;
+  // In its own network the instance reaches nubo on its loopback, at the node's port.
+  const uint16_t node_port = m.deps.config->port;
+  if (view) ie.endpoint_url = "http://127.0.0.1:" + std::to_string(node_port);
   ie.log_stream = log_stream_;
   ie.provisioned = m.deps.provisioned;
   if (m.deps.credentials) {
@@ -231,7 +243,8 @@ Status Instance::launch(uint16_t api_port) {
   ls.executable = cmd.executable;
   ls.argv = cmd.argv;
   ls.env = build_environment(spec, *m.deps.config, cmd, ie);
-  ls.cwd = spec.code_dir;
+  ls.cwd = cmd.task_root;
+  if (view) ls.listen_ports = {view->runtime_api_port, node_port};
   ls.max_open_files = kMaxOpenFiles;
   ls.code_dir = spec.code_dir;
   ls.memory_mb = spec.memory_mb;
@@ -245,6 +258,14 @@ Status Instance::launch(uint16_t api_port) {
   if (!m.process) {
     NUBO_ASSIGN_OR_RETURN(m.process, m.deps.sandbox->launch(ls));
   }
+  if (view) {
+    Status serving = serve_in_instance_network();
+    if (!serving.ok()) {
+      m.process->kill(SIGKILL);
+      m.process.reset();  // reaps
+      return serving;
+    }
+  }
   if (m.deps.adopt && !m.deps.adopt(shared_from_this())) {
     m.process->kill(SIGKILL);
     m.process.reset();  // reaps
@@ -256,6 +277,21 @@ Status Instance::launch(uint16_t api_port) {
                [pool = m.deps.spares, ls = std::move(ls)] { pool->replenish(ls); });
   }
   return Ok{};
+}
+
+Status Instance::serve_in_instance_network() {
+  Impl& m = *impl_;
+  std::vector<int> fds = m.process->take_listeners();
+  if (fds.size() != 2) {
+    for (int fd : fds) ::close(fd);
+    return internal_error("the instance's sandbox made no listeners in its network");
+  }
+  if (m.deps.serve_api_on) {
+    m.stop_serving_api = m.deps.serve_api_on(fds[1]);
+  } else {
+    ::close(fds[1]);  // no node API to reach (unit tests of the invoker alone)
+  }
+  return m.api->adopt(fds[0], m.deps.sandbox->view()->runtime_api_port);
 }
 
 void Instance::watch() {
@@ -389,8 +425,10 @@ net::Task<InvokeAttempt> Instance::invoke(InvokeRequest req, bool cold) {
   const bool want_tail = req.want_log_tail;
   {
     std::lock_guard lock(m.mu);
-    m.capture = want_tail;  // on a cold start, the init output is part of the tail
-    m.tail.clear();
+    // On a cold start the init output, captured since the launch (the reader may have logged it
+    // before this call), is part of the tail.
+    if (!cold || !want_tail) m.tail.clear();
+    m.capture = want_tail;
     m.started = false;
   }
 

@@ -50,6 +50,10 @@ struct InstanceDeps {
   // Called on the launcher thread right after the process started. Returning false refuses the
   // instance (the node is stopping): it is killed and start() fails.
   std::function<bool(const std::shared_ptr<Instance>&)> adopt;
+  // Isolated instances (Sandbox::view()): accepts requests to nubo's API on fd, a socket
+  // listening in the instance's own network; returns what stops that. Null: fd is closed, the
+  // instance cannot reach nubo.
+  std::function<std::function<void()>(int fd)> serve_api_on;
   // Called once when the process has been reaped (from an io thread, or from wait_reaped()).
   std::function<void(Instance*)> on_reaped;
   // Started ahead for provisioned concurrency: AWS_LAMBDA_INITIALIZATION_TYPE says so, and the
@@ -117,8 +121,12 @@ class Instance final : public PoolMember, public std::enable_shared_from_this<In
 
  private:
   struct Impl;
-  Status launch(uint16_t api_port);  // on the launcher thread
-  void watch();                      // starts the output reader and the exit watcher
+  // On the launcher thread. api_port: the Runtime API's port on the node (ignored when the
+  // sandbox isolates: the API then listens in the instance's network).
+  Status launch(uint16_t api_port);
+  // Starts accepting on the listeners the isolated launch made (Runtime API, nubo's API).
+  Status serve_in_instance_network();
+  void watch();  // starts the output reader and the exit watcher
   void arm_reader();
   void arm_exit();
   void on_deliver(std::string_view request_id);

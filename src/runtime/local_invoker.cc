@@ -84,6 +84,7 @@ struct LocalInvoker::Core : std::enable_shared_from_this<LocalInvoker::Core> {
     instance_deps.config = deps.config;
     instance_deps.runtimes = &runtimes;
     instance_deps.credentials = deps.credentials;
+    instance_deps.serve_api_on = deps.serve_api_on;
     instance_deps.adopt = [weak](const std::shared_ptr<Instance>& inst) {
       auto core = weak.lock();
       if (!core) return false;

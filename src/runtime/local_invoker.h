@@ -46,6 +46,8 @@ struct LocalInvokerDeps {
   // The credentials an instance gets (issue 4: the execution role's session credentials).
   // Null: the root key pair of the config.
   std::function<InstanceCredentials(const FunctionSpec&)> credentials;
+  // InstanceDeps::serve_api_on: how an isolated instance reaches nubo's API. Null: it cannot.
+  std::function<std::function<void()>(int fd)> serve_api_on;
   // Overrides config->instance_idle_timeout (tests use milliseconds).
   std::optional<std::chrono::milliseconds> idle_timeout;
 };

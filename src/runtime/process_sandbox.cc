@@ -1,27 +1,39 @@
 #include "runtime/process_sandbox.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/sched.h>
 #include <linux/seccomp.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
+#include <fstream>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "base/check.h"
 #include "runtime/cgroups.h"
 #include "runtime/limits.h"
 #include "runtime/seccomp_filter.h"
@@ -47,6 +59,10 @@ enum ChildStep : int {
   kStepCgroup,
   kStepNoNewPrivs,
   kStepSeccomp,
+  kStepRoot,      // an operation of RootOp (ChildArgs::failed_op says which)
+  kStepPivot,     // pivot_root into the new root
+  kStepHostname,  // sethostname
+  kStepIds,       // setgroups / setresgid / setresuid
 };
 
 const char* step_name(int step) {
@@ -71,10 +87,31 @@ const char* step_name(int step) {
       return "prctl(PR_SET_NO_NEW_PRIVS)";
     case kStepSeccomp:
       return "prctl(PR_SET_SECCOMP)";
+    case kStepRoot:
+      return "preparing the instance's root";
+    case kStepPivot:
+      return "pivot_root";
+    case kStepHostname:
+      return "sethostname";
+    case kStepIds:
+      return "changing to the instance's uid";
     default:
       return "launch";
   }
 }
+
+// One step of building an isolated instance's root, run by the child with its working directory
+// at the root's tmpfs: paths are relative to it.
+struct RootOp {
+  enum Kind { kMkdir, kSymlink, kMount, kMknod } kind = kMkdir;
+  const char* a = nullptr;  // kMkdir, kMknod: path; kSymlink: target; kMount: source
+  const char* b = nullptr;  // kSymlink: link path; kMount: target
+  const char* fstype = nullptr;
+  unsigned long flags = 0;  // kMount
+  const char* data = nullptr;
+  unsigned mode = 0;  // kMkdir, kMknod
+  unsigned long dev = 0;
+};
 
 // What the child needs, prepared by the parent (the child allocates nothing). In vfork mode the
 // child writes err/step here and the parent reads them once clone() returns.
@@ -93,8 +130,18 @@ struct ChildArgs {
   bool no_new_privs = false;
   const struct sock_fprog* seccomp = nullptr;  // installed last, right before exec
   pid_t parent_pid = 0;
+  // Isolation (ProcessSandboxOptions::isolate): the child is in new mount, PID, IPC and UTS
+  // namespaces (its network namespace is the launching thread's, already new). It mounts a tmpfs
+  // on root_dir, runs ops in it, pivots into it and becomes uid/gid.
+  bool isolate = false;
+  const char* root_dir = nullptr;
+  const RootOp* ops = nullptr;
+  int n_ops = 0;
+  uid_t uid = 0;
+  gid_t gid = 0;
   volatile int step = kStepNone;
   volatile int err = 0;
+  volatile int failed_op = -1;
 };
 
 // The kernel's struct sigaction, zero-filled: SIG_DFL, no flags, empty mask. Whatever the
@@ -129,13 +176,60 @@ __attribute__((no_sanitize("address", "undefined"))) __attribute__((noinline)) i
     step = kStepSetsid;
     goto fail;
   }
-  if (syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) {
-    step = kStepDeathSignal;
-    goto fail;
-  }
-  if (syscall(SYS_getppid) != a->parent_pid) {  // the launching thread died before the prctl
-    step = kStepParentGone;
-    goto fail;
+  if (!a->isolate) {
+    if (syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) {
+      step = kStepDeathSignal;
+      goto fail;
+    }
+    if (syscall(SYS_getppid) != a->parent_pid) {  // the launching thread died before the prctl
+      step = kStepParentGone;
+      goto fail;
+    }
+  } else {
+    // Mounts made from here on stay in this namespace; the node's later ones (a spare's code)
+    // still arrive.
+    syscall(SYS_umask, 0);
+    if (syscall(SYS_mount, nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) < 0 ||
+        syscall(SYS_mount, "tmpfs", a->root_dir, "tmpfs", MS_NOSUID | MS_NODEV,
+                "size=64k,mode=0755") < 0 ||
+        syscall(SYS_chdir, a->root_dir) < 0) {
+      step = kStepRoot;
+      goto fail;
+    }
+    for (int i = 0; i < a->n_ops; ++i) {
+      const RootOp& op = a->ops[i];
+      long r = 0;
+      switch (op.kind) {
+        case RootOp::kMkdir:
+          r = syscall(SYS_mkdir, op.a, op.mode);
+          break;
+        case RootOp::kSymlink:
+          r = syscall(SYS_symlink, op.a, op.b);
+          break;
+        case RootOp::kMount:
+          r = syscall(SYS_mount, op.a, op.b, op.fstype, op.flags, op.data);
+          break;
+        case RootOp::kMknod:
+          r = syscall(SYS_mknod, op.a, op.mode, op.dev);
+          break;
+      }
+      if (r < 0) {
+        a->failed_op = i;
+        step = kStepRoot;
+        goto fail;
+      }
+    }
+    syscall(SYS_umask, 022);
+    // The old root goes: nothing of the node's file system is reachable from here.
+    if (syscall(SYS_pivot_root, ".", ".") < 0 || syscall(SYS_umount2, ".", MNT_DETACH) < 0 ||
+        syscall(SYS_chdir, "/") < 0) {
+      step = kStepPivot;
+      goto fail;
+    }
+    if (syscall(SYS_sethostname, "localhost", 9) < 0) {
+      step = kStepHostname;
+      goto fail;
+    }
   }
   if (syscall(SYS_dup2, a->null_fd, 0) < 0 || syscall(SYS_dup2, a->out_fd, 1) < 0 ||
       syscall(SYS_dup2, a->out_fd, 2) < 0) {
@@ -172,13 +266,28 @@ __attribute__((no_sanitize("address", "undefined"))) __attribute__((noinline)) i
     struct sched_param param = {0};
     syscall(SYS_sched_setscheduler, 0, SCHED_BATCH, &param);
   }
+  if (a->cwd && a->cwd[0] && syscall(SYS_chdir, a->cwd) < 0) {
+    step = kStepChdir;
+    goto fail;
+  }
+  if (a->isolate) {
+    // Last of what needs privileges: from here on the instance has none.
+    if (syscall(SYS_setgroups, 0, nullptr) < 0 ||
+        syscall(SYS_setresgid, a->gid, a->gid, a->gid) < 0 ||
+        syscall(SYS_setresuid, a->uid, a->uid, a->uid) < 0) {
+      step = kStepIds;
+      goto fail;
+    }
+    // After the uid change, which clears it. (getppid() is 0 in a new PID namespace, so the
+    // check of the plain path cannot be made; the launcher thread outlives its launches.)
+    if (syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) {
+      step = kStepDeathSignal;
+      goto fail;
+    }
+  }
   // No exec can grant privileges from here on (setuid binaries, file capabilities).
   if (a->no_new_privs && syscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
     step = kStepNoNewPrivs;
-    goto fail;
-  }
-  if (a->cwd && a->cwd[0] && syscall(SYS_chdir, a->cwd) < 0) {
-    step = kStepChdir;
     goto fail;
   }
   if (a->seccomp && syscall(SYS_prctl, PR_SET_SECCOMP, SECCOMP_MODE_FILTER, a->seccomp, 0, 0) < 0) {
@@ -248,19 +357,121 @@ Error launch_error(const std::string& path, int step, int err) {
       std::string("cannot start the function's process: ") + step_name(step) + ": " + reason};
 }
 
+// A spare's /var/task on the node's side: an empty folder bind-mounted on itself and made shared,
+// so that the code mounted on it later (Process::attach_code) propagates into the instance.
+Result<std::string> make_slot(const std::string& work_dir) {
+  static std::atomic<uint64_t> next{1};
+  std::string path = work_dir + "/spare-" + std::to_string(getpid());
+  path += "-";
+  path += std::to_string(next.fetch_add(1));
+  if (mkdir(path.c_str(), 0755) != 0) {
+    return internal_error("cannot make a spare's code folder " + path + ": " +
+                          lower_first(std::strerror(errno)));
+  }
+  if (mount(path.c_str(), path.c_str(), nullptr, MS_BIND, nullptr) != 0 ||
+      mount(nullptr, path.c_str(), nullptr, MS_SHARED, nullptr) != 0) {
+    int err = errno;
+    umount2(path.c_str(), MNT_DETACH);
+    rmdir(path.c_str());
+    return internal_error("cannot mount a spare's code folder " + path + ": " +
+                          lower_first(std::strerror(err)));
+  }
+  return path;
+}
+
+// Unmounts what make_slot and attach_code mounted on path and removes the folder. Never deletes
+// anything else: a folder still holding files is left alone.
+void remove_slot(const std::string& path) {
+  for (int i = 0; i < 4 && umount2(path.c_str(), MNT_DETACH) == 0; ++i) {
+  }
+  rmdir(path.c_str());
+}
+
+// The network namespace the calling thread started in (opened on its first launch).
+int home_netns() {
+  thread_local int fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  return fd;
+}
+
+// Puts the calling thread into a new network namespace with loopback up; the destructor takes it
+// back to home_netns(). A clone() in between makes a child that lives in the new namespace, and
+// sockets made in between belong to it.
+class NewNetns {
+ public:
+  NewNetns() = default;
+  NewNetns(const NewNetns&) = delete;
+  NewNetns& operator=(const NewNetns&) = delete;
+  ~NewNetns() {
+    // A launcher thread left in an instance's namespace would put every later instance there.
+    if (entered_) NUBO_CHECK(setns(home_netns(), CLONE_NEWNET) == 0);
+  }
+
+  Status enter() {
+    if (home_netns() < 0) return net_error("open /proc/thread-self/ns/net", errno);
+    if (unshare(CLONE_NEWNET) != 0) return net_error("unshare(CLONE_NEWNET)", errno);
+    entered_ = true;
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0) return net_error("socket", errno);
+    struct ifreq ifr;
+    std::memset(&ifr, 0, sizeof ifr);
+    std::memcpy(ifr.ifr_name, "lo", 3);
+    bool up = ioctl(s, SIOCGIFFLAGS, &ifr) == 0;
+    if (up) {
+      ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP | IFF_RUNNING);
+      up = ioctl(s, SIOCSIFFLAGS, &ifr) == 0;
+    }
+    int err = errno;
+    close(s);
+    if (!up) return net_error("bringing up loopback", err);
+    return Ok{};
+  }
+
+  // A TCP socket listening on 127.0.0.1:port of the namespace entered.
+  Result<int> listen_on(uint16_t port) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) return net_error("socket", errno);
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in addr;
+    std::memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd, reinterpret_cast<struct sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::listen(fd, SOMAXCONN) != 0) {
+      int err = errno;
+      close(fd);
+      return net_error("listening on 127.0.0.1:" + std::to_string(port), err);
+    }
+    return fd;
+  }
+
+ private:
+  static Error net_error(const std::string& what, int err) {
+    return internal_error("cannot give the instance its network: " + what + ": " +
+                          lower_first(std::strerror(err)));
+  }
+  bool entered_ = false;
+};
+
 class Process final : public SandboxProcess {
  public:
   // rusage_peak: whether the kernel's rusage peak is the process's own. It is not after a vfork
   // launch: exec folds the high-water mark of the memory the child shared until then (the
   // node's) into it.
+  // listeners: sockets listening in the instance's network namespace; slot: the spare's code
+  // folder of the node (SpareSlot), empty when the code was mounted at launch.
   Process(pid_t pid, int pidfd, int output_fd, int status_fd,
-          std::unique_ptr<InstanceCgroup> cgroup, bool rusage_peak)
+          std::unique_ptr<InstanceCgroup> cgroup, bool rusage_peak, std::vector<int> listeners,
+          std::string slot)
       : pid_(pid),
         pidfd_(pidfd),
         rusage_peak_(rusage_peak),
         cgroup_(std::move(cgroup)),
+        slot_(std::move(slot)),
         output_fd_(output_fd),
-        status_fd_(status_fd) {}
+        status_fd_(status_fd),
+        listeners_(std::move(listeners)) {}
 
   ~Process() override {
     {
@@ -272,6 +483,8 @@ class Process final : public SandboxProcess {
       }
     }
     cgroup_.reset();  // kills any straggler and removes the folder
+    if (!slot_.empty()) remove_slot(slot_);
+    for (int fd : listeners_) close(fd);
     if (output_fd_ >= 0) close(output_fd_);
     if (status_fd_ >= 0) close(status_fd_);
     if (pidfd_ >= 0) close(pidfd_);
@@ -285,6 +498,29 @@ class Process final : public SandboxProcess {
     int fd = output_fd_;
     output_fd_ = -1;
     return fd;
+  }
+
+  std::vector<int> take_listeners() override {
+    std::lock_guard lock(mu_);
+    return std::move(listeners_);
+  }
+
+  Status attach_code(const std::string& code_dir) override {
+    if (slot_.empty()) return Ok{};
+    // A copy of the code folder's mount, read-only, moved onto the slot: the mount propagates
+    // to the slot's copy at /var/task in the instance's namespace.
+    int tree = open_tree(AT_FDCWD, code_dir.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+    if (tree < 0) return attach_error("open_tree", errno);
+    struct mount_attr attr = {};
+    attr.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+    if (mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0 ||
+        move_mount(tree, "", AT_FDCWD, slot_.c_str(), MOVE_MOUNT_F_EMPTY_PATH) < 0) {
+      int err = errno;
+      close(tree);
+      return attach_error("mount", err);
+    }
+    close(tree);
+    return Ok{};
   }
 
   void kill(int sig) override {
@@ -381,21 +617,29 @@ class Process final : public SandboxProcess {
     }
   }
 
+  static Error attach_error(const char* what, int err) {
+    return Error{"ServiceException", 500,
+                 std::string("cannot give the instance its code: ") + what + ": " +
+                     lower_first(std::strerror(err))};
+  }
+
   const pid_t pid_;
   const int pidfd_;
   const bool rusage_peak_;
   std::unique_ptr<InstanceCgroup> cgroup_;  // null without cgroups
+  const std::string slot_;
   std::mutex mu_;
-  int output_fd_;             // GUARDED_BY(mu_)
-  int status_fd_;             // GUARDED_BY(mu_): /proc/<pid>/status, for VmHWM
-  int64_t last_peak_kb_ = 0;  // GUARDED_BY(mu_)
-  bool reaped_ = false;       // GUARDED_BY(mu_)
-  ExitStatus status_;         // GUARDED_BY(mu_)
+  int output_fd_;               // GUARDED_BY(mu_)
+  int status_fd_;               // GUARDED_BY(mu_): /proc/<pid>/status, for VmHWM
+  int64_t last_peak_kb_ = 0;    // GUARDED_BY(mu_)
+  bool reaped_ = false;         // GUARDED_BY(mu_)
+  ExitStatus status_;           // GUARDED_BY(mu_)
+  std::vector<int> listeners_;  // GUARDED_BY(mu_)
 };
 
 class ProcessSandbox final : public Sandbox {
  public:
-  explicit ProcessSandbox(ProcessSandboxOptions options) : options_(options) {
+  explicit ProcessSandbox(ProcessSandboxOptions options) : options_(std::move(options)) {
     null_fd_ = above_stdio(open("/dev/null", O_RDWR | O_CLOEXEC));
     if (options_.limits) {
       cgroups_ = open_cgroup_root(&cgroups_off_);
@@ -407,6 +651,12 @@ class ProcessSandbox final : public Sandbox {
       } else {
         seccomp_off_ = filter.error().message;
       }
+    }
+    if (options_.isolate) {
+      isolation_off_ = set_up_isolation();
+      isolated_ = isolation_off_.empty();
+    } else {
+      isolation_off_ = "turned off";
     }
   }
 
@@ -429,18 +679,248 @@ class ProcessSandbox final : public Sandbox {
       out.push_back("off: seccomp filter (" +
                     (options_.limits ? seccomp_off_ : std::string("turned off")) + ")");
     }
-    out.push_back(
-        "off: PID, mount, IPC, UTS and network namespaces, private /tmp, read-only root, "
-        "unprivileged uid (not built yet: functions run as the node's user and see its file "
-        "system and processes, so a determined function can raise its own cgroup limits or "
-        "read the data directory)");
+    if (isolated_) {
+      out.push_back(
+          "on: PID, mount, IPC, UTS and network namespaces; read-only root with the code at "
+          "/var/task and a private /tmp; uid " +
+          std::to_string(options_.uid) + ", no capabilities");
+      out.push_back(
+          "off: outbound network (functions reach only their Runtime API and nubo on "
+          "loopback; --isolation off runs them on the host's network)");
+    } else {
+      out.push_back(
+          "off: PID, mount, IPC, UTS and network namespaces, private /tmp, read-only root, "
+          "unprivileged uid (" +
+          isolation_off_ +
+          ": functions run as the node's user and see its file system, processes and network)");
+    }
     return out;
   }
+
+  const SandboxView* view() const override { return isolated_ ? &view_ : nullptr; }
+
   ~ProcessSandbox() override {
     if (null_fd_ >= 0) close(null_fd_);
   }
 
   Result<std::unique_ptr<SandboxProcess>> launch(const LaunchSpec& spec) override {
+    return launch_with(spec, isolated_);
+  }
+
+ private:
+  // Prepares isolation and proves it with a launch of /usr/bin/true; returns why it is off, or
+  // "" when it is on.
+  std::string set_up_isolation() {
+    if (options_.method != ProcessSandboxOptions::Method::kCloneVfork) return "fork method";
+    if (geteuid() != 0) return "the node is not root: namespaces and mounts need CAP_SYS_ADMIN";
+    if (options_.work_dir.empty()) return "no work folder";
+    if (mkdir(options_.work_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+      return "cannot make " + options_.work_dir + ": " + lower_first(std::strerror(errno));
+    }
+    root_dir_ = options_.work_dir + "/root";
+    if (mkdir(root_dir_.c_str(), 0755) != 0 && errno != EEXIST) {
+      return "cannot make " + root_dir_ + ": " + lower_first(std::strerror(errno));
+    }
+    remove_stale_slots();
+    if (std::string why = identity_files(); !why.empty()) return why;
+    build_plan();
+    LaunchSpec probe;
+    probe.executable = "/usr/bin/true";
+    probe.argv = {probe.executable};
+    probe.cwd = view_.task_root;
+    probe.code_dir = root_dir_;  // an empty folder
+    probe.memory_mb = 128;
+    probe.ephemeral_storage_mb = 1;
+    probe.listen_ports = {view_.runtime_api_port};
+    auto launched = launch_with(probe, /*isolate=*/true);
+    if (!launched.ok()) return "a test launch failed: " + launched.error().message;
+    auto& process = *launched.value();
+    struct pollfd pfd = {process.exit_fd(), POLLIN, 0};
+    poll(&pfd, 1, 5000);
+    auto status = process.try_reap();
+    if (!status || status->signaled || status->code != 0) {
+      return "a test launch of /usr/bin/true did not exit 0";
+    }
+    if (process.take_listeners().size() != 1) return "a test launch had no listener";
+    return {};
+  }
+
+  // <work_dir>/passwd and group: the host's, with the instance's uid and gid named as on Lambda
+  // (sbx_user1051, uid 993, gid 990 there) and its home at /tmp, so that programs that look
+  // their user up (getpwuid: Node's os.homedir(), Python's pwd, ssh, git) find one. Returns why
+  // that failed, or "".
+  std::string identity_files() {
+    auto rewrite = [&](const char* name, unsigned id, const std::string& line) -> std::string {
+      std::string host;
+      {
+        std::ifstream in(std::string("/etc/") + name);
+        std::string l;
+        std::string ours = ":" + std::to_string(id) + ":";
+        while (std::getline(in, l)) {
+          // Drop a host entry with the same id (field 3) or name: the instance's wins.
+          size_t c1 = l.find(':'), c2 = c1 == std::string::npos ? c1 : l.find(':', c1 + 1);
+          bool same_id = c2 != std::string::npos && l.compare(c2, ours.size(), ours) == 0;
+          if (same_id || l.rfind("sbx_user1051:", 0) == 0) continue;
+          host += l;
+          host += '\n';
+        }
+      }
+      host += line;
+      std::string path = options_.work_dir + "/" + name;
+      std::string tmp = path + ".new";
+      {
+        std::ofstream out(tmp, std::ios::trunc);
+        out << host;
+        if (!out.flush()) return "cannot write " + tmp;
+      }
+      chmod(tmp.c_str(), 0644);
+      if (rename(tmp.c_str(), path.c_str()) != 0) {
+        return "cannot write " + path + ": " + lower_first(std::strerror(errno));
+      }
+      return {};
+    };
+    std::string uid = std::to_string(options_.uid), gid = std::to_string(options_.gid);
+    std::string why = rewrite("passwd", options_.uid,
+                              "sbx_user1051:x:" + uid + ":" + gid + "::/tmp:/sbin/nologin\n");
+    if (why.empty()) why = rewrite("group", options_.gid, "sbx_user1051:x:" + gid + ":\n");
+    return why;
+  }
+
+  // Slots a node that was killed left behind (their mounts died with its mount namespace when
+  // make_mounts_private was used; otherwise they are unmounted here).
+  void remove_stale_slots() {
+    DIR* dir = opendir(options_.work_dir.c_str());
+    if (!dir) return;
+    std::string mine = "spare-" + std::to_string(getpid());
+    mine += "-";
+    std::vector<std::string> stale;
+    while (struct dirent* e = readdir(dir)) {
+      std::string name = e->d_name;
+      if (name.rfind("spare-", 0) == 0 && name.rfind(mine, 0) != 0) stale.push_back(name);
+    }
+    closedir(dir);
+    for (const auto& name : stale) remove_slot(options_.work_dir + "/" + name);
+  }
+
+  const char* keep(std::string s) { return strings_.emplace_back(std::move(s)).c_str(); }
+
+  void add(RootOp op) { plan_.push_back(op); }
+  void add_mkdir(const char* path, unsigned mode) {
+    RootOp op;
+    op.kind = RootOp::kMkdir;
+    op.a = path;
+    op.mode = mode;
+    add(op);
+  }
+  void add_symlink(const char* target, const char* link) {
+    RootOp op;
+    op.kind = RootOp::kSymlink;
+    op.a = target;
+    op.b = link;
+    add(op);
+  }
+  void add_mount(const char* source, const char* target, const char* fstype, unsigned long flags,
+                 const char* data) {
+    RootOp op;
+    op.kind = RootOp::kMount;
+    op.a = source;
+    op.b = target;
+    op.fstype = fstype;
+    op.flags = flags;
+    op.data = data;
+    add(op);
+  }
+  // A read-only bind of source at target; returns the index of the bind's op.
+  size_t add_ro_bind(const char* source, const char* target) {
+    add_mkdir(target, 0755);
+    size_t at = plan_.size();
+    add_mount(source, target, nullptr, MS_BIND | MS_REC, nullptr);
+    add_mount(nullptr, target, nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV,
+              nullptr);
+    return at;
+  }
+  void add_device(const char* path, unsigned minor) {
+    RootOp op;
+    op.kind = RootOp::kMknod;
+    op.a = path;
+    op.mode = S_IFCHR | 0666;
+    op.dev = makedev(1, minor);
+    add(op);
+  }
+
+  // The root every isolated instance gets (ProcessSandbox's header comment), as the child's list
+  // of operations; the code's source and /tmp's size are filled in per launch.
+  void build_plan() {
+    // The host's top-level links into /usr (merged /usr) or folders.
+    for (const char* name : {"bin", "sbin", "lib", "lib32", "lib64", "libx32"}) {
+      std::string host = std::string("/") + name;
+      struct stat st;
+      if (lstat(host.c_str(), &st) != 0) continue;
+      if (S_ISLNK(st.st_mode)) {
+        char target[4096];
+        ssize_t n = readlink(host.c_str(), target, sizeof target - 1);
+        if (n <= 0) continue;
+        target[n] = 0;
+        add_symlink(keep(target), keep(name));
+      } else if (S_ISDIR(st.st_mode)) {
+        add_ro_bind(keep(host), keep(name));
+      }
+    }
+    add_ro_bind("/usr", "usr");
+    add_ro_bind("/etc", "etc");
+    // The host's users and groups plus the instance's own (identity_files()).
+    for (const char* name : {"passwd", "group"}) {
+      const char* target = keep(std::string("etc/") + name);
+      add_mount(keep(options_.work_dir + "/" + name), target, nullptr, MS_BIND, nullptr);
+      add_mount(nullptr, target, nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV,
+                nullptr);
+    }
+    add_mkdir("var", 0755);
+    if (!options_.runtimes_dir.empty()) {
+      add_ro_bind(keep(options_.runtimes_dir), "var/runtime");
+      add_symlink("/var/runtime/nodejs/node_modules", "var/node_modules");
+    } else {
+      add_mkdir("var/runtime", 0755);
+    }
+    task_op_ = add_ro_bind(nullptr, "var/task");
+    add_mkdir("opt", 0755);
+    add_mkdir("tmp", 01777);
+    tmp_op_ = plan_.size();
+    add_mount("tmpfs", "tmp", "tmpfs", MS_NOSUID | MS_NODEV, nullptr);
+    add_mkdir("dev", 0755);
+    add_mount("tmpfs", "dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,mode=0755");
+    add_device("dev/null", 3);
+    add_device("dev/zero", 5);
+    add_device("dev/full", 7);
+    add_device("dev/random", 8);
+    add_device("dev/urandom", 9);
+    add_symlink("/proc/self/fd", "dev/fd");
+    add_symlink("/proc/self/fd/0", "dev/stdin");
+    add_symlink("/proc/self/fd/1", "dev/stdout");
+    add_symlink("/proc/self/fd/2", "dev/stderr");
+    add_mkdir("proc", 0555);
+    add_mount("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);
+    // Last: the root itself becomes read-only.
+    add_mount(nullptr, ".", nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV,
+              nullptr);
+  }
+
+  static std::string describe(const RootOp& op) {
+    auto str = [](const char* p) { return std::string(p ? p : "-"); };
+    switch (op.kind) {
+      case RootOp::kMkdir:
+        return "mkdir /" + str(op.a);
+      case RootOp::kSymlink:
+        return "symlink /" + str(op.b);
+      case RootOp::kMknod:
+        return "mknod /" + str(op.a);
+      case RootOp::kMount:
+        return "mount " + str(op.a) + " at /" + str(op.b);
+    }
+    return "?";
+  }
+
+  Result<std::unique_ptr<SandboxProcess>> launch_with(const LaunchSpec& spec, bool isolate) {
     if (null_fd_ < 0) return internal_error("cannot open /dev/null");
     if (spec.argv.empty()) return internal_error("launch: empty argv");
     // Everything the child reads is prepared here.
@@ -453,13 +933,24 @@ class ProcessSandbox final : public Sandbox {
     for (const auto& s : spec.env) envp.push_back(const_cast<char*>(s.c_str()));
     envp.push_back(nullptr);
 
+    // What has to be undone if the launch fails, in one place.
+    int out_r = -1, out_w = -1, control = -1;
+    std::vector<int> listeners;
+    std::string slot;
+    auto undo = [&] {
+      for (int fd : {out_r, out_w, control}) {
+        if (fd >= 0) close(fd);
+      }
+      for (int fd : listeners) close(fd);
+      if (!slot.empty()) remove_slot(slot);
+    };
+
     int pipe_fds[2];
     if (pipe2(pipe_fds, O_CLOEXEC) != 0) return launch_error(spec.executable, kStepDup, errno);
-    int out_r = above_stdio(pipe_fds[0]);
-    int out_w = above_stdio(pipe_fds[1]);
+    out_r = above_stdio(pipe_fds[0]);
+    out_w = above_stdio(pipe_fds[1]);
     if (out_r < 0 || out_w < 0) {
-      if (out_r >= 0) close(out_r);
-      if (out_w >= 0) close(out_w);
+      undo();
       return launch_error(spec.executable, kStepDup, EMFILE);
     }
     fcntl(out_r, F_SETFL, fcntl(out_r, F_GETFL) | O_NONBLOCK);
@@ -471,27 +962,49 @@ class ProcessSandbox final : public Sandbox {
     args.cwd = spec.cwd.c_str();
     args.out_fd = out_w;
     args.null_fd = null_fd_;
-    int control = -1;
     if (spec.control_fd >= 0) {
       control = fcntl(spec.control_fd, F_DUPFD_CLOEXEC, 4);
       if (control < 0) {
-        close(out_r);
-        close(out_w);
-        return launch_error(spec.executable, kStepDup, errno);
+        int err = errno;
+        undo();
+        return launch_error(spec.executable, kStepDup, err);
       }
     }
     args.control_fd = control;
     args.max_files = static_cast<rlim_t>(spec.max_open_files);
     args.parent_pid = getpid();
-    args.no_new_privs = options_.limits;
+    args.no_new_privs = options_.limits || isolate;
     if (!seccomp_prog_.empty()) args.seccomp = &seccomp_;
+
+    std::vector<RootOp> ops;
+    std::string tmp_data;
+    if (isolate) {
+      if (spec.code_dir.empty()) {
+        auto made = make_slot(options_.work_dir);
+        if (!made.ok()) {
+          undo();
+          return made.error();
+        }
+        slot = std::move(made).value();
+      }
+      ops = plan_;
+      ops[task_op_].a = slot.empty() ? spec.code_dir.c_str() : slot.c_str();
+      tmp_data = "size=" + std::to_string(std::max(1, spec.ephemeral_storage_mb));
+      tmp_data += "m,mode=1777";
+      ops[tmp_op_].data = tmp_data.c_str();
+      args.isolate = true;
+      args.root_dir = root_dir_.c_str();
+      args.ops = ops.data();
+      args.n_ops = static_cast<int>(ops.size());
+      args.uid = options_.uid;
+      args.gid = options_.gid;
+    }
+
     std::unique_ptr<InstanceCgroup> cgroup;
     if (cgroups_) {
       auto made = cgroups_->create(spec.memory_mb, kMaxInstanceProcesses);
       if (!made.ok()) {
-        close(out_r);
-        close(out_w);
-        if (control >= 0) close(control);
+        undo();
         return made.error();
       }
       cgroup = std::move(made).value();
@@ -507,18 +1020,35 @@ class ProcessSandbox final : public Sandbox {
     if (options_.method == ProcessSandboxOptions::Method::kCloneVfork) {
       thread_local ChildStack stack;
       if (!stack.base) {
-        close(out_r);
-        close(out_w);
-        if (control >= 0) close(control);
+        undo();
         return launch_error(spec.executable, kStepNone, ENOMEM);
       }
+      // The child is cloned inside a new network namespace of this thread, with its listeners
+      // made there first; the thread leaves it when `net` goes out of scope.
+      NewNetns net;
+      if (isolate) {
+        Status entered = net.enter();
+        for (size_t i = 0; entered.ok() && i < spec.listen_ports.size(); ++i) {
+          auto fd = net.listen_on(spec.listen_ports[i]);
+          if (!fd.ok()) {
+            entered = fd.error();
+          } else {
+            listeners.push_back(fd.value());
+          }
+        }
+        if (!entered.ok()) {
+          undo();
+          return entered.error();
+        }
+      }
+      int flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD;
+      if (isolate) flags |= CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
       // Blocked here, the child starts with every signal blocked and no handler of ours can run
       // on its stack; it resets dispositions and unblocks right before exec.
       sigset_t all, old;
       sigfillset(&all);
       pthread_sigmask(SIG_SETMASK, &all, &old);
-      pid = clone(child_main, stack.top(), CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &args,
-                  &pidfd);
+      pid = clone(child_main, stack.top(), flags, &args, &pidfd);
       int clone_err = errno;
       pthread_sigmask(SIG_SETMASK, &old, nullptr);
       if (pid < 0) {
@@ -531,10 +1061,9 @@ class ProcessSandbox final : public Sandbox {
     } else {
       int report[2];
       if (pipe2(report, O_CLOEXEC) != 0) {
-        close(out_r);
-        close(out_w);
-        if (control >= 0) close(control);
-        return launch_error(spec.executable, kStepNone, errno);
+        int e = errno;
+        undo();
+        return launch_error(spec.executable, kStepNone, e);
       }
       report[1] = above_stdio(report[1]);
       args.report_fd = report[1];
@@ -562,10 +1091,12 @@ class ProcessSandbox final : public Sandbox {
       close(report[0]);
     }
     close(out_w);
+    out_w = -1;
     if (control >= 0) close(control);
+    control = -1;
 
     if (pid < 0) {
-      close(out_r);
+      undo();
       return launch_error(spec.executable, kStepNone, err);
     }
     if (step != kStepNone || pidfd < 0) {
@@ -574,17 +1105,22 @@ class ProcessSandbox final : public Sandbox {
       while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
       }
       if (pidfd >= 0) close(pidfd);
-      close(out_r);
+      undo();
+      if (step == kStepRoot && args.failed_op >= 0 && args.failed_op < args.n_ops) {
+        return internal_error("cannot start the function's process: preparing its root: " +
+                              describe(ops[static_cast<size_t>(args.failed_op)]) + ": " +
+                              lower_first(std::strerror(err)));
+      }
       return launch_error(spec.executable, step, step == kStepNone ? errno : err);
     }
     std::string status_path = "/proc/" + std::to_string(pid) + "/status";
     int status_fd = open(status_path.c_str(), O_RDONLY | O_CLOEXEC);
     return std::unique_ptr<SandboxProcess>(
         std::make_unique<Process>(pid, pidfd, out_r, status_fd, std::move(cgroup),
-                                  options_.method == ProcessSandboxOptions::Method::kFork));
+                                  options_.method == ProcessSandboxOptions::Method::kFork,
+                                  std::move(listeners), std::move(slot)));
   }
 
- private:
   const ProcessSandboxOptions options_;
   int null_fd_ = -1;
   std::unique_ptr<CgroupRoot> cgroups_;  // null: no limits (cgroups_off_ says why)
@@ -592,12 +1128,33 @@ class ProcessSandbox final : public Sandbox {
   std::vector<sock_filter> seccomp_prog_;  // empty: no filter (seccomp_off_ says why)
   struct sock_fprog seccomp_ = {};
   std::string seccomp_off_;
+  // Isolation: immutable after the constructor.
+  bool isolated_ = false;
+  std::string isolation_off_;  // why isolated_ is false
+  SandboxView view_;
+  std::string root_dir_;             // where each child mounts its root's tmpfs
+  std::deque<std::string> strings_;  // what plan_'s pointers point into
+  std::vector<RootOp> plan_;
+  size_t task_op_ = 0;  // the op that binds the code (its source set per launch)
+  size_t tmp_op_ = 0;   // the op that mounts /tmp (its size set per launch)
 };
 
 }  // namespace
 
 std::unique_ptr<Sandbox> make_process_sandbox(ProcessSandboxOptions options) {
-  return std::make_unique<ProcessSandbox>(options);
+  return std::make_unique<ProcessSandbox>(std::move(options));
+}
+
+Status make_mounts_private() {
+  if (unshare(CLONE_NEWNS) != 0) {
+    return internal_error(std::string("unshare(CLONE_NEWNS): ") +
+                          lower_first(std::strerror(errno)));
+  }
+  if (mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0) {
+    return internal_error(std::string("making / a slave mount: ") +
+                          lower_first(std::strerror(errno)));
+  }
+  return Ok{};
 }
 
 }  // namespace nubo::runtime

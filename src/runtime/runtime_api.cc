@@ -209,6 +209,13 @@ Result<uint16_t> RuntimeApi::listen() {
   return port;
 }
 
+Status RuntimeApi::adopt(int fd, uint16_t port) {
+  // The listener lives as long as the server (close() stops it with the rest).
+  NUBO_TRY(st_->server->adopt(fd));
+  port_ = port;
+  return Ok{};
+}
+
 std::optional<RuntimeApi::SteadyTime> RuntimeApi::ready_at() const {
   std::lock_guard lock(st_->mu);
   return st_->ready_at;

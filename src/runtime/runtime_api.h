@@ -2,8 +2,9 @@
 // runtime API for custom runtimes" and AWS's runtime interface emulator define it) and the state
 // machine behind it.
 //
-// Every instance gets its own RuntimeApi listening on 127.0.0.1:<its own port>: an instance can
-// reach no other instance's invocations through it. Routes:
+// Every instance gets its own RuntimeApi listening on 127.0.0.1:<its own port> of the node, or on
+// 127.0.0.1:9001 of the instance's own network namespace when its sandbox isolates it: an
+// instance can reach no other instance's invocations through it. Routes:
 //   GET  /2018-06-01/runtime/invocation/next             waits for an event; 200 + event
 //   POST /2018-06-01/runtime/invocation/{id}/response    202 {"status":"OK"}
 //   POST /2018-06-01/runtime/invocation/{id}/error       202 (Lambda-Runtime-Function-Error-Type)
@@ -77,6 +78,9 @@ class RuntimeApi : public std::enable_shared_from_this<RuntimeApi> {
 
   // Starts listening on 127.0.0.1 on a free port; returns the port.
   Result<uint16_t> listen();
+  // Or accepts on fd, a socket already listening on port (inside the instance's own network
+  // namespace: sandbox.h, SandboxProcess::take_listeners). Takes ownership of fd.
+  Status adopt(int fd, uint16_t port);
   uint16_t port() const { return port_; }
 
   // Hands ev to the runtime (now if it is waiting in /next, else at its next /next) and completes

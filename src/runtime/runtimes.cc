@@ -95,25 +95,28 @@ RuntimeSettings resolve_runtime_settings(const NodeConfig& config) {
   return s;
 }
 
-Result<LaunchCommand> launch_command(const FunctionSpec& spec, const RuntimeSettings& settings) {
+Result<LaunchCommand> launch_command(const FunctionSpec& spec, const RuntimeSettings& settings,
+                                     const SandboxView* view) {
   auto family = runtime_family(spec.runtime);
   if (!family) return internal_error("Unsupported runtime: " + spec.runtime);
   LaunchCommand cmd;
-  const std::string& task_root = spec.code_dir;
+  // As the process sees them.
+  const std::string task_root = view ? view->task_root : spec.code_dir;
+  const std::string runtimes_dir =
+      view && !settings.runtimes_dir.empty() ? view->runtime_dir : settings.runtimes_dir;
+  cmd.task_root = task_root;
   switch (*family) {
     case RuntimeFamily::kProvided: {
-      std::string bootstrap = task_root + "/bootstrap";
-      if (!is_executable_file(bootstrap)) {
+      if (!is_executable_file(spec.code_dir + "/bootstrap")) {
         return Error{"Runtime.InvalidEntrypoint", 502, kNoBootstrapMessage};
       }
+      std::string bootstrap = task_root + "/bootstrap";
       cmd.executable = bootstrap;
       cmd.argv = {bootstrap};
-      cmd.runtime_dir = settings.runtimes_dir;
+      cmd.runtime_dir = runtimes_dir;
       cmd.path = kBasePath;
       // Where a provided function finds AWS's aws-lambda-ric if it uses it (runtimes/README.md).
-      if (!settings.runtimes_dir.empty()) {
-        cmd.defaults.emplace_back("NUBO_RIC_DIR", settings.runtimes_dir + "/ric");
-      }
+      if (!runtimes_dir.empty()) cmd.defaults.emplace_back("NUBO_RIC_DIR", runtimes_dir + "/ric");
       break;
     }
     case RuntimeFamily::kPython: {
@@ -124,11 +127,11 @@ Result<LaunchCommand> launch_command(const FunctionSpec& spec, const RuntimeSett
       if (settings.runtimes_dir.empty()) {
         return internal_error("Runtime " + spec.runtime + " needs the runtimes folder");
       }
-      cmd.runtime_dir = settings.runtimes_dir;
+      cmd.runtime_dir = runtimes_dir;
       cmd.executable = settings.python;
       // runtimes/README.md: -S, no site import at startup (the client adds site-packages
       // itself); -u, unbuffered stdout/stderr, so the log is complete when the response is posted.
-      cmd.argv = {settings.python, "-S", "-u", settings.runtimes_dir + "/python/bootstrap.py"};
+      cmd.argv = {settings.python, "-S", "-u", runtimes_dir + "/python/bootstrap.py"};
       cmd.path = path_with(dir_of(settings.python));
       break;
     }
@@ -140,7 +143,7 @@ Result<LaunchCommand> launch_command(const FunctionSpec& spec, const RuntimeSett
       if (settings.runtimes_dir.empty()) {
         return internal_error("Runtime " + spec.runtime + " needs the runtimes folder");
       }
-      cmd.runtime_dir = settings.runtimes_dir;
+      cmd.runtime_dir = runtimes_dir;
       cmd.executable = settings.node;
       // AWS's own nodejs command line (runtimes/README.md): V8 sized from the memory size.
       int m = spec.memory_mb;
@@ -149,9 +152,9 @@ Result<LaunchCommand> launch_command(const FunctionSpec& spec, const RuntimeSett
                   "--max-http-header-size=81920",
                   "--max-semi-space-size=" + std::to_string(m / 10 / 2),
                   "--max-old-space-size=" + std::to_string(m - m / 10),
-                  settings.runtimes_dir + "/nodejs/bootstrap.cjs"};
+                  runtimes_dir + "/nodejs/bootstrap.cjs"};
       cmd.path = path_with(dir_of(settings.node));
-      cmd.defaults.emplace_back("NODE_PATH", "/opt/nodejs/node_modules:" + settings.runtimes_dir +
+      cmd.defaults.emplace_back("NODE_PATH", "/opt/nodejs/node_modules:" + runtimes_dir +
                                                  "/nodejs/node_modules:" + task_root);
       break;
     }
@@ -166,13 +169,16 @@ std::vector<std::string> build_environment(const FunctionSpec& spec, const NodeC
   // Unreserved defaults: the function's configuration may override them.
   env["LANG"] = "en_US.UTF-8";
   env["PATH"] = command.path;
-  std::string ld_path = spec.code_dir + ":" + spec.code_dir + "/lib";
+  const std::string& task_root = command.task_root.empty() ? spec.code_dir : command.task_root;
+  std::string ld_path = task_root + ":" + task_root + "/lib";
   if (!command.runtime_dir.empty()) {
     ld_path = command.runtime_dir + ":" + command.runtime_dir + "/lib:" + ld_path;
   }
   env["LD_LIBRARY_PATH"] = ld_path;
   for (const auto& [k, v] : command.defaults) env[k] = v;
-  if (!config.endpoint_url.empty()) env["AWS_ENDPOINT_URL"] = config.endpoint_url;
+  const std::string& endpoint =
+      instance.endpoint_url.empty() ? config.endpoint_url : instance.endpoint_url;
+  if (!endpoint.empty()) env["AWS_ENDPOINT_URL"] = endpoint;
 
   for (const auto& [k, v] : spec.environment) env[k] = v;
 
@@ -194,7 +200,7 @@ std::vector<std::string> build_environment(const FunctionSpec& spec, const NodeC
   env["AWS_LAMBDA_LOG_GROUP_NAME"] = spec.log_group;
   env["AWS_LAMBDA_LOG_STREAM_NAME"] = instance.log_stream;
   env["AWS_LAMBDA_RUNTIME_API"] = "127.0.0.1:" + std::to_string(instance.runtime_api_port);
-  env["LAMBDA_TASK_ROOT"] = spec.code_dir;
+  env["LAMBDA_TASK_ROOT"] = task_root;
   env["LAMBDA_RUNTIME_DIR"] = command.runtime_dir;
   env["TZ"] = ":UTC";
   // Credentials (issue 4: the execution role's session credentials instead of the root pair).

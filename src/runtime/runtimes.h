@@ -16,6 +16,7 @@
 #include "base/config.h"
 #include "base/result.h"
 #include "runtime/function_spec.h"
+#include "runtime/sandbox.h"
 
 namespace nubo::runtime {
 
@@ -43,17 +44,21 @@ struct LaunchCommand {
   std::string executable;         // absolute path
   std::vector<std::string> argv;  // argv[0] included
   std::string runtime_dir;        // LAMBDA_RUNTIME_DIR: nubo's runtimes folder
+  std::string task_root;          // LAMBDA_TASK_ROOT: the function's code
   std::string path;               // PATH
   // Defaults a function may override through its own Environment (NODE_PATH, NUBO_RIC_DIR).
   std::vector<std::pair<std::string, std::string>> defaults;
 };
 
-// Resolves spec's runtime. Blocking (checks the bootstrap file).
+// Resolves spec's runtime. Blocking (checks the bootstrap file). Paths in the command are as the
+// process sees them: the sandbox's view when there is one (the code at view->task_root, the
+// runtimes folder at view->runtime_dir), the node's otherwise.
 // Errors: "Runtime.InvalidEntrypoint" (502) with Lambda's message when a provided.* function has
 // no executable bootstrap: a function error the invoker reports as an init error, not an API
 // error. "ServiceException" (500) for a runtime this node cannot run (unknown name, interpreter
 // not installed).
-Result<LaunchCommand> launch_command(const FunctionSpec& spec, const RuntimeSettings& settings);
+Result<LaunchCommand> launch_command(const FunctionSpec& spec, const RuntimeSettings& settings,
+                                     const SandboxView* view = nullptr);
 
 // Credentials the instance's AWS SDK finds in its environment. For now the node's root pair;
 // issue 4 gives each function its execution role's session credentials (session_token set).
@@ -66,6 +71,8 @@ struct InstanceCredentials {
 // Per-instance values of the environment.
 struct InstanceEnvironment {
   uint16_t runtime_api_port = 0;
+  // AWS_ENDPOINT_URL as the instance reaches nubo; empty: NodeConfig::endpoint_url.
+  std::string endpoint_url;
   std::string log_stream;
   InstanceCredentials credentials;
   // AWS_LAMBDA_INITIALIZATION_TYPE: "provisioned-concurrency" instead of "on-demand".

@@ -1,8 +1,8 @@
 // Sandbox: starts the process of one function instance and lets the runtime watch, measure and
-// kill it (DESIGN.md "Runtime"). Two implementations are planned behind this interface:
-// ProcessSandbox (process_sandbox.h, a plain process in its own session, used now) and a
-// namespaced one (issue 3: clone() with new namespaces, pivot_root into the code, cgroup limits,
-// seccomp). Nothing outside src/runtime depends on which one runs.
+// kill it (DESIGN.md "Runtime"). ProcessSandbox (process_sandbox.h) is the implementation: a
+// process in its own session, cgroup and seccomp filter, and, where the node has the privileges,
+// isolated in its own namespaces under a minimal read-only root (view() then says how the
+// process sees the machine). Nothing outside src/runtime depends on which one runs.
 #pragma once
 
 #include <sys/types.h>
@@ -17,7 +17,16 @@
 
 namespace nubo::runtime {
 
-// Everything needed to start one instance's process.
+// How a process of an isolating sandbox sees the machine (Sandbox::view()).
+struct SandboxView {
+  std::string task_root = "/var/task";       // the function's code, read-only
+  std::string runtime_dir = "/var/runtime";  // nubo's runtime clients, read-only
+  // The Runtime API's port on the loopback of the instance's own network namespace.
+  uint16_t runtime_api_port = 9001;
+};
+
+// Everything needed to start one instance's process. Paths (executable, argv, cwd) are as the
+// process sees them (Sandbox::view()); code_dir is the node's.
 struct LaunchSpec {
   std::string executable;         // absolute path of the program to exec
   std::vector<std::string> argv;  // argv[0] included
@@ -29,9 +38,13 @@ struct LaunchSpec {
   int control_fd = -1;
   // Used by sandboxes that isolate (ignored by ProcessSandbox): the code folder to expose
   // read-only, the memory limit, the size of the instance's own /tmp.
+  // Empty: none yet (a spare; SandboxProcess::attach_code gives it one later).
   std::string code_dir;
   int memory_mb = 128;
   int ephemeral_storage_mb = 512;
+  // Isolating sandboxes: ports on 127.0.0.1 of the instance's own network namespace where the
+  // node accepts (SandboxProcess::take_listeners): its Runtime API, nubo's API.
+  std::vector<uint16_t> listen_ports;
 };
 
 // How an instance's main process ended.
@@ -69,6 +82,19 @@ class SandboxProcess {
   // session), later the whole sandbox. No-op once reaped.
   virtual void kill(int sig) = 0;
 
+  // The sockets listening on LaunchSpec::listen_ports inside the instance's network namespace,
+  // in that order. Ownership moves to the caller; empty the second time, and when the sandbox
+  // gives the instance no network of its own.
+  virtual std::vector<int> take_listeners() { return {}; }
+
+  // Exposes code_dir (the node's path) read-only at SandboxView::task_root, for a process
+  // launched without code (a spare being assigned). Blocking (mount calls). Errors:
+  // "ServiceException". No-op when the sandbox does not isolate (the process sees code_dir).
+  virtual Status attach_code(const std::string& code_dir) {
+    (void)code_dir;
+    return Ok{};
+  }
+
   // Peak memory of the instance so far, in KB (VmHWM of the main process while it runs, the
   // rusage peak once reaped).
   virtual int64_t peak_memory_kb() = 0;
@@ -99,6 +125,10 @@ class Sandbox {
   // One line per protection of DESIGN.md's "A function instance is untrusted" and issue 3's
   // sandbox list, "on: ..." or "off: ... (why)": the node prints them when it starts.
   virtual std::vector<std::string> protections() const = 0;
+
+  // How launched processes see the machine; null when they see the node's file system and
+  // network as they are (paths are the node's, the Runtime API has a port of the node's).
+  virtual const SandboxView* view() const { return nullptr; }
 };
 
 }  // namespace nubo::runtime

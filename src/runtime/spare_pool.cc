@@ -84,6 +84,13 @@ std::string SparePool::startup_key(const LaunchSpec& spec) {
   key.push_back('\n');
   key += std::to_string(spec.memory_mb);  // the cgroup's memory limit is set at launch
   key.push_back('\n');
+  key += std::to_string(spec.ephemeral_storage_mb);  // so is an isolated instance's /tmp
+  key.push_back('\n');
+  for (uint16_t port : spec.listen_ports) {  // and the listeners in its network
+    key += std::to_string(port);
+    key.push_back(',');
+  }
+  key.push_back('\n');
   for (const std::string& e : startup_environment(spec.env)) {
     key += e;
     key.push_back('\0');
@@ -124,7 +131,16 @@ std::unique_ptr<SandboxProcess> SparePool::take(const LaunchSpec& spec) {
     msg.push_back('\0');
   }
   // A spare that died while it waited is not used (its exit is the spare's, not the function's).
-  bool ok = !s.process->try_reap() && write_all(s.control_fd, msg);
+  // An isolated spare gets its code mounted at /var/task first.
+  bool ok = !s.process->try_reap();
+  if (ok) {
+    Status attached = s.process->attach_code(spec.code_dir);
+    if (!attached.ok()) {
+      log_warn("runtime: a spare could not be given its code: " + attached.error().message);
+      ok = false;
+    }
+  }
+  ok = ok && write_all(s.control_fd, msg);
   if (!ok) {
     kill(s);
     std::lock_guard lock(mu_);
@@ -168,6 +184,7 @@ void SparePool::replenish(const LaunchSpec& spec) {
   ls.env = startup_environment(spec.env);
   ls.env.push_back("NUBO_SPARE_FD=3");
   ls.cwd = std::string(1, '/');  // (not = "/": GCC 12 -Wrestrict false positive)
+  ls.code_dir.clear();           // an isolated spare gets its code in take()
   ls.control_fd = fds[0];
   auto launched = sandbox_->launch(ls);
   ::close(fds[0]);

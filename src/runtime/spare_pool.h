@@ -6,7 +6,8 @@
 // A spare is launched with the function runtime's command line and only the environment a process
 // reads when it starts (startup_key(): LD_*, PYTHON*, NODE_*, LANG, LC_*, TZ, PATH), plus
 // NUBO_SPARE_FD=3. The runtime client (runtimes/README.md "Spares") does everything that does not
-// depend on the function, then blocks reading fd 3. take() hands the spare its function: the whole
+// depend on the function, then blocks reading fd 3. take() hands the spare its function (in an
+// isolating sandbox it first mounts the code at /var/task: SandboxProcess::attach_code): the whole
 // environment and the working directory, in one message, then EOF:
 //
 //     "nubo-spare-1" NUL <cwd> NUL <KEY=value> NUL <KEY=value> NUL ...

@@ -157,3 +157,46 @@ def invoke_json(lam, name, payload=None, **kw):
 
 def log_tail(resp):
     return base64.b64decode(resp["LogResult"]).decode() if "LogResult" in resp else ""
+
+
+def children(pid):
+    """Live (not zombie) child processes of pid: a node's instances and spares. (Inside its
+    sandbox an instance is pid 1 of its own namespace, so the node's side is the one to ask.)"""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            out.append(int(entry))
+    return out
+
+
+def function_log(node, name):
+    """Everything the function's instances have logged so far (the node keeps each log stream
+    as <data>/logs/<group>/<stream>.log, '/' written as %2F)."""
+    group = os.path.join(node.data_dir, "logs", f"/aws/lambda/{name}".replace("/", "%2F"))
+    text = ""
+    try:
+        for stream in sorted(os.listdir(group)):
+            with open(os.path.join(group, stream), errors="replace") as f:
+                text += f.read()
+    except OSError:
+        pass
+    return text
+
+
+def wait_logged(node, name, texts, timeout=10):
+    """Waits until every one of texts appears in the function's log; returns those that never
+    did. (A sandboxed function cannot leave a file on the node's disk: its log is the trace.)"""
+    deadline = time.time() + timeout
+    while True:
+        log = function_log(node, name)
+        missing = [t for t in texts if t not in log]
+        if not missing or time.time() > deadline:
+            return missing
+        time.sleep(0.05)

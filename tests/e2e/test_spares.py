@@ -4,10 +4,13 @@ fresh process would."""
 import os
 import time
 
-from nubo_e2e import Node, create, invoke_json, log_tail, wait_active
+from nubo_e2e import Node, children, create, invoke_json, log_tail, wait_active
 
+# Each process tells itself apart by a random id made when the handler module loads (its pid is 1
+# in its sandbox's PID namespace).
 PY_HANDLER = (
     "import os\n"
+    "ID = os.urandom(8).hex()\n"
     "def age():\n"
     "    with open('/proc/self/stat') as f:\n"
     "        fields = f.read().rsplit(')', 1)[1].split()\n"
@@ -17,34 +20,20 @@ PY_HANDLER = (
     "def handler(event, context):\n"
     "    return {'run': os.environ.get('RUN'), 'cwd': os.getcwd(),\n"
     "            'task_root': os.environ['LAMBDA_TASK_ROOT'], 'handler': os.environ['_HANDLER'],\n"
-    "            'spare_fd': os.environ.get('NUBO_SPARE_FD'), 'pid': os.getpid(), 'age': age(),\n"
+    "            'spare_fd': os.environ.get('NUBO_SPARE_FD'), 'id': ID, 'age': age(),\n"
     "            'secret': os.environ.get('AWS_SECRET_ACCESS_KEY'),\n"
     "            'stream': context.log_stream_name,\n"
     "            'stream_env': os.environ['AWS_LAMBDA_LOG_STREAM_NAME']}\n")
 
 NODE_HANDLER = (
+    "const ID = require('crypto').randomBytes(8).toString('hex');\n"
     "exports.handler = async (event, context) => ({\n"
     "  run: process.env.RUN, cwd: process.cwd(), task_root: process.env.LAMBDA_TASK_ROOT,\n"
     "  handler: process.env._HANDLER, spare_fd: process.env.NUBO_SPARE_FD ?? null,\n"
-    "  pid: process.pid, age: process.uptime(), secret: process.env.AWS_SECRET_ACCESS_KEY,\n"
+    "  id: ID, age: process.uptime(), secret: process.env.AWS_SECRET_ACCESS_KEY,\n"
     "  stream: context.logStreamName, stream_env: process.env.AWS_LAMBDA_LOG_STREAM_NAME,\n"
     "  sdk: typeof require('@aws-sdk/client-s3').S3Client,\n"
     "});\n")
-
-
-def children(pid):
-    out = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid and fields[0] != "Z":
-            out.append(int(entry))
-    return out
 
 
 def update_and_invoke(lam, name, run):
@@ -64,7 +53,7 @@ def check_cold_start_from_spare(node, runtime, handler, files):
     r, out = update_and_invoke(lam, "spare-fn", "second")
     assert "FunctionError" not in r, out
     assert "Init Duration" in log_tail(r), "a new configuration must cold start"
-    assert out["pid"] != first["pid"]
+    assert out["id"] != first["id"]
     # The process is older than the invocation: it was started ahead, as a spare...
     assert out["age"] > 1.0, out
     # ...and it runs exactly as a fresh process of this configuration would.
@@ -110,7 +99,7 @@ def test_no_spares_when_turned_off(tmp_path):
         create(lam, "no-spare", "python3.12", "app.handler", {"app.py": PY_HANDLER})
         _, first = invoke_json(lam, "no-spare")
         time.sleep(1.0)
-        assert children(node.proc.pid) == [first["pid"]]
+        assert len(children(node.proc.pid)) == 1, "the instance alone"
         _, out = update_and_invoke(lam, "no-spare", "again")
         assert out["age"] < 1.0  # started for this invocation
     finally:
@@ -124,12 +113,12 @@ def test_function_code_run_at_startup_never_uses_a_spare(fresh_node):
     create(lam, "preload-fn", "nodejs20.x", "index.handler", {
         "pre.js": "globalThis.seenAtStart = process.env.AWS_LAMBDA_FUNCTION_NAME;\n",
         "index.js": "exports.handler = async () => ({seen: globalThis.seenAtStart, "
-                    "age: process.uptime(), run: process.env.RUN, pid: process.pid});\n",
+                    "age: process.uptime(), run: process.env.RUN});\n",
     }, Environment={"Variables": {"NODE_OPTIONS": "--require ./pre.js", "RUN": "1"}})
     _, out = invoke_json(lam, "preload-fn")
     assert out["seen"] == "preload-fn", out
     time.sleep(1.5)
-    assert children(fresh_node.proc.pid) == [out["pid"]], "no spare beside the instance"
+    assert len(children(fresh_node.proc.pid)) == 1, "no spare beside the instance"
     lam.update_function_configuration(FunctionName="preload-fn", Environment={"Variables": {
         "NODE_OPTIONS": "--require ./pre.js", "RUN": "2"}})
     wait_active(lam, "preload-fn")

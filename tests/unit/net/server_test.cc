@@ -77,6 +77,35 @@ TEST_F(ServerTest, KeepAliveServesManyRequestsOnOneConnection) {
   EXPECT_EQ(server_->open_connections(), 1u);
 }
 
+// A socket listening elsewhere (in a function instance's network namespace, in the node) is
+// served like the server's own; its closer stops it alone.
+TEST_F(ServerTest, AdoptedListenersServeUntilClosed) {
+  start(echo);
+  tcp::acceptor made(client_io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  uint16_t adopted_port = made.local_endpoint().port();
+  auto closer = server_->adopt(made.release());
+  ASSERT_TRUE(closer.ok()) << closer.error().message;
+  beast::tcp_stream s(client_io_);
+  s.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), adopted_port));
+  Request req{http::verb::get, "/adopted", 11};
+  req.set(http::field::host, "x");
+  EXPECT_EQ(roundtrip(s, req).body(), "/adopted||127.0.0.1");
+  closer.value()();
+  // New connections are refused once the close has run; the accepted one goes on.
+  bool refused = false;
+  for (int i = 0; i < 100 && !refused; ++i) {
+    tcp::socket probe(client_io_);
+    boost::system::error_code ec;
+    probe.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), adopted_port), ec);
+    refused = ec == asio::error::connection_refused;
+    if (!refused) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(refused);
+  EXPECT_EQ(roundtrip(s, req).body(), "/adopted||127.0.0.1");
+  auto again = connect();  // the server's own listener is untouched
+  EXPECT_EQ(roundtrip(again, req).body(), "/adopted||127.0.0.1");
+}
+
 TEST_F(ServerTest, BodyOverLimitGets413) {
   ServerLimits limits;
   limits.max_body_bytes = 1024;

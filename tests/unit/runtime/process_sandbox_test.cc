@@ -7,9 +7,14 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -60,9 +65,15 @@ std::string read_all(int fd) {
   return out;
 }
 
+ProcessSandboxOptions with_method(ProcessSandboxOptions::Method method) {
+  ProcessSandboxOptions o;
+  o.method = method;
+  return o;
+}
+
 class ProcessSandboxTest : public ::testing::TestWithParam<ProcessSandboxOptions::Method> {
  protected:
-  std::unique_ptr<Sandbox> sandbox_ = make_process_sandbox({GetParam()});
+  std::unique_ptr<Sandbox> sandbox_ = make_process_sandbox(with_method(GetParam()));
 };
 
 TEST_P(ProcessSandboxTest, RunsTheProgramWithItsEnvironmentAndFolder) {
@@ -360,28 +371,183 @@ INSTANTIATE_TEST_SUITE_P(Methods, ProcessSandboxTest,
                                       : std::string("Fork");
                          });
 
-// Not a pass/fail test: prints what a launch costs in this build, clone(VM|VFORK) against fork.
+// Isolation (ProcessSandboxOptions::isolate): needs root; elsewhere the sandbox says isolation
+// is off and these tests are skipped.
+class IsolatedSandboxTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    // As main does; fails (harmlessly) once the test binary has started threads.
+    (void)make_mounts_private();
+  }
+
+  void SetUp() override {
+    // What an instance must not see: the data directory and another function's code.
+    ASSERT_EQ(::mkdir((data_.path() + "/code").c_str(), 0755), 0);
+    ASSERT_EQ(::mkdir((data_.path() + "/other").c_str(), 0755), 0);
+    std::ofstream(data_.path() + "/code/handler.txt") << "the code\n";
+    std::ofstream(data_.path() + "/other/secret.txt") << "not yours\n";
+    std::ofstream(data_.path() + "/nubo.db") << "tables\n";
+    ProcessSandboxOptions o;
+    o.isolate = true;
+    o.work_dir = data_.path() + "/sandboxes";
+    sandbox_ = make_process_sandbox(o);
+    if (!sandbox_->view()) {
+      GTEST_SKIP() << "isolation is off here: " << sandbox_->protections().back();
+    }
+  }
+
+  LaunchSpec isolated(const std::string& script) {
+    LaunchSpec s = sh(script, "/var/task");
+    s.code_dir = data_.path() + "/code";
+    s.ephemeral_storage_mb = 10;
+    return s;
+  }
+
+  TempDir data_;
+  std::unique_ptr<Sandbox> sandbox_;
+};
+
+TEST_F(IsolatedSandboxTest, SeesOnlyItsCodeItsTmpAndItsOwnProcesses) {
+  std::string d = data_.path();
+  auto p = sandbox_->launch(
+      isolated("echo uid=$(id -u) gid=$(id -g) pid=$$ pwd=$(pwd); cat handler.txt; "
+               "echo user=$(id -un) home=$(getent passwd 993 | cut -d: -f6); "
+               "echo procs=$(ls /proc | grep -cE '^[0-9]+$'); "
+               "for f in " +
+               d + "/nubo.db " + d +
+               "/other/secret.txt /var/task/handler.txt; do "
+               "  test -e $f && echo visible $f || echo hidden $f; done; "
+               "for f in /var/task/new /usr/new /new /etc/new /dev/new; do "
+               "  (echo x > $f) 2>/dev/null && echo writable $f || echo refused $f; done; "
+               "echo hi > /tmp/new && cat /tmp/new; "
+               "echo tmpkb=$(df -k /tmp | tail -1 | tr -s ' ' | cut -d' ' -f2); "
+               "echo host=$(cat /proc/sys/kernel/hostname); "
+               "echo null > /dev/null && echo devnull-ok; "
+               "echo caps=$(grep CapEff /proc/self/status | cut -f2)"));
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  std::string out = read_all(p.value()->take_output_fd());
+  ExitStatus st = wait_exit(*p.value());
+  EXPECT_EQ(st.code, 0) << out;
+  EXPECT_NE(out.find("uid=993 gid=990 pid=1 pwd=/var/task\nthe code\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("user=sbx_user1051 home=/tmp\n"), std::string::npos) << out;
+  // sh, the subshell, ls and grep of that line: no process of the node's is in sight.
+  size_t at = out.find("procs=");
+  ASSERT_NE(at, std::string::npos) << out;
+  int procs = std::atoi(out.c_str() + at + 6);
+  EXPECT_GE(procs, 1) << out;
+  EXPECT_LE(procs, 4) << out;
+  EXPECT_NE(out.find("hidden " + d + "/nubo.db"), std::string::npos) << out;
+  EXPECT_NE(out.find("hidden " + d + "/other/secret.txt"), std::string::npos) << out;
+  EXPECT_NE(out.find("visible /var/task/handler.txt"), std::string::npos) << out;
+  for (const char* f : {"/var/task/new", "/usr/new", "/new", "/etc/new", "/dev/new"}) {
+    EXPECT_NE(out.find(std::string("refused ") + f), std::string::npos) << out;
+  }
+  EXPECT_NE(out.find("\nhi\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("tmpkb=10240\n"), std::string::npos) << out;  // EphemeralStorage
+  EXPECT_NE(out.find("host=localhost\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("devnull-ok"), std::string::npos) << out;
+  EXPECT_NE(out.find("caps=0000000000000000"), std::string::npos) << out;
+}
+
+TEST_F(IsolatedSandboxTest, ItsListenersAreItsOnlyNetwork) {
+  // A port of the node's loopback, where another instance's Runtime API would be.
+  int host = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_in addr = {};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(host, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(host, 4), 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(host, reinterpret_cast<sockaddr*>(&addr), &len);
+  std::string host_port = std::to_string(ntohs(addr.sin_port));
+
+  LaunchSpec spec = isolated(
+      "/usr/bin/python3 -S -c '\n"
+      "import socket\n"
+      "for port in (9001, " +
+      host_port +
+      "):\n"
+      "  try:\n"
+      "    s = socket.create_connection((\"127.0.0.1\", port), timeout=2)\n"
+      "    print(port, \"got\", s.recv(10).decode())\n"
+      "  except OSError as e:\n"
+      "    print(port, \"refused\", e.errno)\n'");
+  spec.listen_ports = {9001};
+  auto p = sandbox_->launch(spec);
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  std::vector<int> listeners = p.value()->take_listeners();
+  ASSERT_EQ(listeners.size(), 1u);
+  EXPECT_TRUE(p.value()->take_listeners().empty());
+  struct pollfd pfd = {listeners[0], POLLIN, 0};
+  ASSERT_EQ(::poll(&pfd, 1, 5000), 1);
+  int conn = ::accept4(listeners[0], nullptr, nullptr, SOCK_CLOEXEC);
+  ASSERT_GE(conn, 0);
+  ASSERT_EQ(::write(conn, "pong", 4), 4);
+  std::string out = read_all(p.value()->take_output_fd());
+  wait_exit(*p.value());
+  ::close(conn);
+  ::close(listeners[0]);
+  ::close(host);
+  EXPECT_NE(out.find("9001 got pong\n"), std::string::npos) << out;
+  EXPECT_NE(out.find(host_port + " refused 111\n"), std::string::npos) << out;  // ECONNREFUSED
+}
+
+TEST_F(IsolatedSandboxTest, ASpareGetsItsCodeWhenItIsAssigned) {
+  LaunchSpec spec = isolated(
+      "for i in $(seq 500); do test -e /var/task/handler.txt && break; sleep 0.01; done; "
+      "cat /var/task/handler.txt; (echo x > /var/task/new) 2>/dev/null || echo read-only");
+  spec.code_dir.clear();
+  spec.cwd = "/";
+  auto p = sandbox_->launch(spec);
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  auto slots = [&] {
+    int n = 0;
+    for (const auto& e : std::filesystem::directory_iterator(data_.path() + "/sandboxes")) {
+      n += e.path().filename().string().rfind("spare-", 0) == 0;
+    }
+    return n;
+  };
+  EXPECT_EQ(slots(), 1);
+  Status attached = p.value()->attach_code(data_.path() + "/code");
+  ASSERT_TRUE(attached.ok()) << attached.error().message;
+  std::string out = read_all(p.value()->take_output_fd());
+  wait_exit(*p.value());
+  EXPECT_EQ(out, "the code\nread-only\n");
+  p.value().reset();
+  EXPECT_EQ(slots(), 0);  // unmounted and removed with the process
+  // Nothing of the code was written through the slot.
+  EXPECT_FALSE(std::filesystem::exists(data_.path() + "/code/new"));
+}
+
+// Not a pass/fail test: prints what a launch costs in this build: clone(VM|VFORK) against fork,
+// and with isolation (namespaces, root, uid) where this machine allows it.
 TEST(ProcessSandboxBench, LaunchCost) {
   constexpr int kRuns = 200;
-  for (auto method :
-       {ProcessSandboxOptions::Method::kCloneVfork, ProcessSandboxOptions::Method::kFork}) {
-    auto sandbox = make_process_sandbox({method});
+  TempDir work;
+  for (int kind = 0; kind < 3; ++kind) {
+    ProcessSandboxOptions o = with_method(kind == 1 ? ProcessSandboxOptions::Method::kFork
+                                                    : ProcessSandboxOptions::Method::kCloneVfork);
+    o.isolate = kind == 2;
+    o.work_dir = work.path() + "/sandboxes";
+    auto sandbox = make_process_sandbox(o);
+    if (o.isolate && !sandbox->view()) continue;
     LaunchSpec s;
     s.executable = "/bin/true";
     s.argv = {"true"};
     s.cwd = "/";
+    s.code_dir = work.path();
     std::vector<double> us;
     for (int i = 0; i < kRuns; ++i) {
       auto t0 = std::chrono::steady_clock::now();
       auto p = sandbox->launch(s);
       auto t1 = std::chrono::steady_clock::now();
-      ASSERT_TRUE(p.ok());
+      ASSERT_TRUE(p.ok()) << p.error().message;
       us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
       wait_exit(*p.value());
     }
     std::sort(us.begin(), us.end());
-    std::printf("launch (%s): p50 %.0f us, p90 %.0f us (until exec done, /bin/true)\n",
-                method == ProcessSandboxOptions::Method::kCloneVfork ? "clone vfork" : "fork",
+    const char* names[] = {"clone vfork", "fork", "clone vfork, isolated"};
+    std::printf("launch (%s): p50 %.0f us, p90 %.0f us (until exec done, /bin/true)\n", names[kind],
                 us[us.size() / 2], us[us.size() * 9 / 10]);
   }
 }

@@ -193,6 +193,46 @@ TEST(RuntimesTest, InterpretedRuntimesRunNubosClients) {
   EXPECT_EQ(launch_command(spec, settings).error().code, "ServiceException");
 }
 
+// In an isolating sandbox the command and environment use the paths the process sees, while the
+// bootstrap is still checked where the node has it.
+TEST(RuntimesTest, PathsAreAsTheSandboxShowsThem) {
+  TempDir dir;
+  FunctionSpec spec = python_spec();
+  spec.runtime = "provided.al2023";
+  spec.code_dir = dir.path();
+  RuntimeSettings settings;
+  settings.runtimes_dir = "/opt/nubo/runtimes";
+  settings.node = "/usr/bin/node";
+  SandboxView view;
+  EXPECT_EQ(launch_command(spec, settings, &view).error().code, "Runtime.InvalidEntrypoint");
+  dir.write_executable("bootstrap", "#!/bin/sh\n");
+  auto cmd = launch_command(spec, settings, &view);
+  ASSERT_TRUE(cmd.ok()) << cmd.error().message;
+  EXPECT_EQ(cmd->executable, "/var/task/bootstrap");
+  EXPECT_EQ(cmd->task_root, "/var/task");
+  EXPECT_EQ(cmd->runtime_dir, "/var/runtime");
+  EXPECT_EQ(cmd->defaults[0].second, "/var/runtime/ric");
+
+  spec.runtime = "nodejs22.x";
+  auto node = launch_command(spec, settings, &view);
+  ASSERT_TRUE(node.ok());
+  EXPECT_EQ(node->argv.back(), "/var/runtime/nodejs/bootstrap.cjs");
+  EXPECT_EQ(node->defaults[0].second,
+            "/opt/nodejs/node_modules:/var/runtime/nodejs/node_modules:/var/task");
+
+  NodeConfig config;
+  config.endpoint_url = "http://127.0.0.1:4566";
+  InstanceEnvironment ie;
+  ie.runtime_api_port = view.runtime_api_port;
+  ie.endpoint_url = "http://127.0.0.1:4567";
+  auto env = as_map(build_environment(spec, config, *node, ie));
+  EXPECT_EQ(env["LAMBDA_TASK_ROOT"], "/var/task");
+  EXPECT_EQ(env["LAMBDA_RUNTIME_DIR"], "/var/runtime");
+  EXPECT_EQ(env["LD_LIBRARY_PATH"], "/var/runtime:/var/runtime/lib:/var/task:/var/task/lib");
+  EXPECT_EQ(env["AWS_LAMBDA_RUNTIME_API"], "127.0.0.1:9001");
+  EXPECT_EQ(env["AWS_ENDPOINT_URL"], "http://127.0.0.1:4567");
+}
+
 TEST(RuntimesTest, InterpretersComeFromTheEnvironmentOrThePath) {
   NodeConfig config;
   config.runtimes_dir = "/r";
