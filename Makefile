@@ -40,7 +40,7 @@ bench: build
 	@bench/run
 
 format:
-	@git ls-files '*.h' '*.cc' | xargs clang-format -i
+	@git ls-files '*.h' '*.c' '*.cc' | xargs clang-format -i
 
 clean:
 	rm -rf build

@@ -36,6 +36,16 @@ std::string find_runtimes_dir(const std::string& configured) {
   return NUBO_DEFAULT_RUNTIMES_DIR;
 }
 
+// nubo-spare-exec, built beside the binary; "" if it is not there.
+std::string find_spare_exec() {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return {};
+  fs::path stub = exe.parent_path() / "nubo-spare-exec";
+  return access(stub.c_str(), X_OK) == 0 ? stub.string() : std::string();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -58,6 +68,7 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   nubo::NodeConfig config = cmd->config;
   config.runtimes_dir = find_runtimes_dir(config.runtimes_dir);
+  config.spare_exec = find_spare_exec();
   if (config.sandbox_isolation && geteuid() == 0) {
     // While the node has one thread: the mounts its sandbox makes stay in the node's namespace
     // and vanish with it.

@@ -21,6 +21,9 @@ struct NodeConfig {
   std::chrono::seconds instance_idle_timeout{300};
   // Where the shipped runtime clients live (runtimes/python, runtimes/nodejs, ...).
   std::string runtimes_dir;
+  // nubo-spare-exec (runtime/spare_exec.c), the spare of provided functions: found beside the
+  // binary by main; empty: provided functions get no spares.
+  std::string spare_exec;
   // nubo's own API as functions reach it (AWS_ENDPOINT_URL); set once the port is bound.
   std::string endpoint_url;
   int io_threads = 0;  // 0: one per core

@@ -249,12 +249,24 @@ Status Instance::launch(uint16_t api_port) {
   ls.code_dir = spec.code_dir;
   ls.memory_mb = spec.memory_mb;
   ls.ephemeral_storage_mb = spec.ephemeral_storage_mb;
-  // An interpreter started ahead (spare_pool.h) when one matches; the init duration then counts
-  // from the moment it is given the function, as Lambda counts it from the function's init.
+  // A process started ahead (spare_pool.h) when one matches: an interpreter, or for provided
+  // functions nubo-spare-exec, which execs the bootstrap when it is given the function. The init
+  // duration then counts from the moment it is given the function, as Lambda counts it from the
+  // function's init.
   auto family = runtime_family(spec.runtime);
-  bool spares = m.deps.spares && family && *family != RuntimeFamily::kProvided;
+  const bool provided = family && *family == RuntimeFamily::kProvided;
+  const std::string& stub = view ? view->spare_exec : m.deps.config->spare_exec;
+  bool spares = m.deps.spares && family && (!provided || !stub.empty());
+  LaunchSpec spare_ls;  // what a spare for this launch runs
+  if (spares) {
+    spare_ls = ls;
+    if (provided) {
+      spare_ls.executable = stub;
+      spare_ls.argv = {stub, ls.executable};
+    }
+  }
   m.launched_at = SteadyClock::now();
-  if (spares) m.process = m.deps.spares->take(ls);
+  if (spares) m.process = m.deps.spares->take(spare_ls);
   if (!m.process) {
     NUBO_ASSIGN_OR_RETURN(m.process, m.deps.sandbox->launch(ls));
   }
@@ -273,8 +285,9 @@ Status Instance::launch(uint16_t api_port) {
   }
   if (spares) {
     // After this launch, not before it: the next cold start of the same kind finds a spare.
-    asio::post(*m.deps.launcher,
-               [pool = m.deps.spares, ls = std::move(ls)] { pool->replenish(ls); });
+    asio::post(*m.deps.launcher, [pool = m.deps.spares, spare_ls = std::move(spare_ls)] {
+      pool->replenish(spare_ls);
+    });
   }
   return Ok{};
 }

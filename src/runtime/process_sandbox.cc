@@ -883,6 +883,18 @@ class ProcessSandbox final : public Sandbox {
       add_mkdir("var/runtime", 0755);
     }
     task_op_ = add_ro_bind(nullptr, "var/task");
+    if (!options_.spare_exec.empty()) {
+      // A file to mount the program on, then the program, read-only.
+      RootOp file;
+      file.kind = RootOp::kMknod;
+      file.a = "var/nubo-spare-exec";
+      file.mode = S_IFREG | 0755;
+      add(file);
+      add_mount(keep(options_.spare_exec), file.a, nullptr, MS_BIND, nullptr);
+      add_mount(nullptr, file.a, nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV,
+                nullptr);
+      view_.spare_exec = "/var/nubo-spare-exec";
+    }
     add_mkdir("opt", 0755);
     add_mkdir("tmp", 01777);
     tmp_op_ = plan_.size();

@@ -16,6 +16,7 @@
 //   /var/runtime   nubo's runtime clients, read-only (runtimes_dir); /var/node_modules links to
 //                  its Node.js SDK (runtimes/README.md)
 //   /opt           empty (layers come later)
+//   /var/nubo-spare-exec  the spare of provided functions (spare_exec.c), read-only
 //   /tmp           its own tmpfs of LaunchSpec::ephemeral_storage_mb (pages count against the
 //                  instance's memory limit, as on any tmpfs in a cgroup)
 //   /dev           null, zero, full, random, urandom and the fd links, nothing else
@@ -63,6 +64,9 @@ struct ProcessSandboxOptions {
   // and the ids functions run as (Lambda's sbx_user1051 is an unprivileged uid as well).
   std::string work_dir;
   std::string runtimes_dir;
+  // nubo-spare-exec on the node (NodeConfig::spare_exec), mounted at /var/nubo-spare-exec; may
+  // be empty.
+  std::string spare_exec;
   uid_t uid = 993;
   gid_t gid = 990;
 };

@@ -1,5 +1,6 @@
 #include "runtime/runtimes.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,6 +26,19 @@ bool is_executable_file(const std::string& path) {
   struct stat st;
   if (stat(path.c_str(), &st) != 0) return false;
   return S_ISREG(st.st_mode) && access(path.c_str(), X_OK) == 0;
+}
+
+// Whether the kernel could exec path as a program: an ELF file or a "#!" script. (A file that is
+// neither fails with ENOEXEC; Lambda, which execs like Go, reports "exec format error" and does
+// not fall back to a shell.)
+bool has_program_format(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return true;  // let the exec say what is wrong
+  char head[4] = {0, 0, 0, 0};
+  ssize_t n = read(fd, head, sizeof head);
+  close(fd);
+  if (n >= 2 && head[0] == '#' && head[1] == '!') return true;
+  return n == 4 && head[0] == 0x7f && head[1] == 'E' && head[2] == 'L' && head[3] == 'F';
 }
 
 std::string find_in_path(const std::string& name, std::string_view search_path) {
@@ -111,6 +125,12 @@ Result<LaunchCommand> launch_command(const FunctionSpec& spec, const RuntimeSett
         return Error{"Runtime.InvalidEntrypoint", 502, kNoBootstrapMessage};
       }
       std::string bootstrap = task_root + "/bootstrap";
+      // Checked here, not left to the exec: a spare (nubo-spare-exec) execs it after the launch,
+      // when the error could no longer be the launch's.
+      if (!has_program_format(spec.code_dir + "/bootstrap")) {
+        return Error{"Runtime.InvalidEntrypoint", 502,
+                     "fork/exec " + bootstrap + ": exec format error"};
+      }
       cmd.executable = bootstrap;
       cmd.argv = {bootstrap};
       cmd.runtime_dir = runtimes_dir;

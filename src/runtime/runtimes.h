@@ -54,9 +54,9 @@ struct LaunchCommand {
 // process sees them: the sandbox's view when there is one (the code at view->task_root, the
 // runtimes folder at view->runtime_dir), the node's otherwise.
 // Errors: "Runtime.InvalidEntrypoint" (502) with Lambda's message when a provided.* function has
-// no executable bootstrap: a function error the invoker reports as an init error, not an API
-// error. "ServiceException" (500) for a runtime this node cannot run (unknown name, interpreter
-// not installed).
+// no executable bootstrap, or one that is neither ELF nor "#!" ("exec format error"): a function
+// error the invoker reports as an init error, not an API error. "ServiceException" (500) for a
+// runtime this node cannot run (unknown name, interpreter not installed).
 Result<LaunchCommand> launch_command(const FunctionSpec& spec, const RuntimeSettings& settings,
                                      const SandboxView* view = nullptr);
 

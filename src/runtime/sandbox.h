@@ -23,6 +23,8 @@ struct SandboxView {
   std::string runtime_dir = "/var/runtime";  // nubo's runtime clients, read-only
   // The Runtime API's port on the loopback of the instance's own network namespace.
   uint16_t runtime_api_port = 9001;
+  // nubo-spare-exec (runtime/spare_exec.c) as the process sees it; empty when there is none.
+  std::string spare_exec;
 };
 
 // Everything needed to start one instance's process. Paths (executable, argv, cwd) are as the

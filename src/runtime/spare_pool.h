@@ -1,7 +1,8 @@
-// SparePool: interpreter processes started before a function needs them ("spares"), so that a
-// cold start of a python or nodejs function does not wait for the interpreter to start (tens of
-// milliseconds for python, a hundred for node on a small VM). DESIGN.md: millisecond cold starts
-// come from work done ahead of the request.
+// SparePool: processes started before a function needs them ("spares"), so that a cold start of
+// a python or nodejs function does not wait for the interpreter to start (tens of milliseconds
+// for python, a hundred for node on a small VM), and one of a provided function finds its sandbox
+// made, its cgroups joined and only the bootstrap's exec left to do (nubo-spare-exec,
+// spare_exec.c). DESIGN.md: millisecond cold starts come from work done ahead of the request.
 //
 // A spare is launched with the function runtime's command line and only the environment a process
 // reads when it starts (startup_key(): LD_*, PYTHON*, NODE_*, LANG, LC_*, TZ, PATH), plus

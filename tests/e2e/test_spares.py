@@ -4,6 +4,8 @@ fresh process would."""
 import os
 import time
 
+import pytest
+
 from nubo_e2e import Node, children, create, invoke_json, log_tail, wait_active
 
 # Each process tells itself apart by a random id made when the handler module loads (its pid is 1
@@ -125,3 +127,73 @@ def test_function_code_run_at_startup_never_uses_a_spare(fresh_node):
     _, out = invoke_json(lam, "preload-fn")
     assert out["run"] == "2" and out.get("seen") == "preload-fn", out
     assert out["age"] < 1.0, out
+
+
+# A provided bootstrap that says how long ago its process started: a spare (nubo-spare-exec,
+# src/runtime/spare_exec.c) execs it in a process started ahead, so it is older than its function.
+PROVIDED_BOOTSTRAP = r"""#!/bin/sh
+ID=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
+START=$(cut -d' ' -f22 /proc/$$/stat)
+while true; do
+  HEADERS=$(mktemp)
+  curl -sS -o /dev/null -D "$HEADERS" "http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation/next"
+  RID=$(grep -i Lambda-Runtime-Aws-Request-Id "$HEADERS" | tr -d '[:space:]' | cut -d: -f2)
+  AGE=$(awk -v s="$START" '{print $1 - s / 100}' /proc/uptime)
+  curl -sS -o /dev/null "http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation/$RID/response" \
+    -d "{\"id\": \"$ID\", \"age\": $AGE, \"run\": \"$RUN\", \"cwd\": \"$(pwd)\", \"task_root\": \"$LAMBDA_TASK_ROOT\"}"
+  rm -f "$HEADERS"
+done
+"""
+
+
+def test_provided_cold_start_from_spare(fresh_node):
+    lam = fresh_node.client("lambda")
+    create(lam, "prov-spare", "provided.al2023", "unused", {"bootstrap": (PROVIDED_BOOTSTRAP, 0o755)},
+           Environment={"Variables": {"RUN": "first"}})
+    r, first = invoke_json(lam, "prov-spare", LogType="Tail")
+    assert "FunctionError" not in r, first
+    time.sleep(1.5)
+    r, out = update_and_invoke(lam, "prov-spare", "second")
+    assert "FunctionError" not in r, out
+    assert "Init Duration" in log_tail(r), "a new configuration must cold start"
+    assert out["id"] != first["id"]
+    assert out["age"] > 1.0, out  # started ahead
+    assert out["run"] == "second"
+    assert out["cwd"] == out["task_root"] == first["task_root"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="spares serve other functions' code only isolated")
+def test_a_bootstrap_that_cannot_exec_fails_alike_from_a_spare(fresh_node, tmp_path):
+    lam = fresh_node.client("lambda")
+    create(lam, "good-boot", "provided.al2023", "unused", {"bootstrap": (PROVIDED_BOOTSTRAP, 0o755)})
+    invoke_json(lam, "good-boot")
+    deadline = time.time() + 10
+    while len(children(fresh_node.proc.pid)) < 2 and time.time() < deadline:
+        time.sleep(0.05)
+    # The younger child is the spare started after that cold start.
+    kids = sorted(children(fresh_node.proc.pid),
+                  key=lambda p: int(open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[19]))
+    assert len(kids) == 2, kids
+    spare = kids[-1]
+    # A script whose interpreter is missing: only the exec can tell (a file that is no program at
+    # all is refused before any launch, spare or not).
+    bad = {"bootstrap": ("#!/no/such/interpreter\n", 0o755)}
+    create(lam, "bad-boot", "provided.al2023", "unused", bad)
+    r, from_spare = invoke_json(lam, "bad-boot")
+    assert r.get("FunctionError") == "Unhandled", from_spare
+    assert not os.path.exists(f"/proc/{spare}") or spare not in children(fresh_node.proc.pid)
+    # The same answer as a process started for it.
+    node = Node(str(tmp_path), extra_args=["--spare-instances", "0"]).start()
+    try:
+        lam2 = node.client("lambda")
+        create(lam2, "bad-boot", "provided.al2023", "unused", bad)
+        r2, direct = invoke_json(lam2, "bad-boot")
+    finally:
+        assert node.stop() == 0
+    assert r2.get("FunctionError") == "Unhandled"
+    assert from_spare["errorType"] == direct["errorType"] == "Runtime.InvalidEntrypoint"
+    # Lambda's wording; from the spare without the "RequestId: ... Error: " the node puts in front
+    # of errors it sees itself (spare_exec.c posts the error as the runtime).
+    message = "fork/exec /var/task/bootstrap: no such file or directory"
+    assert from_spare["errorMessage"] == message, from_spare
+    assert direct["errorMessage"].endswith(" Error: " + message), direct

@@ -152,6 +152,17 @@ TEST(RuntimesTest, ProvidedRunsTheBootstrap) {
 
   chmod(path.c_str(), 0644);
   EXPECT_EQ(launch_command(spec, settings).error().code, "Runtime.InvalidEntrypoint");
+
+  // Neither ELF nor "#!": refused before any launch, in Lambda's words.
+  dir.write_executable("bootstrap", "echo no shebang\n");
+  auto not_a_program = launch_command(spec, settings);
+  ASSERT_FALSE(not_a_program.ok());
+  EXPECT_EQ(not_a_program.error().code, "Runtime.InvalidEntrypoint");
+  EXPECT_EQ(not_a_program.error().message, "fork/exec " + path + ": exec format error");
+  dir.write_executable("bootstrap",
+                       "\x7f"
+                       "ELF");
+  EXPECT_TRUE(launch_command(spec, settings).ok());
 }
 
 TEST(RuntimesTest, InterpretedRuntimesRunNubosClients) {
