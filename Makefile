@@ -3,6 +3,7 @@
 #   make test   installs what is missing, builds the debug (ASan+UBSan) tree and runs every test
 #   make build  builds the release binary only (scripts and benchmarks use it)
 #   make bench  builds the release binary and runs the benchmarks (slow; not part of make test)
+#   make soak   builds the release binary and runs the slow soak tests (tests/soak)
 
 HOST ?= 127.0.0.1
 PORT ?= 4566
@@ -10,7 +11,7 @@ DATA_DIR ?= ./.nubo
 JOBS ?= 2
 PYTHON ?= /usr/bin/python3
 
-.PHONY: deps build debug run test unit e2e bench format clean
+.PHONY: deps build debug run test unit e2e bench soak format clean
 
 deps:
 	@scripts/install-deps
@@ -38,6 +39,9 @@ test: debug
 
 bench: build
 	@bench/run
+
+soak: build
+	@NUBO_BINARY=$(CURDIR)/build/release/nubo $(PYTHON) -m pytest -q -s -p no:cacheprovider tests/soak
 
 format:
 	@git ls-files '*.h' '*.c' '*.cc' | xargs clang-format -i

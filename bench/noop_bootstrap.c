@@ -1,5 +1,7 @@
 /* A no-op `provided` runtime: the smallest correct Lambda Runtime API client.
  * One keep-alive connection; GET .../invocation/next, then POST .../response with "{}".
+ * NOOP_SLEEP_MS=N in the function's environment: each invocation sleeps N ms first (the
+ * scale-from-zero soak test, tests/soak).
  * Built static by bench/CMakeLists.txt and zipped as `bootstrap` by the benchmarks. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -89,6 +91,8 @@ int main(void) {
   host[colon - api] = 0;
   port = atoi(colon + 1);
   connect_api();
+  const char* sleep_ms = getenv("NOOP_SLEEP_MS");
+  useconds_t pause = sleep_ms ? (useconds_t)atoi(sleep_ms) * 1000u : 0;
   char req[512], rid[128];
   for (;;) {
     int n = snprintf(req, sizeof req,
@@ -97,6 +101,7 @@ int main(void) {
     rid[0] = 0;
     read_response(rid, sizeof rid);
     if (!rid[0]) die("no request id");
+    if (pause) usleep(pause);
     n = snprintf(req, sizeof req,
                  "POST /2018-06-01/runtime/invocation/%s/response HTTP/1.1\r\nHost: %s\r\n"
                  "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
