@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -14,6 +15,8 @@
 #include <mutex>
 #include <sstream>
 #include <thread>
+
+#include "runtime/limits.h"
 
 namespace nubo::runtime {
 
@@ -120,18 +123,19 @@ class Graveyard {
 class InstanceCgroupImpl final : public InstanceCgroup {
  public:
   // dirs: the instance's folder in each hierarchy; v2: one folder with both controllers.
-  InstanceCgroupImpl(bool v2, std::string memory_dir, std::string pids_dir,
+  // cpu_dir: empty without the cpu controller.
+  InstanceCgroupImpl(bool v2, std::string memory_dir, std::string pids_dir, std::string cpu_dir,
                      std::shared_ptr<Graveyard> graveyard)
       : v2_(v2),
         memory_dir_(std::move(memory_dir)),
         pids_dir_(std::move(pids_dir)),
+        cpu_dir_(std::move(cpu_dir)),
         graveyard_(std::move(graveyard)) {}
 
   // Never blocks: what cannot be removed yet is left to the graveyard.
   ~InstanceCgroupImpl() override {
     for (int fd : fds_) ::close(fd);
-    graveyard_->bury(memory_dir_);
-    if (pids_dir_ != memory_dir_) graveyard_->bury(pids_dir_);
+    for (const std::string& d : dirs()) graveyard_->bury(d);
   }
 
   Status init(int memory_mb, int max_processes) {
@@ -155,6 +159,14 @@ class InstanceCgroupImpl final : public InstanceCgroup {
       write_file(memory_dir_ + "/memory.swappiness", "0");  // best effort
     }
     if (!ok) return internal_error("cgroup: cannot set the limits in " + memory_dir_);
+    if (!cpu_dir_.empty()) {
+      // One vCPU's share per kMemoryMbPerVcpu of memory (limits.h).
+      int64_t shares = static_cast<int64_t>(memory_mb) * (v2_ ? 100 : 1024) / kMemoryMbPerVcpu;
+      shares = std::clamp<int64_t>(shares, v2_ ? 1 : 2, v2_ ? 10000 : 262144);
+      if (!write_file(cpu_dir_ + (v2_ ? "/cpu.weight" : "/cpu.shares"), std::to_string(shares))) {
+        return internal_error("cgroup: cannot set the CPU weight in " + cpu_dir_);
+      }
+    }
     for (const std::string& d : dirs()) {
       int fd = ::open((d + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
       if (fd < 0) return internal_error("cgroup: open " + d + "/cgroup.procs");
@@ -175,27 +187,35 @@ class InstanceCgroupImpl final : public InstanceCgroup {
   }
 
   void kill_all(int sig) override {
-    kill_procs(pids_dir_ + "/cgroup.procs", sig);
-    if (pids_dir_ != memory_dir_) kill_procs(memory_dir_ + "/cgroup.procs", sig);
+    for (const std::string& d : dirs()) kill_procs(d + "/cgroup.procs", sig);
   }
 
  private:
+  // The instance's folders, one per hierarchy (one on v2).
   std::vector<std::string> dirs() const {
-    if (pids_dir_ == memory_dir_) return {memory_dir_};
-    return {memory_dir_, pids_dir_};
+    std::vector<std::string> out = {memory_dir_};
+    for (const std::string* d : {&pids_dir_, &cpu_dir_}) {
+      if (!d->empty() && std::find(out.begin(), out.end(), *d) == out.end()) out.push_back(*d);
+    }
+    return out;
   }
 
   const bool v2_;
   const std::string memory_dir_;
   const std::string pids_dir_;
+  const std::string cpu_dir_;
   const std::shared_ptr<Graveyard> graveyard_;
   std::vector<int> fds_;
 };
 
 class CgroupRootImpl final : public CgroupRoot {
  public:
-  CgroupRootImpl(bool v2, std::string memory_root, std::string pids_root)
-      : v2_(v2), memory_root_(std::move(memory_root)), pids_root_(std::move(pids_root)) {}
+  // cpu_root: empty without the cpu controller.
+  CgroupRootImpl(bool v2, std::string memory_root, std::string pids_root, std::string cpu_root)
+      : v2_(v2),
+        memory_root_(std::move(memory_root)),
+        pids_root_(std::move(pids_root)),
+        cpu_root_(std::move(cpu_root)) {}
 
   ~CgroupRootImpl() override {
     // At node shutdown (not an io thread): give the last instances' folders a moment.
@@ -204,12 +224,17 @@ class CgroupRootImpl final : public CgroupRoot {
     }
     ::rmdir(memory_root_.c_str());
     if (pids_root_ != memory_root_) ::rmdir(pids_root_.c_str());
+    if (!cpu_root_.empty() && cpu_root_ != memory_root_) ::rmdir(cpu_root_.c_str());
   }
 
   std::string describe() const override {
     if (v2_) return "cgroup v2 (" + memory_root_ + ")";
-    return "cgroup v1 (" + memory_root_ + ", " + pids_root_ + ")";
+    std::string out = "cgroup v1 (" + memory_root_ + ", " + pids_root_;
+    if (!cpu_root_.empty()) out += ", " + cpu_root_;
+    return out + ")";
   }
+
+  bool cpu_weight() const override { return !cpu_root_.empty(); }
 
   Result<std::unique_ptr<InstanceCgroup>> create(int memory_mb, int max_processes) override {
     // (Appended piecewise: GCC 12 -O3 reports a false -Wrestrict on "i" + std::to_string(n).)
@@ -217,8 +242,9 @@ class CgroupRootImpl final : public CgroupRoot {
     name += std::to_string(next_.fetch_add(1));
     std::string memory_dir = memory_root_ + name;
     std::string pids_dir = v2_ ? memory_dir : pids_root_ + name;
+    std::string cpu_dir = cpu_root_.empty() ? std::string() : (v2_ ? memory_dir : cpu_root_ + name);
     graveyard_->retry();
-    auto cg = std::make_unique<InstanceCgroupImpl>(v2_, memory_dir, pids_dir, graveyard_);
+    auto cg = std::make_unique<InstanceCgroupImpl>(v2_, memory_dir, pids_dir, cpu_dir, graveyard_);
     NUBO_TRY(cg->init(memory_mb, max_processes));
     return std::unique_ptr<InstanceCgroup>(std::move(cg));
   }
@@ -227,6 +253,7 @@ class CgroupRootImpl final : public CgroupRoot {
   const bool v2_;
   const std::string memory_root_;
   const std::string pids_root_;
+  const std::string cpu_root_;
   const std::shared_ptr<Graveyard> graveyard_ = std::make_shared<Graveyard>();
   std::atomic<uint64_t> next_{1};
 };
@@ -287,7 +314,16 @@ std::unique_ptr<CgroupRoot> open_cgroup_root(std::string* why_not, const std::st
       ::rmdir(mem.c_str());
       return nullptr;
     }
-    return std::make_unique<CgroupRootImpl>(false, mem, pids);
+    // The cpu hierarchy, where it is mounted (alone or as "cpu,cpuacct"): optional.
+    std::string cpu;
+    if (exists(fs + "/cpu/cpu.shares")) {
+      std::string cpu_parent = fs + "/cpu" + own_cgroup("cpu");
+      while (!cpu_parent.empty() && cpu_parent.back() == '/') cpu_parent.pop_back();
+      remove_stale(cpu_parent);
+      cpu = cpu_parent + "/" + node;
+      if (!make_dir(cpu)) cpu.clear();
+    }
+    return std::make_unique<CgroupRootImpl>(false, mem, pids, cpu);
   }
   // v2: one hierarchy; the node's folder must offer memory and pids to its children.
   if (exists(fs + "/cgroup.controllers")) {
@@ -309,7 +345,13 @@ std::unique_ptr<CgroupRoot> open_cgroup_root(std::string* why_not, const std::st
       ::rmdir(dir.c_str());
       return nullptr;
     }
-    return std::make_unique<CgroupRootImpl>(true, dir, dir);
+    // The cpu controller is optional.
+    std::istringstream words(controllers);
+    std::string word;
+    bool cpu = false;
+    while (words >> word) cpu |= word == "cpu";  // not "cpuset"
+    cpu = cpu && write_file(dir + "/cgroup.subtree_control", "+cpu");
+    return std::make_unique<CgroupRootImpl>(true, dir, dir, cpu ? dir : std::string());
   }
   *why_not = "no cgroup memory controller mounted at " + fs;
   return nullptr;

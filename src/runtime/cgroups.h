@@ -1,11 +1,13 @@
-// Cgroups: the memory and process limits of each instance (issue 3, "Limits"), on cgroup v1
-// (the memory and pids hierarchies) or v2 (one unified hierarchy with both controllers).
+// Cgroups: the memory and process limits and the CPU weight of each instance (issue 3, "Limits"),
+// on cgroup v1 (the memory, pids and, where mounted, cpu hierarchies) or v2 (one unified
+// hierarchy with those controllers).
 //
 // The node makes one folder of its own under the cgroup it runs in (delegation: it never touches
 // its parents) and one folder per instance below it. An instance's processes are moved in by the
 // child itself before it execs (it writes "0" to the descriptors of procs_fds()), so nothing the
 // function runs is ever outside its limits. Per instance: memory.limit = MemorySize with no swap
-// on top, at most kMaxInstanceProcesses tasks.
+// on top, at most kMaxInstanceProcesses tasks, and a CPU weight of MemorySize / kMemoryMbPerVcpu
+// of one default share (v1 cpu.shares 1024, v2 cpu.weight 100) where the cpu controller is there.
 //
 // Threads: CgroupRoot::create() blocks briefly (mkdir and a few small writes): on the launcher
 // thread. InstanceCgroup is thread-safe; its destructor kills what is left and removes the folder,
@@ -43,6 +45,9 @@ class CgroupRoot {
   virtual ~CgroupRoot() = default;
   // "cgroup v1 (/sys/fs/cgroup/memory/..., /sys/fs/cgroup/pids/...)" or "cgroup v2 (...)".
   virtual std::string describe() const = 0;
+  // Whether instances get a CPU weight proportional to their memory (the cpu controller: v1's
+  // cpu hierarchy or v2's cpu controller); without it they share the CPU equally.
+  virtual bool cpu_weight() const = 0;
   virtual Result<std::unique_ptr<InstanceCgroup>> create(int memory_mb, int max_processes) = 0;
 };
 

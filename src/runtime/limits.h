@@ -26,6 +26,13 @@ inline constexpr int kMaxOpenFiles = 1024;
 // Processes and threads of one instance ("Lambda quotas": 1,024 execution processes/threads).
 inline constexpr int kMaxInstanceProcesses = 1024;
 
+// CPU in proportion to memory, as Lambda allocates it ("Lambda allocates CPU power in proportion
+// to the amount of memory configured. At 1,769 MB, a function has the equivalent of one vCPU",
+// Lambda developer guide, "Configure Lambda function memory"). nubo gives an instance that share
+// of the CPU as a cgroup weight, relative to the other instances: a floor under contention, not
+// a cap when the machine is idle.
+inline constexpr int kMemoryMbPerVcpu = 1769;
+
 // On shutdown an instance gets SIGTERM, then SIGKILL after this long.
 inline constexpr std::chrono::milliseconds kTerminateGrace{300};
 

@@ -125,8 +125,9 @@ struct ChildArgs {
   int control_fd = -1;  // >= 4; becomes the child's fd 3
   int report_fd = -1;   // fork mode only: where the child writes {step, errno} on failure
   rlim_t max_files = 1024;
-  // cgroup.procs files of the instance's cgroup (cgroups.h); the child moves itself in first.
-  int cgroup_fds[2] = {-1, -1};
+  // cgroup.procs files of the instance's cgroup (cgroups.h: memory, pids, cpu); the child moves
+  // itself in first.
+  int cgroup_fds[3] = {-1, -1, -1};
   bool no_new_privs = false;
   const struct sock_fprog* seccomp = nullptr;  // installed last, right before exec
   pid_t parent_pid = 0;
@@ -461,12 +462,14 @@ class Process final : public SandboxProcess {
   // node's) into it.
   // listeners: sockets listening in the instance's network namespace; slot: the spare's code
   // folder of the node (SpareSlot), empty when the code was mounted at launch.
+  // isolated: the process is pid 1 of its own PID namespace.
   Process(pid_t pid, int pidfd, int output_fd, int status_fd,
           std::unique_ptr<InstanceCgroup> cgroup, bool rusage_peak, std::vector<int> listeners,
-          std::string slot)
+          std::string slot, bool isolated)
       : pid_(pid),
         pidfd_(pidfd),
         rusage_peak_(rusage_peak),
+        isolated_(isolated),
         cgroup_(std::move(cgroup)),
         slot_(std::move(slot)),
         output_fd_(output_fd),
@@ -525,6 +528,9 @@ class Process final : public SandboxProcess {
 
   void kill(int sig) override {
     std::lock_guard lock(mu_);
+    // pid 1 of a PID namespace gets only the signals it handles (SIGKILL always): a runtime that
+    // does not handle sig would never see it, so it gets what ends it for sure.
+    if (isolated_ && sig != SIGKILL && !reaped_ && !handles_locked(sig)) sig = SIGKILL;
     // While the leader is not reaped its pid cannot be reused, so -pid is still our group.
     if (!reaped_) ::kill(-pid_, sig);
     // Descendants that left the group (setsid) are still in the cgroup.
@@ -555,6 +561,19 @@ class Process final : public SandboxProcess {
   }
 
  private:
+  // REQUIRES: mu_ held. Whether the process has a handler for sig (SigCgt of its status).
+  bool handles_locked(int sig) {
+    if (status_fd_ < 0) return false;
+    char buf[4096];
+    ssize_t n = pread(status_fd_, buf, sizeof buf - 1, 0);
+    if (n <= 0) return false;
+    buf[n] = 0;
+    const char* p = std::strstr(buf, "SigCgt:");
+    if (!p) return false;
+    unsigned long long caught = std::strtoull(p + 7, nullptr, 16);
+    return sig >= 1 && sig <= 64 && ((caught >> (sig - 1)) & 1ULL) != 0;
+  }
+
   // REQUIRES: mu_ held. Returns true once reaped.
   bool reap_locked(bool block) {
     if (reaped_) return true;
@@ -626,6 +645,7 @@ class Process final : public SandboxProcess {
   const pid_t pid_;
   const int pidfd_;
   const bool rusage_peak_;
+  const bool isolated_;
   std::unique_ptr<InstanceCgroup> cgroup_;  // null without cgroups
   const std::string slot_;
   std::mutex mu_;
@@ -664,8 +684,12 @@ class ProcessSandbox final : public Sandbox {
     std::vector<std::string> out;
     if (cgroups_) {
       out.push_back("on: memory limit = MemorySize, at most " +
-                    std::to_string(kMaxInstanceProcesses) + " processes, by " +
-                    cgroups_->describe());
+                    std::to_string(kMaxInstanceProcesses) + " processes" +
+                    (cgroups_->cpu_weight() ? ", CPU weight proportional to MemorySize" : "") +
+                    ", by " + cgroups_->describe());
+      if (!cgroups_->cpu_weight()) {
+        out.push_back("off: CPU weight proportional to MemorySize (no cpu controller)");
+      }
     } else {
       out.push_back("off: memory and process limits (" +
                     (options_.limits ? cgroups_off_ : std::string("turned off")) + ")");
@@ -1020,7 +1044,7 @@ class ProcessSandbox final : public Sandbox {
         return made.error();
       }
       cgroup = std::move(made).value();
-      for (size_t i = 0; i < cgroup->procs_fds().size() && i < 2; ++i) {
+      for (size_t i = 0; i < cgroup->procs_fds().size() && i < 3; ++i) {
         args.cgroup_fds[i] = cgroup->procs_fds()[i];
       }
     }
@@ -1130,7 +1154,7 @@ class ProcessSandbox final : public Sandbox {
     return std::unique_ptr<SandboxProcess>(
         std::make_unique<Process>(pid, pidfd, out_r, status_fd, std::move(cgroup),
                                   options_.method == ProcessSandboxOptions::Method::kFork,
-                                  std::move(listeners), std::move(slot)));
+                                  std::move(listeners), std::move(slot), isolate));
   }
 
   const ProcessSandboxOptions options_;

@@ -32,7 +32,8 @@
 //
 // Being pid 1 of its namespace, the runtime ignores signals it has no handler for when they come
 // from inside (kill(getpid(), SIGTERM) does nothing), and orphaned grandchildren stay zombies until
-// the instance ends, unless it reaps them. The node only ever sends SIGKILL, which always works.
+// the instance ends, unless it reaps them. SandboxProcess::kill with a signal the runtime does not
+// handle sends SIGKILL instead (at shutdown the node sends SIGTERM first).
 //
 // Threads: launch() blocks for the clone/exec; see Sandbox::launch for which thread must call it.
 // Everything else is thread-safe.

@@ -4,9 +4,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "test_util.h"
 
@@ -65,8 +67,25 @@ TEST(CgroupsTest, FoldersComeAndGoWithTheirOwners) {
     {
       auto cg = root->create(64, 16);
       ASSERT_TRUE(cg.ok()) << cg.error().message;
-      EXPECT_EQ((*cg)->procs_fds().size(), 2u);  // memory and pids
+      // memory and pids, and cpu where that hierarchy is mounted
+      EXPECT_EQ((*cg)->procs_fds().size(), root->cpu_weight() ? 3u : 2u);
       EXPECT_FALSE((*cg)->oom_killed());
+      if (root->cpu_weight()) {
+        // A share of the CPU in proportion to memory: 1,769 MB is one vCPU (1024 shares).
+        auto big = root->create(1769, 16);
+        ASSERT_TRUE(big.ok());
+        std::string cpu_root = root->describe();
+        cpu_root = cpu_root.substr(cpu_root.rfind(", ") + 2);
+        cpu_root.pop_back();  // ")"
+        std::vector<std::string> shares;
+        for (const auto& e : fs::directory_iterator(cpu_root)) {
+          std::ifstream f(e.path() / "cpu.shares");
+          std::string v;
+          if (e.is_directory() && f >> v) shares.push_back(v);
+        }
+        std::sort(shares.begin(), shares.end());
+        EXPECT_EQ(shares, (std::vector<std::string>{"1024", "37"}));  // 64 MB: 37
+      }
     }
   }
   EXPECT_EQ(our_folders(parent), before);  // nothing of this root is left

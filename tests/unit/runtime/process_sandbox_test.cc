@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "runtime/limits.h"
@@ -490,6 +491,33 @@ TEST_F(IsolatedSandboxTest, ItsListenersAreItsOnlyNetwork) {
   ::close(host);
   EXPECT_NE(out.find("9001 got pong\n"), std::string::npos) << out;
   EXPECT_NE(out.find(host_port + " refused 111\n"), std::string::npos) << out;  // ECONNREFUSED
+}
+
+// As pid 1 of its namespace the runtime would never see a signal it does not handle: kill()
+// then ends it with SIGKILL; a signal it handles it gets.
+TEST_F(IsolatedSandboxTest, SignalsReachPid1AsTheyWouldAnyProcess) {
+  auto plain = sandbox_->launch(isolated("sleep 30; true"));
+  ASSERT_TRUE(plain.ok()) << plain.error().message;
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  plain.value()->kill(SIGTERM);
+  ExitStatus st = wait_exit(*plain.value());
+  EXPECT_TRUE(st.signaled);
+  EXPECT_EQ(st.signal, SIGKILL);
+
+  auto trapping = sandbox_->launch(
+      isolated("trap 'echo got-term; exit 7' TERM; echo ready; while :; do sleep 0.05; done"));
+  ASSERT_TRUE(trapping.ok());
+  int out = trapping.value()->take_output_fd();
+  char buf[16];
+  struct pollfd pfd = {out, POLLIN, 0};
+  ASSERT_EQ(::poll(&pfd, 1, 5000), 1);
+  ASSERT_GT(::read(out, buf, sizeof buf), 0);  // "ready": the trap is set
+  trapping.value()->kill(SIGTERM);
+  std::string rest = read_all(out);
+  st = wait_exit(*trapping.value());
+  EXPECT_FALSE(st.signaled);
+  EXPECT_EQ(st.code, 7);
+  EXPECT_NE(rest.find("got-term"), std::string::npos) << rest;
 }
 
 TEST_F(IsolatedSandboxTest, ASpareGetsItsCodeWhenItIsAssigned) {
