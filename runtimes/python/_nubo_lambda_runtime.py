@@ -796,11 +796,31 @@ def _flush():
             pass
 
 
+def _serve_as_zygote(fd):
+    """A zygote (NUBO_ZYGOTE_FD set; runtimes/README.md "Zygotes"): this interpreter, with this
+    module loaded, forks the node's new instances. The fork server is nubo's C library
+    (NUBO_ZYGOTE_LIB), called with the GIL held; it returns only in a child, whose sandbox it has
+    made, and which then waits for its function as a spare does. The zygote itself exits when the
+    node closes its socket."""
+    import ctypes
+
+    serve = ctypes.PyDLL(_getenv("NUBO_ZYGOTE_LIB", "")).nubo_zygote_serve
+    serve.argtypes = (ctypes.c_int,)
+    serve.restype = ctypes.c_int
+    if serve(fd) != 0:
+        sys.exit(0)
+    _setenv("NUBO_ZYGOTE_FD", None)
+    _setenv("NUBO_ZYGOTE_LIB", None)
+
+
 def _await_assignment():
     """A spare (NUBO_SPARE_FD set; runtimes/README.md "Spares") was started before any function
     needed it: wait for the node to assign it one. The message on that descriptor is the whole
     environment and the working directory; EOF without it means the node no longer needs this
     process."""
+    zygote = _getenv("NUBO_ZYGOTE_FD")
+    if zygote is not None:
+        _serve_as_zygote(int(zygote))
     fd = _getenv("NUBO_SPARE_FD")
     if fd is None:
         return

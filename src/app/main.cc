@@ -36,14 +36,14 @@ std::string find_runtimes_dir(const std::string& configured) {
   return NUBO_DEFAULT_RUNTIMES_DIR;
 }
 
-// nubo-spare-exec, built beside the binary; "" if it is not there.
-std::string find_spare_exec() {
+// A file built beside the binary (nubo-spare-exec, libnubo_zygote.so); "" if it is not there.
+std::string find_beside_binary(const char* name, int mode) {
   namespace fs = std::filesystem;
   std::error_code ec;
   fs::path exe = fs::read_symlink("/proc/self/exe", ec);
   if (ec) return {};
-  fs::path stub = exe.parent_path() / "nubo-spare-exec";
-  return access(stub.c_str(), X_OK) == 0 ? stub.string() : std::string();
+  fs::path file = exe.parent_path() / name;
+  return access(file.c_str(), mode) == 0 ? file.string() : std::string();
 }
 
 }  // namespace
@@ -68,7 +68,8 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   nubo::NodeConfig config = cmd->config;
   config.runtimes_dir = find_runtimes_dir(config.runtimes_dir);
-  config.spare_exec = find_spare_exec();
+  config.spare_exec = find_beside_binary("nubo-spare-exec", X_OK);
+  config.zygote_lib = find_beside_binary("libnubo_zygote.so", R_OK);
   if (config.sandbox_isolation && geteuid() == 0) {
     // While the node has one thread: the mounts its sandbox makes stay in the node's namespace
     // and vanish with it.

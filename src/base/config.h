@@ -24,6 +24,9 @@ struct NodeConfig {
   // nubo-spare-exec (runtime/spare_exec.c), the spare of provided functions: found beside the
   // binary by main; empty: provided functions get no spares.
   std::string spare_exec;
+  // libnubo_zygote.so (runtime/zygote.c), the fork server python zygotes load: found beside the
+  // binary by main; empty: python instances each start their interpreter.
+  std::string zygote_lib;
   // nubo's own API as functions reach it (AWS_ENDPOINT_URL); set once the port is bound.
   std::string endpoint_url;
   int io_threads = 0;  // 0: one per core
@@ -33,6 +36,9 @@ struct NodeConfig {
   // Instances in their own namespaces under a minimal read-only root (runtime/process_sandbox.h),
   // where the node has the privileges; `--isolation off` runs them as plain processes.
   bool sandbox_isolation = true;
+  // Isolated python instances fork from a zygote (runtime/zygote.c, runtimes/README.md
+  // "Zygotes"); `--zygotes off` starts an interpreter for each.
+  bool zygotes = true;
   // First retry delay of a failed async invocation (AWS: 1 minute, then 2). Tests shorten it.
   std::chrono::milliseconds async_retry_base{60000};
 };

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -25,6 +26,7 @@
 #include "runtime/lambda_messages.h"
 #include "runtime/limits.h"
 #include "runtime/runtime_api.h"
+#include "runtime/spare_pool.h"
 
 namespace nubo::runtime {
 
@@ -255,6 +257,13 @@ Status Instance::launch(uint16_t api_port) {
   // function's init.
   auto family = runtime_family(spec.runtime);
   const bool provided = family && *family == RuntimeFamily::kProvided;
+  // Python forks from a zygote (runtimes/README.md "Zygotes") unless the function's own
+  // variables change how an interpreter starts (PYTHONPATH, LD_LIBRARY_PATH, LANG, ...): the
+  // zygote starts with the node's start-up environment only.
+  if (family && *family == RuntimeFamily::kPython) {
+    ls.zygote = std::none_of(spec.environment.begin(), spec.environment.end(),
+                             [](const auto& kv) { return SparePool::startup_variable(kv.first); });
+  }
   const std::string& stub = view ? view->spare_exec : m.deps.config->spare_exec;
   bool spares = m.deps.spares && family && (!provided || !stub.empty());
   LaunchSpec spare_ls;  // what a spare for this launch runs

@@ -25,18 +25,25 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <fstream>
+#include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "base/check.h"
+#include "base/log.h"
 #include "runtime/cgroups.h"
 #include "runtime/limits.h"
+#include "runtime/sandbox_child.h"
 #include "runtime/seccomp_filter.h"
+#include "runtime/spare_pool.h"
+#include "runtime/zygote_protocol.h"
 
 namespace nubo::runtime {
 
@@ -46,272 +53,47 @@ namespace {
 constexpr idtype_t P_PIDFD = static_cast<idtype_t>(3);
 #endif
 
-// Steps of the child, reported with the errno of the one that failed.
-enum ChildStep : int {
-  kStepNone = 0,
-  kStepSetsid,
-  kStepDeathSignal,
-  kStepParentGone,
-  kStepDup,
-  kStepRlimit,
-  kStepChdir,
-  kStepExec,
-  kStepCgroup,
-  kStepNoNewPrivs,
-  kStepSeccomp,
-  kStepRoot,      // an operation of RootOp (ChildArgs::failed_op says which)
-  kStepPivot,     // pivot_root into the new root
-  kStepHostname,  // sethostname
-  kStepIds,       // setgroups / setresgid / setresuid
-};
-
-const char* step_name(int step) {
-  switch (step) {
-    case kStepSetsid:
-      return "setsid";
-    case kStepDeathSignal:
-      return "prctl(PR_SET_PDEATHSIG)";
-    case kStepParentGone:
-      return "parent exited";
-    case kStepDup:
-      return "dup2";
-    case kStepRlimit:
-      return "setrlimit(RLIMIT_NOFILE)";
-    case kStepChdir:
-      return "chdir";
-    case kStepExec:
-      return "exec";
-    case kStepCgroup:
-      return "joining the instance's cgroup";
-    case kStepNoNewPrivs:
-      return "prctl(PR_SET_NO_NEW_PRIVS)";
-    case kStepSeccomp:
-      return "prctl(PR_SET_SECCOMP)";
-    case kStepRoot:
-      return "preparing the instance's root";
-    case kStepPivot:
-      return "pivot_root";
-    case kStepHostname:
-      return "sethostname";
-    case kStepIds:
-      return "changing to the instance's uid";
-    default:
-      return "launch";
-  }
-}
-
-// One step of building an isolated instance's root, run by the child with its working directory
-// at the root's tmpfs: paths are relative to it.
-struct RootOp {
-  enum Kind { kMkdir, kSymlink, kMount, kMknod } kind = kMkdir;
-  const char* a = nullptr;  // kMkdir, kMknod: path; kSymlink: target; kMount: source
-  const char* b = nullptr;  // kSymlink: link path; kMount: target
-  const char* fstype = nullptr;
-  unsigned long flags = 0;  // kMount
-  const char* data = nullptr;
-  unsigned mode = 0;  // kMkdir, kMknod
-  unsigned long dev = 0;
-};
-
 // What the child needs, prepared by the parent (the child allocates nothing). In vfork mode the
-// child writes err/step here and the parent reads them once clone() returns.
+// child writes step (and c.err) here and the parent reads them once clone() returns.
 struct ChildArgs {
+  ChildArgs() { nubo_child_args_init(&c); }
+  nubo_child_args c;
   const char* path = nullptr;
   char* const* argv = nullptr;
   char* const* envp = nullptr;
-  const char* cwd = nullptr;
-  int out_fd = -1;
-  int null_fd = -1;
-  int control_fd = -1;  // >= 4; becomes the child's fd 3
-  int report_fd = -1;   // fork mode only: where the child writes {step, errno} on failure
-  rlim_t max_files = 1024;
-  // cgroup.procs files of the instance's cgroup (cgroups.h: memory, pids, cpu); the child moves
-  // itself in first.
-  int cgroup_fds[3] = {-1, -1, -1};
-  bool no_new_privs = false;
-  const struct sock_fprog* seccomp = nullptr;  // installed last, right before exec
-  pid_t parent_pid = 0;
-  // Isolation (ProcessSandboxOptions::isolate): the child is in new mount, PID, IPC and UTS
-  // namespaces (its network namespace is the launching thread's, already new). It mounts a tmpfs
-  // on root_dir, runs ops in it, pivots into it and becomes uid/gid.
-  bool isolate = false;
-  const char* root_dir = nullptr;
-  const RootOp* ops = nullptr;
-  int n_ops = 0;
-  uid_t uid = 0;
-  gid_t gid = 0;
-  volatile int step = kStepNone;
-  volatile int err = 0;
-  volatile int failed_op = -1;
+  int report_fd = -1;  // fork mode only: where the child writes {step, errno} on failure
+  volatile int step = NUBO_STEP_NONE;
 };
 
-// The kernel's struct sigaction, zero-filled: SIG_DFL, no flags, empty mask. Whatever the
-// architecture's field order, all zeros mean the same.
-struct KernelSigaction {
-  unsigned long words[4] = {0, 0, 0, 0};
-};
-
-// Runs in the child between clone and exec. In vfork mode it shares the parent's memory and
-// thread-local storage, so it only makes raw system calls (no malloc, no locks, no libc state)
-// and is not instrumented by the sanitizers.
+// Runs in the child between clone and exec: the sandbox (sandbox_child.h), then the exec. In
+// vfork mode it shares the parent's memory and thread-local storage, so it only makes raw
+// system calls and is not instrumented by the sanitizers.
 __attribute__((no_sanitize("address", "undefined"))) __attribute__((noinline)) int child_main(
     void* raw) {
   auto* a = static_cast<ChildArgs*>(raw);
-  int step = kStepNone;
-  // Signal dispositions: handlers die with exec anyway, but SIG_IGN survives it (the node ignores
-  // SIGPIPE) and a handler must not run in this borrowed address space. All signals are blocked
-  // here (the parent blocked them before clone); reset every disposition to SIG_DFL.
-  KernelSigaction dfl;
-  for (long sig = 1; sig < 65; ++sig) {
-    if (sig == SIGKILL || sig == SIGSTOP) continue;
-    syscall(SYS_rt_sigaction, sig, &dfl, nullptr, 8);
-  }
-  // Into its limits before anything else runs: whatever it forks later is in there too.
-  for (int fd : a->cgroup_fds) {
-    if (fd >= 0 && syscall(SYS_write, fd, "0", 1) != 1) {
-      step = kStepCgroup;
-      goto fail;
-    }
-  }
-  if (syscall(SYS_setsid) < 0) {
-    step = kStepSetsid;
-    goto fail;
-  }
-  if (!a->isolate) {
-    if (syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) {
-      step = kStepDeathSignal;
-      goto fail;
-    }
-    if (syscall(SYS_getppid) != a->parent_pid) {  // the launching thread died before the prctl
-      step = kStepParentGone;
-      goto fail;
-    }
-  } else {
-    // Mounts made from here on stay in this namespace; the node's later ones (a spare's code)
-    // still arrive.
-    syscall(SYS_umask, 0);
-    if (syscall(SYS_mount, nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) < 0 ||
-        syscall(SYS_mount, "tmpfs", a->root_dir, "tmpfs", MS_NOSUID | MS_NODEV,
-                "size=64k,mode=0755") < 0 ||
-        syscall(SYS_chdir, a->root_dir) < 0) {
-      step = kStepRoot;
-      goto fail;
-    }
-    for (int i = 0; i < a->n_ops; ++i) {
-      const RootOp& op = a->ops[i];
-      long r = 0;
-      switch (op.kind) {
-        case RootOp::kMkdir:
-          r = syscall(SYS_mkdir, op.a, op.mode);
-          break;
-        case RootOp::kSymlink:
-          r = syscall(SYS_symlink, op.a, op.b);
-          break;
-        case RootOp::kMount:
-          r = syscall(SYS_mount, op.a, op.b, op.fstype, op.flags, op.data);
-          break;
-        case RootOp::kMknod:
-          r = syscall(SYS_mknod, op.a, op.mode, op.dev);
-          break;
-      }
-      if (r < 0) {
-        a->failed_op = i;
-        step = kStepRoot;
-        goto fail;
-      }
-    }
-    syscall(SYS_umask, 022);
-    // The old root goes: nothing of the node's file system is reachable from here.
-    if (syscall(SYS_pivot_root, ".", ".") < 0 || syscall(SYS_umount2, ".", MNT_DETACH) < 0 ||
-        syscall(SYS_chdir, "/") < 0) {
-      step = kStepPivot;
-      goto fail;
-    }
-    if (syscall(SYS_sethostname, "localhost", 9) < 0) {
-      step = kStepHostname;
-      goto fail;
-    }
-  }
-  if (syscall(SYS_dup2, a->null_fd, 0) < 0 || syscall(SYS_dup2, a->out_fd, 1) < 0 ||
-      syscall(SYS_dup2, a->out_fd, 2) < 0) {
-    step = kStepDup;
-    goto fail;
-  }
-  if (a->control_fd >= 0 && syscall(SYS_dup2, a->control_fd, 3) < 0) {
-    step = kStepDup;
-    goto fail;
-  }
-  // Every other descriptor goes (they are all O_CLOEXEC as well; this covers any that is not),
-  // except the fork-mode report pipe (>= 4), which is O_CLOEXEC and closes on a successful exec.
-  {
-    unsigned first = a->control_fd >= 0 ? 4u : 3u;
-    if (a->report_fd >= static_cast<int>(first)) {
-      unsigned r = static_cast<unsigned>(a->report_fd);
-      if (r > first) syscall(SYS_close_range, first, r - 1, 0u);
-      syscall(SYS_close_range, r + 1, ~0u, 0u);
-    } else {
-      syscall(SYS_close_range, first, ~0u, 0u);
-    }
-  }
-  {
-    struct rlimit lim = {a->max_files, a->max_files};
-    if (syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, &lim, nullptr) < 0) {
-      step = kStepRlimit;
-      goto fail;
-    }
-  }
-  {
-    // Batch scheduling: a function process woken by its Runtime API answer does not preempt the
-    // io thread that woke it (which goes on with the other events of its loop); it runs when a
-    // core is free. On a loaded node that saves a context switch per invoke.
-    struct sched_param param = {0};
-    syscall(SYS_sched_setscheduler, 0, SCHED_BATCH, &param);
-  }
-  if (a->cwd && a->cwd[0] && syscall(SYS_chdir, a->cwd) < 0) {
-    step = kStepChdir;
-    goto fail;
-  }
-  if (a->isolate) {
-    // Last of what needs privileges: from here on the instance has none.
-    if (syscall(SYS_setgroups, 0, nullptr) < 0 ||
-        syscall(SYS_setresgid, a->gid, a->gid, a->gid) < 0 ||
-        syscall(SYS_setresuid, a->uid, a->uid, a->uid) < 0) {
-      step = kStepIds;
-      goto fail;
-    }
-    // After the uid change, which clears it. (getppid() is 0 in a new PID namespace, so the
-    // check of the plain path cannot be made; the launcher thread outlives its launches.)
-    if (syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) {
-      step = kStepDeathSignal;
-      goto fail;
-    }
-  }
-  // No exec can grant privileges from here on (setuid binaries, file capabilities).
-  if (a->no_new_privs && syscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
-    step = kStepNoNewPrivs;
-    goto fail;
-  }
-  if (a->seccomp && syscall(SYS_prctl, PR_SET_SECCOMP, SECCOMP_MODE_FILTER, a->seccomp, 0, 0) < 0) {
-    step = kStepSeccomp;
-    goto fail;
-  }
-  {
+  // All signals are blocked here (the parent blocked them before clone); setup resets every
+  // disposition, and they are unblocked right before exec.
+  int step = nubo_child_setup(&a->c);
+  if (step == NUBO_STEP_NONE) {
     unsigned long empty = 0;
     syscall(SYS_rt_sigprocmask, SIG_SETMASK, &empty, nullptr, 8);
+    syscall(SYS_execve, a->path, a->argv, a->envp);
+    a->c.err = errno;
+    step = NUBO_STEP_EXEC;
   }
-  syscall(SYS_execve, a->path, a->argv, a->envp);
-  step = kStepExec;
-fail:
-  int err = errno;
-  a->err = err;
   a->step = step;
   if (a->report_fd >= 0) {
-    int msg[2] = {step, err};
+    int msg[2] = {step, a->c.err};
     syscall(SYS_write, a->report_fd, msg, sizeof msg);
   }
   syscall(SYS_exit_group, 127);
   return 127;
 }
+
+// How long a zygote may take to say it is ready, to answer, or a child of it to make its sandbox.
+constexpr std::chrono::milliseconds kZygoteStartTimeout{10000};
+// Zygotes kept at most (one per command line and start-up environment).
+constexpr size_t kMaxZygotes = 4;
 
 // The child's stack in vfork mode: one per launching thread, reused by every launch from it.
 constexpr size_t kChildStackBytes = 256 * 1024;
@@ -345,17 +127,17 @@ std::string lower_first(std::string s) {
 
 Error launch_error(const std::string& path, int step, int err) {
   std::string reason = lower_first(std::strerror(err));
-  if (step == kStepExec &&
+  if (step == NUBO_STEP_EXEC &&
       (err == ENOENT || err == EACCES || err == ENOEXEC || err == ENOTDIR || err == ELOOP)) {
     // The program itself is the problem: worded as Lambda words it (Go's exec error).
     return Error{"Runtime.InvalidEntrypoint", 502, "fork/exec " + path + ": " + reason};
   }
-  if (step == kStepChdir) {
+  if (step == NUBO_STEP_CHDIR) {
     return Error{"ServiceException", 500, "cannot enter the function's code folder: " + reason};
   }
-  return Error{
-      "ServiceException", 500,
-      std::string("cannot start the function's process: ") + step_name(step) + ": " + reason};
+  return Error{"ServiceException", 500,
+               std::string("cannot start the function's process: ") + nubo_child_step_name(step) +
+                   ": " + reason};
 }
 
 // A spare's /var/task on the node's side: an empty folder bind-mounted on itself and made shared,
@@ -723,12 +505,38 @@ class ProcessSandbox final : public Sandbox {
 
   const SandboxView* view() const override { return isolated_ ? &view_ : nullptr; }
 
+  // Zygotes serve isolated launches only: an isolated child's start-up environment names only
+  // the instance's view of the file system (/var/task, /var/runtime), never a folder of the
+  // node's that a function could fill, and the zygote, a process of the node's own, starts with
+  // that environment.
+  bool zygotes_on() const {
+    return isolated_ && !options_.zygote_lib.empty() &&
+           options_.method == ProcessSandboxOptions::Method::kCloneVfork;
+  }
+
   ~ProcessSandbox() override {
     if (null_fd_ >= 0) close(null_fd_);
   }
 
   Result<std::unique_ptr<SandboxProcess>> launch(const LaunchSpec& spec) override {
+    if (spec.zygote && zygotes_on()) {
+      // One launch at a time per node through zygotes: each is one thread anyway.
+      std::lock_guard lock(zygote_mu_);
+      if (Zygote* z = zygote_for_locked(spec)) {
+        bool gone = false;
+        auto launched = launch_with(spec, /*isolate=*/true, z, /*helper=*/false, &gone);
+        if (!gone) return launched;
+        log_warn("sandbox: a zygote of " + spec.executable + " is gone (" +
+                 launched.error().message + "); the next launch starts another");
+        zygotes_.erase(SparePool::command_key(spec));
+      }
+    }
     return launch_with(spec, isolated_);
+  }
+
+  size_t zygote_count() const override {
+    std::lock_guard lock(zygote_mu_);
+    return zygotes_.size();
   }
 
  private:
@@ -828,25 +636,25 @@ class ProcessSandbox final : public Sandbox {
 
   const char* keep(std::string s) { return strings_.emplace_back(std::move(s)).c_str(); }
 
-  void add(RootOp op) { plan_.push_back(op); }
+  void add(nubo_root_op op) { plan_.push_back(op); }
   void add_mkdir(const char* path, unsigned mode) {
-    RootOp op;
-    op.kind = RootOp::kMkdir;
+    nubo_root_op op{};
+    op.kind = NUBO_OP_MKDIR;
     op.a = path;
     op.mode = mode;
     add(op);
   }
   void add_symlink(const char* target, const char* link) {
-    RootOp op;
-    op.kind = RootOp::kSymlink;
+    nubo_root_op op{};
+    op.kind = NUBO_OP_SYMLINK;
     op.a = target;
     op.b = link;
     add(op);
   }
   void add_mount(const char* source, const char* target, const char* fstype, unsigned long flags,
                  const char* data) {
-    RootOp op;
-    op.kind = RootOp::kMount;
+    nubo_root_op op{};
+    op.kind = NUBO_OP_MOUNT;
     op.a = source;
     op.b = target;
     op.fstype = fstype;
@@ -864,8 +672,8 @@ class ProcessSandbox final : public Sandbox {
     return at;
   }
   void add_device(const char* path, unsigned minor) {
-    RootOp op;
-    op.kind = RootOp::kMknod;
+    nubo_root_op op{};
+    op.kind = NUBO_OP_MKNOD;
     op.a = path;
     op.mode = S_IFCHR | 0666;
     op.dev = makedev(1, minor);
@@ -909,8 +717,8 @@ class ProcessSandbox final : public Sandbox {
     task_op_ = add_ro_bind(nullptr, "var/task");
     if (!options_.spare_exec.empty()) {
       // A file to mount the program on, then the program, read-only.
-      RootOp file;
-      file.kind = RootOp::kMknod;
+      nubo_root_op file{};
+      file.kind = NUBO_OP_MKNOD;
       file.a = "var/nubo-spare-exec";
       file.mode = S_IFREG | 0755;
       add(file);
@@ -941,22 +749,230 @@ class ProcessSandbox final : public Sandbox {
               nullptr);
   }
 
-  static std::string describe(const RootOp& op) {
+  static std::string describe(const nubo_root_op& op) {
     auto str = [](const char* p) { return std::string(p ? p : "-"); };
     switch (op.kind) {
-      case RootOp::kMkdir:
+      case NUBO_OP_MKDIR:
         return "mkdir /" + str(op.a);
-      case RootOp::kSymlink:
+      case NUBO_OP_SYMLINK:
         return "symlink /" + str(op.b);
-      case RootOp::kMknod:
+      case NUBO_OP_MKNOD:
         return "mknod /" + str(op.a);
-      case RootOp::kMount:
+      case NUBO_OP_MOUNT:
         return "mount " + str(op.a) + " at /" + str(op.b);
     }
     return "?";
   }
 
-  Result<std::unique_ptr<SandboxProcess>> launch_with(const LaunchSpec& spec, bool isolate) {
+  // A zygote (zygote.c) of one startup key: its process and the node's end of its socket.
+  struct Zygote {
+    std::unique_ptr<SandboxProcess> process;
+    int sock = -1;
+    ~Zygote() {
+      if (sock >= 0) ::close(sock);  // it reads EOF and exits; the process reaps it
+    }
+  };
+
+  // REQUIRES: zygote_mu_ held. The zygote of spec's key, started if there is none; null when
+  // there can be none (a start failed before: that key is never tried again; too many keys).
+  Zygote* zygote_for_locked(const LaunchSpec& spec) {
+    std::string key = SparePool::command_key(spec);
+    if (auto it = zygotes_.find(key); it != zygotes_.end()) return it->second.get();
+    if (zygote_failed_.count(key) || zygotes_.size() >= kMaxZygotes) return nullptr;
+    std::string why;
+    std::unique_ptr<Zygote> z = start_zygote(spec, &why);
+    if (!z) {
+      log_warn("sandbox: no zygote for " + spec.executable + " (its instances start the " +
+               "interpreter each): " + why);
+      zygote_failed_.insert(key);
+      return nullptr;
+    }
+    return zygotes_.emplace(key, std::move(z)).first->second.get();
+  }
+
+  // Starts the zygote of spec's command line: the node's own process (no cgroup, no seccomp,
+  // root where the node is), on the node's file system, with the start-up environment of spec,
+  // NUBO_ZYGOTE_FD=3 (its socket), NUBO_ZYGOTE_LIB and NUBO_SPARE_FD=3 (what its children read).
+  // Blocks until it says it is ready (tens of milliseconds for python).
+  std::unique_ptr<Zygote> start_zygote(const LaunchSpec& spec, std::string* why) {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+      *why = std::string("socketpair: ") + lower_first(std::strerror(errno));
+      return nullptr;
+    }
+    auto z = std::make_unique<Zygote>();
+    z->sock = sv[0];
+    LaunchSpec zs;
+    // The paths of the instance's view (/var/runtime/...) are the node's here.
+    auto node_path = [&](const std::string& p) {
+      const std::string& seen = view_.runtime_dir;
+      if (!options_.runtimes_dir.empty() && p.rfind(seen + "/", 0) == 0) {
+        return options_.runtimes_dir + p.substr(seen.size());
+      }
+      return p;
+    };
+    zs.executable = node_path(spec.executable);
+    for (const std::string& a : spec.argv) zs.argv.push_back(node_path(a));
+    zs.env = SparePool::startup_environment(spec.env);
+    zs.env.push_back("NUBO_ZYGOTE_FD=3");
+    zs.env.push_back("NUBO_ZYGOTE_LIB=" + options_.zygote_lib);
+    zs.env.push_back("NUBO_SPARE_FD=3");
+    zs.cwd = "/";
+    zs.control_fd = sv[1];
+    zs.max_open_files = kMaxOpenFiles;
+    auto launched = launch_with(zs, /*isolate=*/false, nullptr, /*helper=*/true, nullptr);
+    ::close(sv[1]);
+    if (!launched.ok()) {
+      *why = launched.error().message;
+      return nullptr;
+    }
+    z->process = std::move(launched).value();
+    char ready[64];
+    ssize_t n = -1;
+    struct pollfd pfd = {z->sock, POLLIN, 0};
+    if (poll(&pfd, 1, static_cast<int>(kZygoteStartTimeout.count())) == 1) {
+      n = recv(z->sock, ready, sizeof ready, 0);
+    }
+    constexpr std::string_view kReady = NUBO_ZYGOTE_READY;
+    if (n != static_cast<ssize_t>(kReady.size()) ||
+        kReady != std::string_view(ready, kReady.size())) {
+      // What it printed says why (a traceback, a missing library).
+      std::string said;
+      int out = z->process->take_output_fd();
+      if (out >= 0) {
+        char buf[2048];
+        ssize_t k = read(out, buf, sizeof buf);
+        if (k > 0) said.assign(buf, static_cast<size_t>(k));
+        ::close(out);
+      }
+      *why = n == 0 ? "it exited at start" : "it did not say it was ready";
+      if (!said.empty()) *why += ": " + said;
+      return nullptr;
+    }
+    return z;
+  }
+
+  // Asks z for a child; *gone when z could not be reached (dead: the caller drops it).
+  static Result<std::pair<pid_t, int>> zygote_fork(Zygote& z, const std::string& request,
+                                                   const std::vector<int>& fds, bool* gone) {
+    struct iovec iov = {const_cast<char*>(request.data()), request.size()};
+    std::vector<char> control(CMSG_SPACE(sizeof(int) * fds.size()));
+    struct msghdr msg;
+    std::memset(&msg, 0, sizeof msg);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    if (!fds.empty()) {
+      msg.msg_control = control.data();
+      msg.msg_controllen = control.size();
+      struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+      c->cmsg_level = SOL_SOCKET;
+      c->cmsg_type = SCM_RIGHTS;
+      c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+      std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
+    }
+    ssize_t sent;
+    do {
+      sent = sendmsg(z.sock, &msg, MSG_NOSIGNAL);
+    } while (sent < 0 && errno == EINTR);
+    if (sent != static_cast<ssize_t>(request.size())) {
+      *gone = true;
+      return internal_error(std::string("zygote: send: ") + lower_first(std::strerror(errno)));
+    }
+    struct pollfd pfd = {z.sock, POLLIN, 0};
+    if (poll(&pfd, 1, static_cast<int>(kZygoteStartTimeout.count())) != 1) {
+      *gone = true;
+      return internal_error("zygote: no answer");
+    }
+    nubo_zygote_reply reply{};
+    union {
+      char buf[CMSG_SPACE(sizeof(int))];
+      struct cmsghdr align;
+    } rcontrol;
+    struct iovec riov = {&reply, sizeof reply};
+    struct msghdr rmsg;
+    std::memset(&rmsg, 0, sizeof rmsg);
+    rmsg.msg_iov = &riov;
+    rmsg.msg_iovlen = 1;
+    rmsg.msg_control = rcontrol.buf;
+    rmsg.msg_controllen = sizeof rcontrol.buf;
+    ssize_t got = recvmsg(z.sock, &rmsg, MSG_CMSG_CLOEXEC);
+    int pidfd = -1;
+    for (struct cmsghdr* c = CMSG_FIRSTHDR(&rmsg); c; c = CMSG_NXTHDR(&rmsg, c)) {
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+          c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+        std::memcpy(&pidfd, CMSG_DATA(c), sizeof(int));
+      }
+    }
+    if (got != static_cast<ssize_t>(sizeof reply)) {
+      if (pidfd >= 0) ::close(pidfd);
+      *gone = true;
+      return internal_error("zygote: no answer");
+    }
+    if (reply.pid <= 0 || pidfd < 0) {
+      if (pidfd >= 0) ::close(pidfd);
+      return internal_error(std::string("zygote: cannot make a child: ") +
+                            lower_first(std::strerror(reply.err ? reply.err : EIO)));
+    }
+    return std::make_pair(static_cast<pid_t>(reply.pid), pidfd);
+  }
+
+  // The request of zygote_protocol.h for args (and ops when isolated).
+  std::string zygote_request(const ChildArgs& args, const std::vector<nubo_root_op>& ops,
+                             uint32_t fd_mask) const {
+    std::string strings(1, '\0');
+    auto str = [&](const char* p) -> uint32_t {
+      if (!p) return 0;
+      auto off = static_cast<uint32_t>(strings.size());
+      strings += p;
+      strings.push_back('\0');
+      return off;
+    };
+    nubo_zygote_request req{};
+    req.magic = NUBO_ZYGOTE_MAGIC;
+    req.flags = (args.c.isolate ? NUBO_ZYGOTE_ISOLATE : 0u) |
+                (args.c.no_new_privs ? NUBO_ZYGOTE_NO_NEW_PRIVS : 0u);
+    req.fd_mask = fd_mask;
+    req.max_files = static_cast<uint32_t>(args.c.max_files);
+    req.uid = args.c.uid;
+    req.gid = args.c.gid;
+    req.parent_pid = args.c.parent_pid;
+    req.cwd = str(args.c.cwd);
+    req.root_dir = str(args.c.root_dir);
+    std::vector<nubo_zygote_op> wire;
+    if (args.c.isolate) {
+      for (const nubo_root_op& op : ops) {
+        nubo_zygote_op w{};
+        w.kind = static_cast<uint32_t>(op.kind);
+        w.a = str(op.a);
+        w.b = str(op.b);
+        w.fstype = str(op.fstype);
+        w.data = str(op.data);
+        w.mode = op.mode;
+        w.flags = op.flags;
+        w.dev = op.dev;
+        wire.push_back(w);
+      }
+    }
+    req.n_ops = static_cast<uint32_t>(wire.size());
+    req.n_filter = args.c.seccomp ? args.c.seccomp->len : 0u;
+    req.strings_len = static_cast<uint32_t>(strings.size());
+    std::string out(reinterpret_cast<const char*>(&req), sizeof req);
+    out.append(reinterpret_cast<const char*>(wire.data()), wire.size() * sizeof(nubo_zygote_op));
+    if (args.c.seccomp) {
+      out.append(reinterpret_cast<const char*>(args.c.seccomp->filter),
+                 req.n_filter * sizeof(struct sock_filter));
+    }
+    out += strings;
+    return out;
+  }
+
+  // Starts spec's process: a clone (or fork) of the node, or, with zygote, a child of that
+  // zygote (zygote_fork). helper: a process of the node's own (a zygote): no cgroup, no
+  // seccomp, no no_new_privs. With zygote, *zygote_gone is set when the zygote could not be
+  // reached (nothing was started; the caller drops it and launches without).
+  Result<std::unique_ptr<SandboxProcess>> launch_with(const LaunchSpec& spec, bool isolate,
+                                                      Zygote* zygote = nullptr, bool helper = false,
+                                                      bool* zygote_gone = nullptr) {
     if (null_fd_ < 0) return internal_error("cannot open /dev/null");
     if (spec.argv.empty()) return internal_error("launch: empty argv");
     // Everything the child reads is prepared here.
@@ -970,11 +986,11 @@ class ProcessSandbox final : public Sandbox {
     envp.push_back(nullptr);
 
     // What has to be undone if the launch fails, in one place.
-    int out_r = -1, out_w = -1, control = -1;
+    int out_r = -1, out_w = -1, control = -1, assign_w = -1;
     std::vector<int> listeners;
     std::string slot;
     auto undo = [&] {
-      for (int fd : {out_r, out_w, control}) {
+      for (int fd : {out_r, out_w, control, assign_w}) {
         if (fd >= 0) close(fd);
       }
       for (int fd : listeners) close(fd);
@@ -982,12 +998,14 @@ class ProcessSandbox final : public Sandbox {
     };
 
     int pipe_fds[2];
-    if (pipe2(pipe_fds, O_CLOEXEC) != 0) return launch_error(spec.executable, kStepDup, errno);
+    if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
+      return launch_error(spec.executable, NUBO_STEP_DUP, errno);
+    }
     out_r = above_stdio(pipe_fds[0]);
     out_w = above_stdio(pipe_fds[1]);
     if (out_r < 0 || out_w < 0) {
       undo();
-      return launch_error(spec.executable, kStepDup, EMFILE);
+      return launch_error(spec.executable, NUBO_STEP_DUP, EMFILE);
     }
     fcntl(out_r, F_SETFL, fcntl(out_r, F_GETFL) | O_NONBLOCK);
 
@@ -995,24 +1013,35 @@ class ProcessSandbox final : public Sandbox {
     args.path = spec.executable.c_str();
     args.argv = argv.data();
     args.envp = envp.data();
-    args.cwd = spec.cwd.c_str();
-    args.out_fd = out_w;
-    args.null_fd = null_fd_;
+    args.c.cwd = spec.cwd.c_str();
+    args.c.out_fd = out_w;
+    args.c.null_fd = null_fd_;
     if (spec.control_fd >= 0) {
       control = fcntl(spec.control_fd, F_DUPFD_CLOEXEC, 4);
       if (control < 0) {
         int err = errno;
         undo();
-        return launch_error(spec.executable, kStepDup, err);
+        return launch_error(spec.executable, NUBO_STEP_DUP, err);
       }
+    } else if (zygote) {
+      // A zygote's child always waits for its function on fd 3 (a spare's assignment): this
+      // launch writes it there once the child is made.
+      int assign[2];
+      if (pipe2(assign, O_CLOEXEC) != 0) {
+        int err = errno;
+        undo();
+        return launch_error(spec.executable, NUBO_STEP_DUP, err);
+      }
+      control = above_stdio(assign[0]);
+      assign_w = assign[1];
     }
-    args.control_fd = control;
-    args.max_files = static_cast<rlim_t>(spec.max_open_files);
-    args.parent_pid = getpid();
-    args.no_new_privs = options_.limits || isolate;
-    if (!seccomp_prog_.empty()) args.seccomp = &seccomp_;
+    args.c.control_fd = control;
+    args.c.max_files = static_cast<rlim_t>(spec.max_open_files);
+    args.c.parent_pid = getpid();
+    args.c.no_new_privs = !helper && (options_.limits || isolate);
+    if (!helper && !seccomp_prog_.empty()) args.c.seccomp = &seccomp_;
 
-    std::vector<RootOp> ops;
+    std::vector<nubo_root_op> ops;
     std::string tmp_data;
     if (isolate) {
       if (spec.code_dir.empty()) {
@@ -1028,40 +1057,39 @@ class ProcessSandbox final : public Sandbox {
       tmp_data = "size=" + std::to_string(std::max(1, spec.ephemeral_storage_mb));
       tmp_data += "m,mode=1777";
       ops[tmp_op_].data = tmp_data.c_str();
-      args.isolate = true;
-      args.root_dir = root_dir_.c_str();
-      args.ops = ops.data();
-      args.n_ops = static_cast<int>(ops.size());
-      args.uid = options_.uid;
-      args.gid = options_.gid;
+      args.c.isolate = 1;
+      args.c.root_dir = root_dir_.c_str();
+      args.c.ops = ops.data();
+      args.c.n_ops = static_cast<int>(ops.size());
+      args.c.uid = options_.uid;
+      args.c.gid = options_.gid;
     }
 
     std::unique_ptr<InstanceCgroup> cgroup;
-    if (cgroups_) {
+    if (cgroups_ && !helper) {
       auto made = cgroups_->create(spec.memory_mb, kMaxInstanceProcesses);
       if (!made.ok()) {
         undo();
         return made.error();
       }
       cgroup = std::move(made).value();
-      for (size_t i = 0; i < cgroup->procs_fds().size() && i < 3; ++i) {
-        args.cgroup_fds[i] = cgroup->procs_fds()[i];
+      for (size_t i = 0; i < cgroup->procs_fds().size() && i < NUBO_CHILD_CGROUP_FDS; ++i) {
+        args.c.cgroup_fds[i] = cgroup->procs_fds()[i];
       }
     }
 
     pid_t pid = -1;
     int pidfd = -1;
-    int step = kStepNone;
+    int step = NUBO_STEP_NONE;
     int err = 0;
-    if (options_.method == ProcessSandboxOptions::Method::kCloneVfork) {
-      thread_local ChildStack stack;
-      if (!stack.base) {
-        undo();
-        return launch_error(spec.executable, kStepNone, ENOMEM);
-      }
-      // The child is cloned inside a new network namespace of this thread, with its listeners
-      // made there first; the thread leaves it when `net` goes out of scope.
+    int failed_op = -1;
+    bool unreported = false;  // a zygote's child that died (or hung) before it said how it went
+    if (zygote || options_.method == ProcessSandboxOptions::Method::kCloneVfork) {
+      // The child is cloned inside a new network namespace of this thread (or, a zygote's,
+      // joins it), with its listeners made there first; the thread leaves it when `net` goes
+      // out of scope.
       NewNetns net;
+      int netns_fd = -1;
       if (isolate) {
         Status entered = net.enter();
         for (size_t i = 0; entered.ok() && i < spec.listen_ports.size(); ++i) {
@@ -1072,37 +1100,104 @@ class ProcessSandbox final : public Sandbox {
             listeners.push_back(fd.value());
           }
         }
+        if (entered.ok() && zygote) {
+          netns_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+          if (netns_fd < 0) entered = internal_error("cannot open the instance's network");
+        }
         if (!entered.ok()) {
           undo();
           return entered.error();
         }
       }
-      int flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD;
-      if (isolate) flags |= CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
-      // Blocked here, the child starts with every signal blocked and no handler of ours can run
-      // on its stack; it resets dispositions and unblocks right before exec.
-      sigset_t all, old;
-      sigfillset(&all);
-      pthread_sigmask(SIG_SETMASK, &all, &old);
-      pid = clone(child_main, stack.top(), flags, &args, &pidfd);
-      int clone_err = errno;
-      pthread_sigmask(SIG_SETMASK, &old, nullptr);
-      if (pid < 0) {
-        step = kStepNone;
-        err = clone_err;
+      if (zygote) {
+        int report[2];
+        if (pipe2(report, O_CLOEXEC) != 0) {
+          int e = errno;
+          if (netns_fd >= 0) close(netns_fd);
+          undo();
+          return launch_error(spec.executable, NUBO_STEP_NONE, e);
+        }
+        // In the order of enum nubo_zygote_fd.
+        int slots[NUBO_ZFD_COUNT] = {null_fd_,
+                                     out_w,
+                                     control,
+                                     report[1],
+                                     netns_fd,
+                                     args.c.cgroup_fds[0],
+                                     args.c.cgroup_fds[1],
+                                     args.c.cgroup_fds[2]};
+        uint32_t mask = 0;
+        std::vector<int> fds;
+        for (int i = 0; i < NUBO_ZFD_COUNT; ++i) {
+          if (slots[i] >= 0) {
+            mask |= 1u << i;
+            fds.push_back(slots[i]);
+          }
+        }
+        bool gone = false;
+        auto forked = zygote_fork(*zygote, zygote_request(args, ops, mask), fds, &gone);
+        close(report[1]);
+        if (netns_fd >= 0) close(netns_fd);
+        if (!forked.ok()) {
+          close(report[0]);
+          if (zygote_gone) *zygote_gone = gone;
+          undo();
+          return forked.error();
+        }
+        pid = forked->first;
+        pidfd = forked->second;
+        // The child says once its sandbox is made (or which step failed); EOF: it died first.
+        nubo_zygote_report rep{};
+        ssize_t n = -1;
+        struct pollfd pfd = {report[0], POLLIN, 0};
+        if (poll(&pfd, 1, static_cast<int>(kZygoteStartTimeout.count())) == 1) {
+          do {
+            n = read(report[0], &rep, sizeof rep);
+          } while (n < 0 && errno == EINTR);
+        }
+        close(report[0]);
+        if (n != static_cast<ssize_t>(sizeof rep)) {
+          ::kill(pid, SIGKILL);  // reaped below
+          unreported = true;
+        } else {
+          step = rep.step;
+          err = rep.err;
+          failed_op = rep.failed_op;
+        }
       } else {
-        step = args.step;
-        err = args.err;
+        thread_local ChildStack stack;
+        if (!stack.base) {
+          undo();
+          return launch_error(spec.executable, NUBO_STEP_NONE, ENOMEM);
+        }
+        int flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD;
+        if (isolate) flags |= CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
+        // Blocked here, the child starts with every signal blocked and no handler of ours can
+        // run on its stack; it resets dispositions and unblocks right before exec.
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        pid = clone(child_main, stack.top(), flags, &args, &pidfd);
+        int clone_err = errno;
+        pthread_sigmask(SIG_SETMASK, &old, nullptr);
+        if (pid < 0) {
+          err = clone_err;
+        } else {
+          step = args.step;
+          err = args.c.err;
+          failed_op = args.c.failed_op;
+        }
       }
     } else {
       int report[2];
       if (pipe2(report, O_CLOEXEC) != 0) {
         int e = errno;
         undo();
-        return launch_error(spec.executable, kStepNone, e);
+        return launch_error(spec.executable, NUBO_STEP_NONE, e);
       }
       report[1] = above_stdio(report[1]);
       args.report_fd = report[1];
+      args.c.keep_fd = report[1];
       pid = fork();
       if (pid == 0) {
         child_main(&args);
@@ -1133,28 +1228,49 @@ class ProcessSandbox final : public Sandbox {
 
     if (pid < 0) {
       undo();
-      return launch_error(spec.executable, kStepNone, err);
+      return launch_error(spec.executable, NUBO_STEP_NONE, err);
     }
-    if (step != kStepNone || pidfd < 0) {
+    if (step != NUBO_STEP_NONE || pidfd < 0 || unreported) {
       // The child failed before exec and exited: reap it here.
       int status;
       while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
       }
       if (pidfd >= 0) close(pidfd);
       undo();
-      if (step == kStepRoot && args.failed_op >= 0 && args.failed_op < args.n_ops) {
+      if (step == NUBO_STEP_ROOT && failed_op >= 0 && failed_op < static_cast<int>(ops.size())) {
         return internal_error("cannot start the function's process: preparing its root: " +
-                              describe(ops[static_cast<size_t>(args.failed_op)]) + ": " +
+                              describe(ops[static_cast<size_t>(failed_op)]) + ": " +
                               lower_first(std::strerror(err)));
       }
-      return launch_error(spec.executable, step, step == kStepNone ? errno : err);
+      if (unreported) {
+        return internal_error(
+            "cannot start the function's process: the zygote's child ended "
+            "before its sandbox was made");
+      }
+      return launch_error(spec.executable, step, step == NUBO_STEP_NONE ? errno : err);
+    }
+    if (assign_w >= 0) {
+      // A zygote's child started for a launch: its function, as SparePool::take gives a spare
+      // its. A child that died meanwhile is seen as the instance's exit.
+      std::string message = SparePool::assignment_message(spec);
+      const char* p = message.data();
+      size_t left = message.size();
+      while (left > 0) {
+        ssize_t w = write(assign_w, p, left);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) break;
+        p += w;
+        left -= static_cast<size_t>(w);
+      }
+      close(assign_w);
+      assign_w = -1;
     }
     std::string status_path = "/proc/" + std::to_string(pid) + "/status";
     int status_fd = open(status_path.c_str(), O_RDONLY | O_CLOEXEC);
-    return std::unique_ptr<SandboxProcess>(
-        std::make_unique<Process>(pid, pidfd, out_r, status_fd, std::move(cgroup),
-                                  options_.method == ProcessSandboxOptions::Method::kFork,
-                                  std::move(listeners), std::move(slot), isolate));
+    return std::unique_ptr<SandboxProcess>(std::make_unique<Process>(
+        pid, pidfd, out_r, status_fd, std::move(cgroup),
+        !zygote && options_.method == ProcessSandboxOptions::Method::kFork, std::move(listeners),
+        std::move(slot), isolate));
   }
 
   const ProcessSandboxOptions options_;
@@ -1170,9 +1286,13 @@ class ProcessSandbox final : public Sandbox {
   SandboxView view_;
   std::string root_dir_;             // where each child mounts its root's tmpfs
   std::deque<std::string> strings_;  // what plan_'s pointers point into
-  std::vector<RootOp> plan_;
+  std::vector<nubo_root_op> plan_;
   size_t task_op_ = 0;  // the op that binds the code (its source set per launch)
   size_t tmp_op_ = 0;   // the op that mounts /tmp (its size set per launch)
+  // Zygotes, by SparePool::command_key (last: they go first, before what their children use).
+  mutable std::mutex zygote_mu_;
+  std::map<std::string, std::unique_ptr<Zygote>> zygotes_;  // GUARDED_BY(zygote_mu_)
+  std::set<std::string> zygote_failed_;                     // GUARDED_BY(zygote_mu_)
 };
 
 }  // namespace

@@ -30,6 +30,14 @@
 // node mounts shared; attach_code() mounts the code there later and the mount propagates into the
 // instance's namespace.
 //
+// Zygotes (ProcessSandboxOptions::zygote_lib; runtimes/README.md "Zygotes"): an isolated launch
+// of LaunchSpec::zygote is not an exec but a child of a zygote of its command line (zygote.c): a
+// python interpreter that has loaded its runtime client and forks, with CLONE_PARENT so that the
+// child is the node's, into new namespaces, where the child makes the same sandbox as above
+// (sandbox_child.c) and waits for its function on fd 3 as a spare does (launch() writes it there
+// when the spec has no control_fd of its own). The zygote is started by the first such launch
+// and kept; a zygote that died is replaced by the next launch, which starts a plain process.
+//
 // Being pid 1 of its namespace, the runtime ignores signals it has no handler for when they come
 // from inside (kill(getpid(), SIGTERM) does nothing), and orphaned grandchildren stay zombies until
 // the instance ends, unless it reaps them. SandboxProcess::kill with a signal the runtime does not
@@ -68,6 +76,9 @@ struct ProcessSandboxOptions {
   // nubo-spare-exec on the node (NodeConfig::spare_exec), mounted at /var/nubo-spare-exec; may
   // be empty.
   std::string spare_exec;
+  // libnubo_zygote.so on the node (NodeConfig::zygote_lib, zygote.c): with it, isolated
+  // launches of LaunchSpec::zygote fork from a zygote of their command line; empty: none.
+  std::string zygote_lib;
   uid_t uid = 993;
   gid_t gid = 990;
 };

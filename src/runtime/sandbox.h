@@ -47,6 +47,12 @@ struct LaunchSpec {
   // Isolating sandboxes: ports on 127.0.0.1 of the instance's own network namespace where the
   // node accepts (SandboxProcess::take_listeners): its Runtime API, nubo's API.
   std::vector<uint16_t> listen_ports;
+  // The process may be forked from a zygote of its command line (a python interpreter with its
+  // runtime client loaded: runtimes/README.md "Zygotes") instead of exec'd, where the sandbox has
+  // zygotes. REQUIRES: the runtime client waits for its function on fd 3 as a spare does, and
+  // the start-up environment (SparePool::startup_variable) is the node's own, nothing the
+  // function set: the zygote, a process of the node's, starts with it.
+  bool zygote = false;
 };
 
 // How an instance's main process ended.
@@ -131,6 +137,9 @@ class Sandbox {
   // How launched processes see the machine; null when they see the node's file system and
   // network as they are (paths are the node's, the Runtime API has a port of the node's).
   virtual const SandboxView* view() const { return nullptr; }
+
+  // Zygotes running now (metrics, tests).
+  virtual size_t zygote_count() const { return 0; }
 };
 
 }  // namespace nubo::runtime

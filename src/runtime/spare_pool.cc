@@ -20,15 +20,6 @@ std::string_view name_of(std::string_view entry) {
   return eq == std::string_view::npos ? entry : entry.substr(0, eq);
 }
 
-std::vector<std::string> startup_environment(const std::vector<std::string>& env) {
-  std::vector<std::string> out;
-  for (const std::string& e : env) {
-    if (SparePool::startup_variable(name_of(e))) out.push_back(e);
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
 bool write_all(int fd, std::string_view data) {
   while (!data.empty()) {
     ssize_t n = ::write(fd, data.data(), data.size());
@@ -59,6 +50,27 @@ bool SparePool::startup_variable(std::string_view name) {
   return name == "LANG" || name == "LANGUAGE" || name == "TZ" || name == "PATH";
 }
 
+std::vector<std::string> SparePool::startup_environment(const std::vector<std::string>& env) {
+  std::vector<std::string> out;
+  for (const std::string& e : env) {
+    if (startup_variable(name_of(e))) out.push_back(e);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string SparePool::assignment_message(const LaunchSpec& spec) {
+  std::string msg(kMessageTag);
+  msg.push_back('\0');
+  msg += spec.cwd;
+  msg.push_back('\0');
+  for (const std::string& e : spec.env) {
+    msg += e;
+    msg.push_back('\0');
+  }
+  return msg;
+}
+
 bool SparePool::eligible(const LaunchSpec& spec) {
   // These run the function's own code when the interpreter starts (a preloaded library, a
   // --require/--import module). In a spare it would run before the function's environment is
@@ -72,13 +84,23 @@ bool SparePool::eligible(const LaunchSpec& spec) {
   return true;
 }
 
-std::string SparePool::startup_key(const LaunchSpec& spec) {
+std::string SparePool::command_key(const LaunchSpec& spec) {
   std::string key = spec.executable;
   key.push_back('\n');
   for (const std::string& a : spec.argv) {
     key += a;
     key.push_back('\0');
   }
+  key.push_back('\n');
+  for (const std::string& e : startup_environment(spec.env)) {
+    key += e;
+    key.push_back('\0');
+  }
+  return key;
+}
+
+std::string SparePool::startup_key(const LaunchSpec& spec) {
+  std::string key = command_key(spec);
   key.push_back('\n');
   key += std::to_string(spec.max_open_files);
   key.push_back('\n');
@@ -89,11 +111,6 @@ std::string SparePool::startup_key(const LaunchSpec& spec) {
   for (uint16_t port : spec.listen_ports) {  // and the listeners in its network
     key += std::to_string(port);
     key.push_back(',');
-  }
-  key.push_back('\n');
-  for (const std::string& e : startup_environment(spec.env)) {
-    key += e;
-    key.push_back('\0');
   }
   return key;
 }
@@ -122,14 +139,7 @@ std::unique_ptr<SandboxProcess> SparePool::take(const LaunchSpec& spec) {
     s = std::move(*it);
     spares_.erase(it);
   }
-  std::string msg(kMessageTag);
-  msg.push_back('\0');
-  msg += spec.cwd;
-  msg.push_back('\0');
-  for (const std::string& e : spec.env) {
-    msg += e;
-    msg.push_back('\0');
-  }
+  std::string msg = assignment_message(spec);
   // A spare that died while it waited is not used (its exit is the spare's, not the function's).
   // An isolated spare gets its code mounted at /var/task first.
   bool ok = !s.process->try_reap();

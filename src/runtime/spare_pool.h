@@ -49,13 +49,20 @@ class SparePool {
   SparePool(const SparePool&) = delete;
   SparePool& operator=(const SparePool&) = delete;
 
-  // The part of spec a spare must match: its command line and its start-up environment.
+  // The part of spec a spare must match: its command line, its start-up environment and the
+  // limits and network its sandbox was made with.
   static std::string startup_key(const LaunchSpec& spec);
+  // Its command line and start-up environment alone (what a zygote must match).
+  static std::string command_key(const LaunchSpec& spec);
   // False when the environment makes the interpreter run the function's code as it starts
   // (LD_PRELOAD, LD_AUDIT, NODE_OPTIONS): such a launch is never served by, nor refills, a spare.
   static bool eligible(const LaunchSpec& spec);
   // True for the variables a process reads when it starts (and a spare therefore must start with).
   static bool startup_variable(std::string_view name);
+  // Those of env, sorted.
+  static std::vector<std::string> startup_environment(const std::vector<std::string>& env);
+  // What a spare reads on fd 3 to become spec's process (the header comment's message).
+  static std::string assignment_message(const LaunchSpec& spec);
 
   // If a live spare has spec's key, assigns it spec's environment and working directory and
   // returns its process (the caller owns it from then on); null otherwise. Blocking (a write to a

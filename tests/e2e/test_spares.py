@@ -83,10 +83,12 @@ def test_spares_stop_with_the_node(fresh_node):
     create(lam, "spare-stop", "python3.12", "app.handler", {"app.py": PY_HANDLER})
     invoke_json(lam, "spare-stop")
     deadline = time.time() + 10
-    while len(children(fresh_node.proc.pid)) < 2 and time.time() < deadline:
+    # As root: the python zygote too (runtimes/README.md "Zygotes").
+    expected = 3 if os.geteuid() == 0 else 2
+    while len(children(fresh_node.proc.pid)) < expected and time.time() < deadline:
         time.sleep(0.05)
     left = children(fresh_node.proc.pid)
-    assert len(left) == 2, "the instance and one spare"
+    assert len(left) == expected, "the instance, one spare (and the zygote)"
     assert fresh_node.stop() == 0
     time.sleep(0.2)
     for pid in left:
@@ -101,7 +103,8 @@ def test_no_spares_when_turned_off(tmp_path):
         create(lam, "no-spare", "python3.12", "app.handler", {"app.py": PY_HANDLER})
         _, first = invoke_json(lam, "no-spare")
         time.sleep(1.0)
-        assert len(children(node.proc.pid)) == 1, "the instance alone"
+        expected = 2 if os.geteuid() == 0 else 1
+        assert len(children(node.proc.pid)) == expected, "the instance (and the zygote) alone"
         _, out = update_and_invoke(lam, "no-spare", "again")
         assert out["age"] < 1.0  # started for this invocation
     finally:

@@ -16,11 +16,14 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iomanip>
+#include <iterator>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "runtime/limits.h"
+#include "runtime/spare_pool.h"
 #include "test_util.h"
 
 namespace nubo::runtime {
@@ -545,6 +548,151 @@ TEST_F(IsolatedSandboxTest, ASpareGetsItsCodeWhenItIsAssigned) {
   EXPECT_EQ(slots(), 0);  // unmounted and removed with the process
   // Nothing of the code was written through the slot.
   EXPECT_FALSE(std::filesystem::exists(data_.path() + "/code/new"));
+}
+
+// A python sandbox with zygotes: the runtime clients of the source tree and the zygote library
+// of this build.
+class ZygoteSandboxTest : public IsolatedSandboxTest {
+ protected:
+  void SetUp() override {
+    IsolatedSandboxTest::SetUp();
+    if (IsSkipped()) return;
+    ProcessSandboxOptions o;
+    o.isolate = true;
+    o.work_dir = data_.path() + "/sandboxes";
+    o.runtimes_dir = NUBO_RUNTIMES_DIR;
+    o.zygote_lib = NUBO_ZYGOTE_LIB;
+    ASSERT_TRUE(std::filesystem::exists(o.zygote_lib)) << o.zygote_lib;
+    sandbox_ = make_process_sandbox(o);
+    ASSERT_TRUE(sandbox_->view());
+    // The "handler" module prints what the instance sees, then ends the process.
+    std::ofstream(data_.path() + "/code/probe.py")
+        << "import os, random, sys\n"
+           "print('uid=%d pid=%d ppid=%d cwd=%s' % (os.getuid(), os.getpid(), os.getppid(),"
+           " os.getcwd()))\n"
+           "print('greeting=' + os.environ.get('GREETING', '-'))\n"
+           "print('zygote_vars=%s' % [k for k in os.environ if k.startswith('NUBO_')])\n"
+           "print('random=%d' % random.getrandbits(64))\n"
+           "print('node_files=%s' % os.path.exists("
+        << std::quoted(data_.path() + "/nubo.db")
+        << "))\n"
+           "print('caps=' + [l for l in open('/proc/self/status') if l.startswith('CapEff')][0]"
+           ".split()[1])\n"
+           "cg = [l for l in open('/proc/self/cgroup') if ':memory:' in l or l.startswith('0::')]\n"
+           "print('cgroup=' + cg[0].strip().rsplit('/', 1)[-1])\n"
+           "sys.stdout.flush()\n"
+           "os._exit(3)\n";
+  }
+
+  LaunchSpec python() {
+    LaunchSpec s;
+    s.executable = "/usr/bin/python3";
+    s.argv = {s.executable, "-S", "-u", "/var/runtime/python/bootstrap.py"};
+    s.env = {"PATH=/usr/bin:/bin",
+             "LANG=C.UTF-8",
+             "GREETING=hello",
+             "_HANDLER=probe.handler",
+             "LAMBDA_TASK_ROOT=/var/task",
+             "AWS_LAMBDA_RUNTIME_API=127.0.0.1:9001"};
+    s.cwd = "/var/task";
+    s.code_dir = data_.path() + "/code";
+    s.ephemeral_storage_mb = 10;
+    s.listen_ports = {9001};
+    s.zygote = true;
+    return s;
+  }
+};
+
+TEST_F(ZygoteSandboxTest, InstancesForkFromOneZygoteIntoTheirOwnSandboxes) {
+  std::vector<std::string> randoms;
+  for (int i = 0; i < 3; ++i) {
+    auto p = sandbox_->launch(python());
+    ASSERT_TRUE(p.ok()) << p.error().message;
+    // The node's child, not the zygote's: the node reaps it and reads its exit status.
+    std::ifstream status("/proc/" + std::to_string(p.value()->pid()) + "/status");
+    std::string line, ppid;
+    while (std::getline(status, line)) {
+      if (line.rfind("PPid:", 0) == 0) ppid = line.substr(line.find_first_not_of(" \t", 5));
+    }
+    std::string out = read_all(p.value()->take_output_fd());
+    ExitStatus st = wait_exit(*p.value());
+    EXPECT_EQ(st.code, 3) << out;
+    if (!ppid.empty()) {
+      EXPECT_EQ(ppid, std::to_string(getpid()));
+    }
+    EXPECT_NE(out.find("uid=993 pid=1 ppid=0 cwd=/var/task\n"), std::string::npos) << out;
+    EXPECT_NE(out.find("greeting=hello\n"), std::string::npos) << out;
+    EXPECT_NE(out.find("zygote_vars=[]\n"), std::string::npos) << out;
+    EXPECT_NE(out.find("node_files=False\n"), std::string::npos) << out;
+    EXPECT_NE(out.find("caps=0000000000000000\n"), std::string::npos) << out;
+    // In a cgroup of its own (its memory limit), where this machine has them.
+    if (sandbox_->protections()[0].rfind("on: memory limit", 0) == 0) {
+      EXPECT_NE(out.find("cgroup=i"), std::string::npos) << out;
+    }
+    size_t at = out.find("random=");
+    ASSERT_NE(at, std::string::npos) << out;
+    randoms.push_back(out.substr(at, out.find('\n', at) - at));
+  }
+  EXPECT_EQ(sandbox_->zygote_count(), 1u);
+  // Python's after-fork hooks ran: each child has a random state of its own.
+  std::sort(randoms.begin(), randoms.end());
+  EXPECT_EQ(std::unique(randoms.begin(), randoms.end()), randoms.end());
+}
+
+TEST_F(ZygoteSandboxTest, ASpareForkedFromTheZygoteGetsItsCodeWhenItIsAssigned) {
+  LaunchSpec spare = python();
+  spare.code_dir.clear();
+  spare.cwd = "/";
+  int fds[2];
+  ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+  spare.control_fd = fds[0];
+  spare.env = SparePool::startup_environment(python().env);
+  spare.env.push_back("NUBO_SPARE_FD=3");
+  auto p = sandbox_->launch(spare);
+  ::close(fds[0]);
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  ASSERT_TRUE(p.value()->attach_code(data_.path() + "/code").ok());
+  std::string msg = SparePool::assignment_message(python());
+  ASSERT_EQ(::write(fds[1], msg.data(), msg.size()), static_cast<ssize_t>(msg.size()));
+  ::close(fds[1]);
+  std::string out = read_all(p.value()->take_output_fd());
+  EXPECT_EQ(wait_exit(*p.value()).code, 3) << out;
+  EXPECT_NE(out.find("uid=993 pid=1 ppid=0 cwd=/var/task\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("greeting=hello\n"), std::string::npos) << out;
+}
+
+TEST_F(ZygoteSandboxTest, ADeadZygoteIsReplacedAndTheLaunchStillWorks) {
+  auto first = sandbox_->launch(python());
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  wait_exit(*first.value());
+  ASSERT_EQ(sandbox_->zygote_count(), 1u);
+  // The zygote is the node's child that runs python with NUBO_ZYGOTE_FD: find it and kill it.
+  int killed = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = e.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream env(e.path() / "environ");
+    std::string all((std::istreambuf_iterator<char>(env)), std::istreambuf_iterator<char>());
+    std::ifstream stat(e.path() / "stat");
+    std::string st((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    size_t close_paren = st.rfind(')');
+    if (close_paren == std::string::npos) continue;
+    int ppid = std::atoi(st.c_str() + close_paren + 4);
+    if (ppid == getpid() && all.find("NUBO_ZYGOTE_FD=3") != std::string::npos) {
+      ::kill(std::atoi(name.c_str()), SIGKILL);
+      ++killed;
+    }
+  }
+  ASSERT_EQ(killed, 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  for (int i = 0; i < 2; ++i) {
+    auto p = sandbox_->launch(python());
+    ASSERT_TRUE(p.ok()) << p.error().message;
+    std::string out = read_all(p.value()->take_output_fd());
+    EXPECT_EQ(wait_exit(*p.value()).code, 3) << out;
+    EXPECT_NE(out.find("greeting=hello\n"), std::string::npos) << out;
+  }
+  EXPECT_EQ(sandbox_->zygote_count(), 1u);
 }
 
 // Not a pass/fail test: prints what a launch costs in this build: clone(VM|VFORK) against fork,

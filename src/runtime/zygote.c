@@ -1,0 +1,285 @@
+/* libnubo_zygote.so: the fork server of a zygote, an interpreter that has loaded its runtime
+ * client and forks new instances instead of each starting its own (issue 3, "Cold starts in
+ * milliseconds"; runtimes/README.md "Zygotes"). Loaded by the interpreter itself (Python:
+ * ctypes.PyDLL, so the call holds the GIL), it serves the node's requests on a socket
+ * (zygote_protocol.h) until one of them makes a child, and returns in that child only, whose
+ * sandbox is then made (sandbox_child.h) as a launch's would be: the runtime goes on exactly as a
+ * spare that has just started.
+ *
+ * The zygote itself runs only nubo's code (no function's code is ever loaded into it), as root
+ * where the node is root, and is never given a function's environment or credentials.
+ *
+ * A child is made with a raw clone(CLONE_PARENT | CLONE_PIDFD | CLONE_NEW* ...), so it is the
+ * node's child, not the zygote's, in its own namespaces from its first instruction. Python's
+ * fork hooks (PyOS_BeforeFork / PyOS_AfterFork_Parent / PyOS_AfterFork_Child, found with dlsym
+ * when the interpreter exports them) run around it as they run around os.fork(), so what Python
+ * re-seeds after a fork (random) is re-seeded. glibc's own record of the thread id is set by
+ * CLONE_CHILD_SETTID at the offset found at start (find_tid_offset).
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "runtime/sandbox_child.h"
+#include "runtime/zygote_protocol.h"
+
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x00001000
+#endif
+
+int nubo_zygote_serve(int sock);
+
+static unsigned char g_message[NUBO_ZYGOTE_MAX_MESSAGE];
+static struct nubo_root_op g_ops[NUBO_ZYGOTE_MAX_OPS];
+static long g_tid_offset = -1;
+
+/* Where glibc keeps the calling thread's id in its thread descriptor: the one 4-byte slot of
+ * the first kilobyte of pthread_self() that holds the thread id both here and in a forked child.
+ * -1 if that is not exactly one slot (then children keep the zygote's value there, which only
+ * matters to the few libc calls that read it rather than ask the kernel). */
+static void find_tid_offset(void) {
+  const unsigned char* self = (const unsigned char*)pthread_self();
+  pid_t me = (pid_t)syscall(SYS_gettid);
+  int candidates[16];
+  int n = 0;
+  for (int off = 0; off + 4 <= 1024 && n < 16; off += 4) {
+    pid_t v;
+    memcpy(&v, self + off, sizeof v);
+    if (v == me) candidates[n++] = off;
+  }
+  if (n == 0) return;
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) != 0) return;
+  pid_t child = fork();
+  if (child == 0) {
+    pid_t mine = (pid_t)syscall(SYS_gettid);
+    int found = -1, count = 0;
+    for (int i = 0; i < n; ++i) {
+      pid_t v;
+      memcpy(&v, self + candidates[i], sizeof v);
+      if (v == mine) {
+        found = candidates[i];
+        ++count;
+      }
+    }
+    int answer = count == 1 ? found : -1;
+    ssize_t w = write(p[1], &answer, sizeof answer);
+    (void)w;
+    _exit(0);
+  }
+  close(p[1]);
+  int answer = -1;
+  if (child > 0) {
+    if (read(p[0], &answer, sizeof answer) != (ssize_t)sizeof answer) answer = -1;
+    while (waitpid(child, NULL, 0) < 0 && errno == EINTR) {
+    }
+  }
+  close(p[0]);
+  g_tid_offset = answer;
+}
+
+static void send_reply(int sock, int32_t pid, int32_t err, int pidfd) {
+  struct nubo_zygote_reply reply = {pid, err};
+  struct iovec iov = {&reply, sizeof reply};
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } control;
+  struct msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  if (pidfd >= 0) {
+    memset(&control, 0, sizeof control);
+    msg.msg_control = control.buf;
+    msg.msg_controllen = sizeof control.buf;
+    struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &pidfd, sizeof(int));
+  }
+  while (sendmsg(sock, &msg, MSG_NOSIGNAL) < 0 && errno == EINTR) {
+  }
+}
+
+/* A string of the table at offset off, or NULL for 0; *ok = 0 when off is out of it. */
+static const char* string_at(const char* strings, uint32_t len, uint32_t off, int* ok) {
+  if (off == 0) return NULL;
+  if (off >= len) {
+    *ok = 0;
+    return NULL;
+  }
+  return strings + off;
+}
+
+/* Checks a request of n bytes and fills args from it (pointers into g_message). fds[i] is
+ * descriptor i of enum nubo_zygote_fd, or -1. Returns 0, or EINVAL. */
+static int parse_request(size_t n, const int* fds, struct nubo_child_args* args,
+                         struct sock_fprog* filter) {
+  struct nubo_zygote_request req;
+  if (n < sizeof req) return EINVAL;
+  memcpy(&req, g_message, sizeof req);
+  if (req.magic != NUBO_ZYGOTE_MAGIC || req.n_ops > NUBO_ZYGOTE_MAX_OPS ||
+      req.n_filter > NUBO_ZYGOTE_MAX_FILTER) {
+    return EINVAL;
+  }
+  size_t ops_at = sizeof req;
+  size_t filter_at = ops_at + (size_t)req.n_ops * sizeof(struct nubo_zygote_op);
+  /* sock_filter entries need their natural alignment (4): the header and ops keep it. */
+  size_t strings_at = filter_at + (size_t)req.n_filter * sizeof(struct sock_filter);
+  if (strings_at + req.strings_len != n || req.strings_len == 0) return EINVAL;
+  const char* strings = (const char*)g_message + strings_at;
+  if (strings[req.strings_len - 1] != 0) return EINVAL; /* every string ends in the table */
+  int ok = 1;
+  nubo_child_args_init(args);
+  args->null_fd = fds[NUBO_ZFD_NULL];
+  args->out_fd = fds[NUBO_ZFD_OUT];
+  args->control_fd = fds[NUBO_ZFD_CONTROL];
+  args->keep_fd = fds[NUBO_ZFD_REPORT];
+  if (args->null_fd < 0 || args->out_fd < 0 || args->keep_fd < 0) return EINVAL;
+  for (int i = 0; i < NUBO_CHILD_CGROUP_FDS; ++i) args->cgroup_fds[i] = fds[NUBO_ZFD_CGROUP0 + i];
+  args->max_files = req.max_files;
+  args->parent_pid = req.parent_pid;
+  args->no_new_privs = (req.flags & NUBO_ZYGOTE_NO_NEW_PRIVS) != 0;
+  args->reset_signals = 0; /* the interpreter's dispositions, as a fresh one has them */
+  args->cwd = string_at(strings, req.strings_len, req.cwd, &ok);
+  args->isolate = (req.flags & NUBO_ZYGOTE_ISOLATE) != 0;
+  if (args->isolate) {
+    args->netns_fd = fds[NUBO_ZFD_NETNS];
+    args->root_dir = string_at(strings, req.strings_len, req.root_dir, &ok);
+    if (args->netns_fd < 0 || !args->root_dir) return EINVAL;
+    args->uid = req.uid;
+    args->gid = req.gid;
+    for (uint32_t i = 0; i < req.n_ops; ++i) {
+      struct nubo_zygote_op w;
+      memcpy(&w, g_message + ops_at + i * sizeof w, sizeof w);
+      struct nubo_root_op* op = &g_ops[i];
+      op->kind = (int)w.kind;
+      op->a = string_at(strings, req.strings_len, w.a, &ok);
+      op->b = string_at(strings, req.strings_len, w.b, &ok);
+      op->fstype = string_at(strings, req.strings_len, w.fstype, &ok);
+      op->data = string_at(strings, req.strings_len, w.data, &ok);
+      op->mode = w.mode;
+      op->flags = (unsigned long)w.flags;
+      op->dev = (unsigned long)w.dev;
+    }
+    args->ops = g_ops;
+    args->n_ops = (int)req.n_ops;
+  }
+  if (req.n_filter > 0) {
+    filter->len = (unsigned short)req.n_filter;
+    filter->filter = (struct sock_filter*)(void*)(g_message + filter_at);
+    args->seccomp = filter;
+  }
+  return ok ? 0 : EINVAL;
+}
+
+typedef void (*fork_hook)(void);
+
+/* Serves requests on sock (the zygote's end of the node's socket). Returns 0 in a child whose
+ * sandbox is made (its descriptors are 0-3 as a launch's: /dev/null, the log pipe twice, its
+ * control pipe), 1 when the node closed the socket, -1 when the socket failed. */
+int nubo_zygote_serve(int sock) {
+  fork_hook before = (fork_hook)dlsym(RTLD_DEFAULT, "PyOS_BeforeFork");
+  fork_hook after_parent = (fork_hook)dlsym(RTLD_DEFAULT, "PyOS_AfterFork_Parent");
+  fork_hook after_child = (fork_hook)dlsym(RTLD_DEFAULT, "PyOS_AfterFork_Child");
+  find_tid_offset();
+  if (send(sock, NUBO_ZYGOTE_READY, sizeof NUBO_ZYGOTE_READY - 1, MSG_NOSIGNAL) < 0) return -1;
+  for (;;) {
+    struct iovec iov = {g_message, sizeof g_message};
+    union {
+      char buf[CMSG_SPACE(sizeof(int) * NUBO_ZFD_COUNT)];
+      struct cmsghdr align;
+    } control;
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.buf;
+    msg.msg_controllen = sizeof control.buf;
+    ssize_t n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return -1;
+    if (n == 0) return 1;
+    int received[NUBO_ZFD_COUNT];
+    int n_received = 0;
+    for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+      size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      for (size_t i = 0; i < k; ++i) {
+        int fd;
+        memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+        if (n_received < NUBO_ZFD_COUNT) {
+          received[n_received++] = fd;
+        } else {
+          close(fd);
+        }
+      }
+    }
+    int fds[NUBO_ZFD_COUNT];
+    for (int i = 0; i < NUBO_ZFD_COUNT; ++i) fds[i] = -1;
+    int err = 0;
+    struct nubo_zygote_request head;
+    if ((size_t)n >= sizeof head && !(msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+      memcpy(&head, g_message, sizeof head);
+      int next = 0;
+      for (int i = 0; i < NUBO_ZFD_COUNT; ++i) {
+        if (head.fd_mask & (1u << i)) fds[i] = next < n_received ? received[next++] : -1;
+      }
+      if (next != n_received || (head.fd_mask >> NUBO_ZFD_COUNT) != 0) err = EINVAL;
+    } else {
+      err = EINVAL;
+    }
+    struct nubo_child_args args;
+    struct sock_fprog filter;
+    memset(&filter, 0, sizeof filter);
+    if (err == 0) err = parse_request((size_t)n, fds, &args, &filter);
+    if (err != 0) {
+      for (int i = 0; i < n_received; ++i) close(received[i]);
+      send_reply(sock, -1, err, -1);
+      continue;
+    }
+
+    unsigned long flags = SIGCHLD | CLONE_PARENT | CLONE_PIDFD;
+    if (args.isolate) flags |= CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
+    void* tid_slot = NULL;
+    if (g_tid_offset >= 0) {
+      flags |= CLONE_CHILD_SETTID;
+      tid_slot = (unsigned char*)pthread_self() + g_tid_offset;
+    }
+    int pidfd = -1;
+    if (before) before();
+    long pid = syscall(SYS_clone, flags, NULL, &pidfd, tid_slot, 0);
+    if (pid == 0) {
+      int step = nubo_child_setup(&args);
+      struct nubo_zygote_report report = {step, step ? args.err : 0, args.failed_op};
+      ssize_t w = write(args.keep_fd, &report, sizeof report);
+      (void)w;
+      if (step != NUBO_STEP_NONE) _exit(127);
+      close(args.keep_fd);
+      if (after_child) after_child();
+      return 0;
+    }
+    int clone_err = errno;
+    if (after_parent) after_parent();
+    for (int i = 0; i < n_received; ++i) close(received[i]);
+    if (pid < 0) {
+      send_reply(sock, -1, clone_err, -1);
+    } else {
+      send_reply(sock, (int32_t)pid, 0, pidfd);
+      close(pidfd);
+    }
+  }
+}
