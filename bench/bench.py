@@ -179,9 +179,22 @@ def unique_kb(pid):
     return total
 
 
+def kind_of(pid):
+    """Which runtime a child of the node runs ("python", "nodejs", "provided"), and whether it is
+    an instance (pid 1 of its own PID namespace) or a zygote (in the node's)."""
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        argv = f.read().split(b"\0")
+    with open(f"/proc/{pid}/status") as f:
+        nspid = next(l for l in f if l.startswith("NSpid:")).split()[1:]
+    exe = os.path.basename(argv[0]).decode()
+    kind = "python" if exe.startswith("python") else "nodejs" if exe == "node" else "provided"
+    return kind, len(nspid) == 1 and os.geteuid() == 0
+
+
 def idle_instance_memory():
     """USS of one idle warm instance per runtime (and whatever it started), on a node without
-    spares so that every child of the node is an instance."""
+    spares so that every child of the node is an instance or a zygote; the python zygote's own
+    USS beside it (shared by every python instance)."""
     node = Node(["--spare-instances", "0"])
     try:
         create_functions(node)
@@ -190,12 +203,48 @@ def idle_instance_memory():
         time.sleep(1.0)
         out = {}
         for pid in children_of(node.proc.pid):
-            with open(f"/proc/{pid}/environ", "rb") as f:
-                env = dict(kv.split(b"=", 1) for kv in f.read().split(b"\0") if b"=" in kv)
-            fn = env.get(b"AWS_LAMBDA_FUNCTION_NAME", b"").decode()
+            kind, zygote = kind_of(pid)
             tree = [pid] + descendants_of(pid)
-            out[fn.removeprefix("bench-")] = sum(unique_kb(p) for p in tree) / 1024
+            out[kind + (" zygote" if zygote else "")] = sum(unique_kb(p) for p in tree) / 1024
         return out
+    finally:
+        node.stop()
+
+
+# A function that sleeps 1 s per runtime: a burst of them is all cold starts.
+SLEEPERS = {
+    "provided": ("provided.al2023", "noop", None, {"NOOP_SLEEP_MS": "1000"}),
+    "python": ("python3.12", "app.handler",
+               {"app.py": ("import time\ndef handler(event, context):\n    time.sleep(1)\n"
+                           "    return {}\n", 0o644)}, {}),
+}
+
+
+def concurrent_cold_starts(name, count):
+    """count invocations at once of a 1 s function, on a fresh node with no instance: each is a
+    cold start. Returns http_load's burst figures."""
+    node = Node()
+    try:
+        runtime, handler, files, env = SLEEPERS[name]
+        if files is None:
+            with open(os.path.join(BUILD, "bench", "noop_bootstrap"), "rb") as f:
+                files = {"bootstrap": (f.read(), 0o755)}
+        node.lam.create_function(FunctionName="burst", Runtime=runtime, Handler=handler,
+                                 Role=ROLE, Code={"ZipFile": zip_bytes(files)}, MemorySize=128,
+                                 Timeout=60, Environment={"Variables": env})
+        node.wait_ready("burst")
+        raw, _ = signed_raw_request(node.port, "/2015-03-31/functions/burst/invocations", b"{}")
+        with tempfile.NamedTemporaryFile(delete=False) as f:
+            f.write(raw)
+        try:
+            out = subprocess.run([os.path.join(BUILD, "bench", "http_load"), "burst", "--port",
+                                  str(node.port), "--request-file", f.name, "--count",
+                                  str(count)], capture_output=True, text=True, timeout=600)
+        finally:
+            os.unlink(f.name)
+        if not out.stdout:
+            raise RuntimeError(f"http_load burst failed: {out.stderr}")
+        return json.loads(out.stdout)
     finally:
         node.stop()
 
@@ -219,12 +268,15 @@ def bare_start(argv, n):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=5)
-    ap.add_argument("--cold-starts", type=int, default=50)
+    ap.add_argument("--cold-starts", type=int, default=100)
     ap.add_argument("--cold-start-gap-ms", type=float, default=300,
                     help="pause before each cold start of the spaced series (the burst series "
                          "has none)")
     ap.add_argument("--runtimes", default="provided,python,nodejs",
                     help="cold-start runtimes to measure, comma separated")
+    ap.add_argument("--burst", type=int, default=1000,
+                    help="concurrent cold starts of a 1 s function per runtime (0: none)")
+    ap.add_argument("--burst-runtimes", default="provided,python")
     ap.add_argument("--out", help="append the Markdown report to this file")
     args = ap.parse_args()
 
@@ -315,23 +367,40 @@ def main():
     finally:
         node.stop()
 
+    if args.burst:
+        report.append(f"### {args.burst:,} concurrent cold starts\n")
+        report.append("| runtime | wall s (until the last answer) | answered 200 | 429 | other | "
+                      "p50 s | p99 s |")
+        report.append("|---|---|---|---|---|---|---|")
+        for name in args.burst_runtimes.split(","):
+            b = concurrent_cold_starts(name, args.burst)
+            report.append(f"| {name} | {b['wall_ms'] / 1000:.2f} | {b['ok']} | {b['throttled']} | "
+                          f"{b['errors']} | {b['p50_ms'] / 1000:.2f} | {b['p99_ms'] / 1000:.2f} |")
+        report.append(f"\n{args.burst:,} connections opened first, then one invoke on each at the "
+                      "same moment (bench/http_load.cc `burst`), of a function that sleeps 1 s, "
+                      "on a fresh node: every invocation is a cold start (1 s of each answer is "
+                      "the sleep). The account limit is 1,000 (429 past it).\n")
+
     memory = idle_instance_memory()
     report.append("### Memory of an idle warm instance\n")
     report.append("| runtime | unique memory (USS) MB | target |")
     report.append("|---|---|---|")
-    mem_targets = {"provided": "≤ 3 MB", "python": "≤ 8 MB", "nodejs": ""}
-    for name in FUNCTIONS:
+    mem_targets = {"provided": "≤ 3 MB", "python": "≤ 8 MB", "nodejs": "",
+                   "python zygote": "(one per node, shared)"}
+    for name in mem_targets:
         if name in memory:
             report.append(f"| {name} | {memory[name]:.1f} | {mem_targets[name]} |")
     report.append("\nPrivate pages (clean and dirty, /proc/PID/smaps_rollup) of the instance's "
                   "process and its descendants, 1 s after its first invocation, on a node "
                   "started with `--spare-instances 0`. Shared pages (the interpreter's "
-                  "libraries, shared with every other process of the machine) are not counted.\n")
+                  "libraries, shared with every other process of the machine, and a forked "
+                  "python instance's pages it shares with its zygote) are not counted.\n")
 
     header = (f"## {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} — "
               f"{platform.node()}, {os.cpu_count()} cores, {platform.platform()}\n\n"
               f"Command: `make bench` (bench/run → bench/bench.py --seconds {args.seconds:g} "
-              f"--cold-starts {args.cold_starts} --cold-start-gap-ms {args.cold_start_gap_ms:g})\n")
+              f"--cold-starts {args.cold_starts} --cold-start-gap-ms {args.cold_start_gap_ms:g} "
+              f"--burst {args.burst})\n")
     text = header + "\n" + "\n".join(report) + "\n"
     print(text)
     if args.out:

@@ -7,6 +7,13 @@
 //                                         sends the raw request in F over N keep-alive
 //                                         connections for S seconds; prints one JSON line with
 //                                         requests, errors, rps, p50_us, p90_us, p99_us, max_us
+//   http_load burst --port P --request-file F --count N
+//                                         opens N connections, then sends the request once on
+//                                         each of them at the same moment; prints one JSON line
+//                                         with count, ok (200), throttled (429), errors, wall_ms
+//                                         (until the last answer), p50_ms, p99_ms
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <boost/asio.hpp>
 #include <chrono>
@@ -123,6 +130,60 @@ int serve() {
   return 0;
 }
 
+// One request on a connection opened beforehand; the latency and status land in out.
+asio::awaitable<void> burst_one(tcp::socket& s, const std::string& request, double& ms,
+                                int& status) {
+  std::string buf;
+  auto t0 = Clock::now();
+  co_await asio::async_write(s, asio::buffer(request), asio::use_awaitable);
+  status = co_await read_response(s, buf);
+  ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+int burst(tcp::endpoint ep, const std::string& request, int count) {
+  // A socket per request, and the node's answers to all of them at once.
+  struct rlimit lim;
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &lim);
+  }
+  asio::io_context io(1);
+  std::vector<tcp::socket> sockets;
+  for (int i = 0; i < count; ++i) {
+    sockets.emplace_back(io);
+    sockets.back().connect(ep);
+    sockets.back().set_option(tcp::no_delay(true));
+  }
+  std::vector<double> ms(count, 0);
+  std::vector<int> status(count, 0);
+  auto t0 = Clock::now();
+  for (int i = 0; i < count; ++i) {
+    asio::co_spawn(io, burst_one(sockets[i], request, ms[i], status[i]),
+                   [&status, i](std::exception_ptr e) {
+                     if (e) status[i] = -1;
+                   });
+  }
+  io.run();
+  double wall = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  long ok = 0, throttled = 0, errors = 0;
+  for (int st : status) {
+    if (st == 200) {
+      ++ok;
+    } else if (st == 429) {
+      ++throttled;
+    } else {
+      ++errors;
+    }
+  }
+  std::sort(ms.begin(), ms.end());
+  auto at = [&](double p) { return ms[static_cast<size_t>(p / 100.0 * (ms.size() - 1))]; };
+  std::printf(
+      "{\"count\": %d, \"ok\": %ld, \"throttled\": %ld, \"errors\": %ld, \"wall_ms\": %.1f, "
+      "\"p50_ms\": %.1f, \"p99_ms\": %.1f}\n",
+      count, ok, throttled, errors, wall, at(50), at(99));
+  return errors == 0 ? 0 : 1;
+}
+
 double pct(std::vector<double>& v, double p) {
   if (v.empty()) return 0;
   size_t i = static_cast<size_t>(p / 100.0 * static_cast<double>(v.size() - 1));
@@ -133,11 +194,12 @@ double pct(std::vector<double>& v, double p) {
 
 int main(int argc, char** argv) {
   if (argc >= 2 && std::string(argv[1]) == "serve") return serve();
-  if (argc < 2 || std::string(argv[1]) != "run") {
-    std::fprintf(stderr, "usage: http_load serve | run --port P --request-file F [...]\n");
+  const std::string mode = argc >= 2 ? argv[1] : "";
+  if (mode != "run" && mode != "burst") {
+    std::fprintf(stderr, "usage: http_load serve | run|burst --port P --request-file F [...]\n");
     return 2;
   }
-  int port = 0, concurrency = 1;
+  int port = 0, concurrency = 1, count = 1;
   double seconds = 5, warmup = 1;
   std::string file;
   for (int i = 2; i + 1 < argc; i += 2) {
@@ -152,6 +214,8 @@ int main(int argc, char** argv) {
       seconds = std::atof(v.c_str());
     else if (f == "--warmup")
       warmup = std::atof(v.c_str());
+    else if (f == "--count")
+      count = std::atoi(v.c_str());
   }
   std::ifstream in(file, std::ios::binary);
   std::stringstream ss;
@@ -161,8 +225,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "http_load: need --port and a non-empty --request-file\n");
     return 2;
   }
-  asio::io_context io(1);
   tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port));
+  if (mode == "burst") return burst(ep, request, std::max(1, count));
+  asio::io_context io(1);
   auto start = Clock::now() +
                std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(warmup));
   auto stop =
