@@ -819,11 +819,16 @@ def _await_assignment():
     environment and the working directory; EOF without it means the node no longer needs this
     process."""
     zygote = _getenv("NUBO_ZYGOTE_FD")
+    fd = _getenv("NUBO_SPARE_FD")
+    if zygote is None and fd is None:
+        return
+    # What every function needs loaded anyway, loaded before there is one: the JSON accelerator
+    # (an extension module: a dlopen) and what _site_builtins uses. A zygote's children inherit it.
+    import _json  # noqa: F401
+    import _sitebuiltins  # noqa: F401
+
     if zygote is not None:
         _serve_as_zygote(int(zygote))
-    fd = _getenv("NUBO_SPARE_FD")
-    if fd is None:
-        return
     fd = int(fd)
     chunks = []
     while True:

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -355,6 +356,39 @@ std::unique_ptr<CgroupRoot> open_cgroup_root(std::string* why_not, const std::st
   }
   *why_not = "no cgroup memory controller mounted at " + fs;
   return nullptr;
+}
+
+namespace {
+
+class FastCgroupMovesImpl final : public FastCgroupMoves {
+ public:
+  explicit FastCgroupMovesImpl(std::string dir) : dir_(std::move(dir)) {}
+  ~FastCgroupMovesImpl() override {
+    ::umount2(dir_.c_str(), MNT_DETACH);
+    ::rmdir(dir_.c_str());
+  }
+
+ private:
+  const std::string dir_;
+};
+
+}  // namespace
+
+std::unique_ptr<FastCgroupMoves> keep_cgroup_moves_fast(const std::string& dir,
+                                                        std::string* why_not) {
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    *why_not = "mkdir " + dir + ": " + std::strerror(errno);
+    return nullptr;
+  }
+  // A node killed before it unmounted left the folder (its mount went with its namespace).
+  if (::mount("cgroup", dir.c_str(), "cgroup", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+              "none,name=nubo,favordynmods") != 0) {
+    *why_not =
+        std::string("mounting a cgroup hierarchy with favordynmods: ") + std::strerror(errno);
+    ::rmdir(dir.c_str());
+    return nullptr;
+  }
+  return std::make_unique<FastCgroupMovesImpl>(dir);
 }
 
 }  // namespace nubo::runtime

@@ -90,6 +90,8 @@ struct Instance::Impl {
   std::shared_ptr<RuntimeApi> api;
   // Stops the node's API listener in the instance's network (InstanceDeps::serve_api_on).
   std::function<void()> stop_serving_api;
+  // Run once, when the runtime takes its first event (its init is done): starts the next spare.
+  std::function<void()> after_init;       // GUARDED_BY(mu) once start() completed
   asio::posix::stream_descriptor output;  // stdout+stderr; used by the reader chain only
   asio::posix::stream_descriptor exit;    // a dup of the pidfd; used by the exit watcher only
   std::atomic<bool> stopped{false};
@@ -293,10 +295,13 @@ Status Instance::launch(uint16_t api_port) {
     return Error{"ServiceException", 500, "The node is shutting down."};
   }
   if (spares) {
-    // After this launch, not before it: the next cold start of the same kind finds a spare.
-    asio::post(*m.deps.launcher, [pool = m.deps.spares, spare_ls = std::move(spare_ls)] {
-      pool->replenish(spare_ls);
-    });
+    // After this instance's init, not before it and not during it: the next cold start of the
+    // same kind finds a spare, and the spare's start (a launch, or a fork and a sandbox) does not
+    // take the CPU from this instance's init.
+    m.after_init = [launcher = m.deps.launcher, pool = m.deps.spares,
+                    spare_ls = std::move(spare_ls)]() mutable {
+      asio::post(*launcher, [pool, spare_ls = std::move(spare_ls)] { pool->replenish(spare_ls); });
+    };
   }
   return Ok{};
 }
@@ -382,6 +387,10 @@ void Instance::on_deliver(std::string_view request_id) {
   if (!m.delivered_once) {
     m.drain_locked(*spec_, log_stream_);
     m.delivered_once = true;
+    if (m.after_init) {
+      m.after_init();
+      m.after_init = nullptr;
+    }
   }
   m.emit_locked(*spec_, log_stream_, m.deps.clock->now(), start_line(request_id, spec_->version));
   m.started = true;

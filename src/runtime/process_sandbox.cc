@@ -460,6 +460,15 @@ class ProcessSandbox final : public Sandbox {
     } else {
       isolation_off_ = "turned off";
     }
+    if (cgroups_) {
+      if (geteuid() != 0 || options_.work_dir.empty()) {
+        fast_moves_off_ = "the node is not root";
+      } else if (mkdir(options_.work_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+        fast_moves_off_ = "cannot make " + options_.work_dir;
+      } else {
+        fast_moves_ = keep_cgroup_moves_fast(options_.work_dir + "/cgroup-moves", &fast_moves_off_);
+      }
+    }
   }
 
   std::vector<std::string> protections() const override {
@@ -475,6 +484,14 @@ class ProcessSandbox final : public Sandbox {
     } else {
       out.push_back("off: memory and process limits (" +
                     (options_.limits ? cgroups_off_ : std::string("turned off")) + ")");
+    }
+    if (fast_moves_) {
+      out.push_back(
+          "on: fast cgroup moves (a cgroup hierarchy mounted with favordynmods: an instance's "
+          "move into its cgroups does not wait for an RCU grace period)");
+    } else if (cgroups_) {
+      out.push_back("off: fast cgroup moves (" + fast_moves_off_ +
+                    "): each instance's move into its cgroups waits for an RCU grace period");
     }
     out.push_back("on: at most " + std::to_string(kMaxOpenFiles) + " open files (RLIMIT_NOFILE)");
     out.push_back(std::string(options_.limits ? "on" : "off") + ": no_new_privs");
@@ -1277,6 +1294,8 @@ class ProcessSandbox final : public Sandbox {
   int null_fd_ = -1;
   std::unique_ptr<CgroupRoot> cgroups_;  // null: no limits (cgroups_off_ says why)
   std::string cgroups_off_;
+  std::unique_ptr<FastCgroupMoves> fast_moves_;  // null: fast_moves_off_ says why
+  std::string fast_moves_off_;
   std::vector<sock_filter> seccomp_prog_;  // empty: no filter (seccomp_off_ says why)
   struct sock_fprog seccomp_ = {};
   std::string seccomp_off_;

@@ -62,6 +62,8 @@ def test_node_says_which_protections_are_on(node):
     if os.geteuid() == 0:
         assert "sandbox: on: PID, mount, IPC, UTS and network namespaces" in log
         assert "sandbox: off: outbound network" in log  # what is not there is said, not hidden
+        if "sandbox: on: memory limit" in log:
+            assert "sandbox: on: fast cgroup moves" in log
     else:
         assert "sandbox: off: PID, mount, IPC, UTS and network namespaces" in log
 

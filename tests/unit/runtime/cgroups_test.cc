@@ -41,6 +41,37 @@ int our_folders(const std::string& dir) {
   return n;
 }
 
+// The mount options of the mount at dir in this process's namespace, or "" where there is none.
+std::string mount_options(const std::string& dir) {
+  std::ifstream f("/proc/self/mounts");
+  std::string source, target, type, options;
+  while (f >> source >> target >> type >> options) {
+    f.ignore(1024, '\n');
+    if (target == dir) return type + " " + options;
+  }
+  return {};
+}
+
+TEST(CgroupsTest, FastMovesHoldAHierarchyWithFavordynmodsWhileTheyLive) {
+  if (::geteuid() != 0) GTEST_SKIP() << "mounting a cgroup hierarchy needs root";
+  TempDir work;
+  std::string dir = work.path() + "/moves";
+  std::string why;
+  {
+    auto fast = keep_cgroup_moves_fast(dir, &why);
+    if (!fast && why.find("Invalid argument") != std::string::npos) {
+      GTEST_SKIP() << "this kernel has no favordynmods: " << why;
+    }
+    ASSERT_NE(fast, nullptr) << why;
+    std::string options = mount_options(dir);
+    EXPECT_EQ(options.rfind("cgroup ", 0), 0u) << options;
+    EXPECT_NE(options.find("favordynmods"), std::string::npos) << options;
+    EXPECT_NE(options.find("name=nubo"), std::string::npos) << options;
+  }
+  EXPECT_EQ(mount_options(dir), "");  // unmounted, and the folder removed
+  EXPECT_FALSE(fs::exists(dir));
+}
+
 TEST(CgroupsTest, WithoutAControllerTheRootSaysWhy) {
   TempDir empty;
   std::string why;
