@@ -687,7 +687,12 @@ def _setup_paths(task_root):
         sys.path[0:1] = [task_root] + layers  # the script's directory, put there by the interpreter
     else:
         sys.path[0:0] = [task_root] + layers
-    for p in _site_packages():
+    # Last: the libraries Lambda's runtime provides (snapshot_restore_py), where this process sees
+    # nubo's runtime folder.
+    runtime_lib = (_getenv("LAMBDA_RUNTIME_DIR") or "") + "/python/lib"
+    if not _isdir(runtime_lib):
+        runtime_lib = _OWN_DIR + "/lib"
+    for p in _site_packages() + [runtime_lib]:
         if p not in sys.path:
             sys.path.append(p)
 
@@ -796,15 +801,22 @@ def _flush():
             pass
 
 
+# The zygote's fork server (zygote.c), loaded by the zygote: its children, which cannot see the
+# node's file system, use it again as SnapStart templates.
+_ZYGOTE_LIB = None
+
+
 def _serve_as_zygote(fd):
     """A zygote (NUBO_ZYGOTE_FD set; runtimes/README.md "Zygotes"): this interpreter, with this
     module loaded, forks the node's new instances. The fork server is nubo's C library
     (NUBO_ZYGOTE_LIB), called with the GIL held; it returns only in a child, whose sandbox it has
     made, and which then waits for its function as a spare does. The zygote itself exits when the
     node closes its socket."""
+    global _ZYGOTE_LIB
     import ctypes
 
-    serve = ctypes.PyDLL(_getenv("NUBO_ZYGOTE_LIB", "")).nubo_zygote_serve
+    _ZYGOTE_LIB = ctypes.PyDLL(_getenv("NUBO_ZYGOTE_LIB", ""))
+    serve = _ZYGOTE_LIB.nubo_zygote_serve
     serve.argtypes = (ctypes.c_int,)
     serve.restype = ctypes.c_int
     if serve(fd) != 0:
@@ -829,7 +841,13 @@ def _await_assignment():
 
     if zygote is not None:
         _serve_as_zygote(int(zygote))
-    fd = int(fd)
+    _read_assignment(int(fd))
+
+
+def _read_assignment(fd):
+    """Reads the message on fd to its end (EOF, or an empty datagram on a socket) and becomes the
+    process it describes. fd stays open when the new environment names it NUBO_TEMPLATE_FD (a
+    SnapStart template talks to the node on it)."""
     chunks = []
     while True:
         try:
@@ -839,7 +857,6 @@ def _await_assignment():
         if not chunk:
             break
         chunks.append(chunk)
-    posix.close(fd)
     parts = b"".join(chunks).split(b"\0")
     if len(parts) < 2 or parts[0] != b"nubo-spare-1":
         sys.exit(0)
@@ -851,11 +868,40 @@ def _await_assignment():
         if sep:
             posix.putenv(key, value)
             posix.environ[key] = value
+    if _getenv("NUBO_TEMPLATE_FD") != str(fd):
+        posix.close(fd)
     try:
         posix.chdir(parts[1])
     except OSError:
         pass  # main() changes to LAMBDA_TASK_ROOT and reports what is missing there
     time.tzset()
+
+
+def _snapshot_and_restore(fd):
+    """SnapStart (runtimes/README.md "SnapStart"): the function's init has run. Runs the
+    before-snapshot hooks (in the reverse order of registration, as Lambda does), then serves as
+    the version's template: the fork server (zygote.c) returns only in a restored instance, which
+    reads its own assignment on fd 3 and runs the after-restore hooks (in the order of
+    registration). Hooks are registered with snapshot_restore_py (runtimes/python/lib), as on
+    Lambda. An exception in a hook is the init's error."""
+    hooks = sys.modules.get("snapshot_restore_py")
+    if hooks is not None:
+        for func, args, kwargs in reversed(hooks.get_before_snapshot()):
+            func(*args, **kwargs)
+    _flush()
+    if _ZYGOTE_LIB is None:
+        raise RuntimeError("SnapStart needs the node's zygote (nubo serve --zygotes on)")
+    serve = _ZYGOTE_LIB.nubo_template_serve
+    import ctypes
+
+    serve.argtypes = (ctypes.c_int,)
+    serve.restype = ctypes.c_int
+    if serve(fd) != 0:
+        sys.exit(0)
+    _read_assignment(3)
+    if hooks is not None:
+        for func, args, kwargs in hooks.get_after_restore():
+            func(*args, **kwargs)
 
 
 def main():
@@ -876,6 +922,12 @@ def main():
 
     try:
         handler = _get_handler(_getenv("_HANDLER", ""))
+        template = _getenv("NUBO_TEMPLATE_FD")
+        if template is not None:
+            _snapshot_and_restore(int(template))
+            # A restored instance: its own Runtime API, log stream and credentials.
+            _LOG_FORMAT_JSON = (_getenv("AWS_LAMBDA_LOG_FORMAT") or "").upper() == "JSON"
+            api = _RuntimeApi(_getenv("AWS_LAMBDA_RUNTIME_API", ""))
     except _Fault as fault:
         error = _make_error(fault.msg, fault.error_type, fault.trace)
     except Exception as exc:

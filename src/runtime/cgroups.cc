@@ -191,6 +191,14 @@ class InstanceCgroupImpl final : public InstanceCgroup {
     for (const std::string& d : dirs()) kill_procs(d + "/cgroup.procs", sig);
   }
 
+  std::vector<pid_t> pids() const override {
+    std::vector<pid_t> out;
+    std::ifstream f(memory_dir_ + "/cgroup.procs");
+    pid_t pid;
+    while (f >> pid) out.push_back(pid);
+    return out;
+  }
+
  private:
   // The instance's folders, one per hierarchy (one on v2).
   std::vector<std::string> dirs() const {

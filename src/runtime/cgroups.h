@@ -38,6 +38,8 @@ class InstanceCgroup {
   virtual int64_t peak_bytes() const = 0;
   // Sends sig to every process in the cgroup (those that left the process group too).
   virtual void kill_all(int sig) = 0;
+  // The processes in it, as the node's PID namespace numbers them.
+  virtual std::vector<pid_t> pids() const = 0;
 };
 
 class CgroupRoot {

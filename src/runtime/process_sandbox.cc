@@ -111,6 +111,16 @@ struct ChildStack {
   void* top() const { return static_cast<char*>(base) + kChildStackBytes; }
 };
 
+bool write_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
 // Moves fd to a number >= 4 (so that dup2 onto 0-3 in the child always clears O_CLOEXEC and
 // never lands on a descriptor the child still needs).
 int above_stdio(int fd) {
@@ -209,6 +219,14 @@ class NewNetns {
     return Ok{};
   }
 
+  // Puts the calling thread into the network namespace of fd (an instance's).
+  Status enter_existing(int fd) {
+    if (home_netns() < 0) return net_error("open /proc/thread-self/ns/net", errno);
+    if (setns(fd, CLONE_NEWNET) != 0) return net_error("setns", errno);
+    entered_ = true;
+    return Ok{};
+  }
+
   // A TCP socket listening on 127.0.0.1:port of the namespace entered.
   Result<int> listen_on(uint16_t port) {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -270,13 +288,24 @@ class Process final : public SandboxProcess {
     cgroup_.reset();  // kills any straggler and removes the folder
     if (!slot_.empty()) remove_slot(slot_);
     for (int fd : listeners_) close(fd);
+    if (netns_fd_ >= 0) close(netns_fd_);
+    if (status_pipe_ >= 0) close(status_pipe_);
     if (output_fd_ >= 0) close(output_fd_);
     if (status_fd_ >= 0) close(status_fd_);
     if (pidfd_ >= 0) close(pidfd_);
   }
 
   pid_t pid() const override { return pid_; }
-  int exit_fd() const override { return pidfd_; }
+  int exit_fd() const override { return status_pipe_ >= 0 ? status_pipe_ : pidfd_; }
+
+  // Isolated: a descriptor of the process's network namespace (owned), where restored
+  // instances of it get their listeners. -1 otherwise.
+  void set_netns(int fd) { netns_fd_ = fd; }
+  int netns() const { return netns_fd_; }
+  // Restored from a template (Sandbox::restore): the process is the template's child, not the
+  // node's; the template writes how it ended on this pipe (owned, O_NONBLOCK), which is then
+  // the exit descriptor.
+  void set_status_pipe(int fd) { status_pipe_ = fd; }
 
   int take_output_fd() override {
     std::lock_guard lock(mu_);
@@ -359,6 +388,7 @@ class Process final : public SandboxProcess {
   // REQUIRES: mu_ held. Returns true once reaped.
   bool reap_locked(bool block) {
     if (reaped_) return true;
+    if (status_pipe_ >= 0) return reap_restored_locked(block);
     siginfo_t info;
     if (!block) {
       // Peek first: the zombie still holds the pid, so the group can be killed safely before the
@@ -386,6 +416,45 @@ class Process final : public SandboxProcess {
       return true;
     }
     mark_reaped(&info, &ru);
+    return true;
+  }
+
+  // REQUIRES: mu_ held. reap_locked for a restored process: its template reaps it and writes
+  // {NUBO_TEMPLATE_EXITED, wait status} on the status pipe.
+  bool reap_restored_locked(bool block) {
+    if (block) {
+      ::kill(-pid_, SIGKILL);
+      if (cgroup_) cgroup_->kill_all(SIGKILL);
+    }
+    nubo_zygote_report r{};
+    for (;;) {
+      ssize_t n = read(status_pipe_, &r, sizeof r);
+      if (n == static_cast<ssize_t>(sizeof r) && r.step == NUBO_TEMPLATE_EXITED) break;
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+        // The template went first (and its namespace with every process in it).
+        mark_reaped(nullptr, nullptr);
+        status_.signaled = true;
+        status_.signal = SIGKILL;
+        return true;
+      }
+      if (n < 0 && errno == EAGAIN) {
+        if (!block) return false;
+        struct pollfd pfd = {status_pipe_, POLLIN, 0};
+        poll(&pfd, 1, 2000);
+      }
+    }
+    ::kill(-pid_, SIGKILL);  // what it started and left behind
+    if (cgroup_) cgroup_->kill_all(SIGKILL);
+    siginfo_t info;
+    std::memset(&info, 0, sizeof info);
+    if (WIFEXITED(r.err)) {
+      info.si_code = CLD_EXITED;
+      info.si_status = WEXITSTATUS(r.err);
+    } else {
+      info.si_code = WCOREDUMP(r.err) ? CLD_DUMPED : CLD_KILLED;
+      info.si_status = WTERMSIG(r.err);
+    }
+    mark_reaped(&info, nullptr);
     return true;
   }
 
@@ -437,6 +506,8 @@ class Process final : public SandboxProcess {
   bool reaped_ = false;         // GUARDED_BY(mu_)
   ExitStatus status_;           // GUARDED_BY(mu_)
   std::vector<int> listeners_;  // GUARDED_BY(mu_)
+  int netns_fd_ = -1;           // set once, before the process is shared
+  int status_pipe_ = -1;        // set once, before the process is shared
 };
 
 class ProcessSandbox final : public Sandbox {
@@ -549,6 +620,111 @@ class ProcessSandbox final : public Sandbox {
       }
     }
     return launch_with(spec, isolated_);
+  }
+
+  Result<std::unique_ptr<SandboxProcess>> restore(SandboxProcess& tmpl, int control,
+                                                  const LaunchSpec& spec) override {
+    auto* t = dynamic_cast<Process*>(&tmpl);
+    if (!t || t->netns() < 0 || !cgroups_) {
+      return internal_error("cannot restore from a snapshot without isolation and cgroups");
+    }
+    // What has to be undone if the restore fails, in one place.
+    int out[2] = {-1, -1}, assign[2] = {-1, -1}, report[2] = {-1, -1};
+    std::vector<int> listeners;
+    auto undo = [&] {
+      for (int fd : {out[0], out[1], assign[0], assign[1], report[0], report[1]}) {
+        if (fd >= 0) close(fd);
+      }
+      for (int fd : listeners) close(fd);
+    };
+    if (pipe2(out, O_CLOEXEC) != 0 || pipe2(assign, O_CLOEXEC) != 0 ||
+        pipe2(report, O_CLOEXEC) != 0) {
+      int err = errno;
+      undo();
+      return launch_error(spec.executable, NUBO_STEP_DUP, err);
+    }
+    fcntl(out[0], F_SETFL, fcntl(out[0], F_GETFL) | O_NONBLOCK);
+    auto made = cgroups_->create(spec.memory_mb, kMaxInstanceProcesses);
+    if (!made.ok()) {
+      undo();
+      return made.error();
+    }
+    std::unique_ptr<InstanceCgroup> cgroup = std::move(made).value();
+    // Its listeners, in the template's network.
+    {
+      NewNetns net;  // leaves it for home_netns() at the end of this scope
+      Status entered = net.enter_existing(t->netns());
+      if (!entered.ok()) {
+        undo();
+        return entered.error();
+      }
+      for (uint16_t port : spec.listen_ports) {
+        auto fd = net.listen_on(port);
+        if (!fd.ok()) {
+          undo();
+          return fd.error();
+        }
+        listeners.push_back(fd.value());
+      }
+    }
+    std::vector<int> fds = {out[1], assign[0], report[1]};
+    uint32_t mask = (1u << NUBO_TFD_OUT) | (1u << NUBO_TFD_CONTROL) | (1u << NUBO_TFD_REPORT);
+    for (size_t i = 0; i < cgroup->procs_fds().size() && i < 3; ++i) {
+      fds.push_back(cgroup->procs_fds()[i]);
+      mask |= 1u << (NUBO_TFD_CGROUP0 + i);
+    }
+    nubo_template_request req{NUBO_TEMPLATE_MAGIC, mask};
+    Zygote conn;  // borrows control for zygote_fork's round trip
+    conn.sock = control;
+    bool gone = false;
+    auto forked = zygote_fork(conn, std::string(reinterpret_cast<const char*>(&req), sizeof req),
+                              fds, &gone, /*with_pidfd=*/false);
+    conn.sock = -1;
+    for (int* fd : {&out[1], &assign[0], &report[1]}) {
+      close(*fd);
+      *fd = -1;
+    }
+    if (!forked.ok()) {
+      undo();
+      return forked.error();
+    }
+    nubo_zygote_report rep{};
+    ssize_t n = -1;
+    struct pollfd pfd = {report[0], POLLIN, 0};
+    if (poll(&pfd, 1, static_cast<int>(kZygoteStartTimeout.count())) == 1) {
+      do {
+        n = read(report[0], &rep, sizeof rep);
+      } while (n < 0 && errno == EINTR);
+    }
+    std::vector<pid_t> pids = cgroup->pids();
+    if (n != static_cast<ssize_t>(sizeof rep) || rep.step != NUBO_STEP_NONE || pids.size() != 1) {
+      cgroup->kill_all(SIGKILL);
+      undo();
+      if (n == static_cast<ssize_t>(sizeof rep) && rep.step != NUBO_STEP_NONE) {
+        return launch_error(spec.executable, rep.step, rep.err);
+      }
+      return internal_error("cannot restore from the snapshot: its child did not start");
+    }
+    pid_t pid = pids[0];
+    int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+    std::string message = SparePool::assignment_message(spec);
+    bool written = write_all(assign[1], message);
+    close(assign[1]);
+    assign[1] = -1;
+    if (pidfd < 0 || !written) {
+      if (pidfd >= 0) close(pidfd);
+      cgroup->kill_all(SIGKILL);
+      undo();
+      return internal_error("cannot restore from the snapshot: its child ended at once");
+    }
+    fcntl(report[0], F_SETFL, fcntl(report[0], F_GETFL) | O_NONBLOCK);
+    std::string status_path = "/proc/" + std::to_string(pid) + "/status";
+    int status_fd = open(status_path.c_str(), O_RDONLY | O_CLOEXEC);
+    auto process = std::make_unique<Process>(pid, pidfd, out[0], status_fd, std::move(cgroup),
+                                             false, std::move(listeners), std::string(),
+                                             /*isolated=*/false);
+    process->set_status_pipe(report[0]);
+    return std::unique_ptr<SandboxProcess>(std::move(process));
   }
 
   size_t zygote_count() const override {
@@ -869,9 +1045,11 @@ class ProcessSandbox final : public Sandbox {
     return z;
   }
 
-  // Asks z for a child; *gone when z could not be reached (dead: the caller drops it).
+  // Asks z (a zygote, or a template with with_pidfd false) for a child: its pid as z numbers it
+  // and, from a zygote, its pidfd. *gone when z could not be reached (dead: the caller drops it).
   static Result<std::pair<pid_t, int>> zygote_fork(Zygote& z, const std::string& request,
-                                                   const std::vector<int>& fds, bool* gone) {
+                                                   const std::vector<int>& fds, bool* gone,
+                                                   bool with_pidfd = true) {
     struct iovec iov = {const_cast<char*>(request.data()), request.size()};
     std::vector<char> control(CMSG_SPACE(sizeof(int) * fds.size()));
     struct msghdr msg;
@@ -925,7 +1103,7 @@ class ProcessSandbox final : public Sandbox {
       *gone = true;
       return internal_error("zygote: no answer");
     }
-    if (reply.pid <= 0 || pidfd < 0) {
+    if (reply.pid <= 0 || (with_pidfd && pidfd < 0)) {
       if (pidfd >= 0) ::close(pidfd);
       return internal_error(std::string("zygote: cannot make a child: ") +
                             lower_first(std::strerror(reply.err ? reply.err : EIO)));
@@ -1003,11 +1181,11 @@ class ProcessSandbox final : public Sandbox {
     envp.push_back(nullptr);
 
     // What has to be undone if the launch fails, in one place.
-    int out_r = -1, out_w = -1, control = -1, assign_w = -1;
+    int out_r = -1, out_w = -1, control = -1, assign_w = -1, kept_netns = -1;
     std::vector<int> listeners;
     std::string slot;
     auto undo = [&] {
-      for (int fd : {out_r, out_w, control, assign_w}) {
+      for (int fd : {out_r, out_w, control, assign_w, kept_netns}) {
         if (fd >= 0) close(fd);
       }
       for (int fd : listeners) close(fd);
@@ -1117,7 +1295,7 @@ class ProcessSandbox final : public Sandbox {
             listeners.push_back(fd.value());
           }
         }
-        if (entered.ok() && zygote) {
+        if (entered.ok()) {
           netns_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
           if (netns_fd < 0) entered = internal_error("cannot open the instance's network");
         }
@@ -1125,12 +1303,12 @@ class ProcessSandbox final : public Sandbox {
           undo();
           return entered.error();
         }
+        kept_netns = netns_fd;
       }
       if (zygote) {
         int report[2];
         if (pipe2(report, O_CLOEXEC) != 0) {
           int e = errno;
-          if (netns_fd >= 0) close(netns_fd);
           undo();
           return launch_error(spec.executable, NUBO_STEP_NONE, e);
         }
@@ -1154,7 +1332,6 @@ class ProcessSandbox final : public Sandbox {
         bool gone = false;
         auto forked = zygote_fork(*zygote, zygote_request(args, ops, mask), fds, &gone);
         close(report[1]);
-        if (netns_fd >= 0) close(netns_fd);
         if (!forked.ok()) {
           close(report[0]);
           if (zygote_gone) *zygote_gone = gone;
@@ -1269,25 +1446,18 @@ class ProcessSandbox final : public Sandbox {
     if (assign_w >= 0) {
       // A zygote's child started for a launch: its function, as SparePool::take gives a spare
       // its. A child that died meanwhile is seen as the instance's exit.
-      std::string message = SparePool::assignment_message(spec);
-      const char* p = message.data();
-      size_t left = message.size();
-      while (left > 0) {
-        ssize_t w = write(assign_w, p, left);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) break;
-        p += w;
-        left -= static_cast<size_t>(w);
-      }
+      write_all(assign_w, SparePool::assignment_message(spec));
       close(assign_w);
       assign_w = -1;
     }
     std::string status_path = "/proc/" + std::to_string(pid) + "/status";
     int status_fd = open(status_path.c_str(), O_RDONLY | O_CLOEXEC);
-    return std::unique_ptr<SandboxProcess>(std::make_unique<Process>(
+    auto process = std::make_unique<Process>(
         pid, pidfd, out_r, status_fd, std::move(cgroup),
         !zygote && options_.method == ProcessSandboxOptions::Method::kFork, std::move(listeners),
-        std::move(slot), isolate));
+        std::move(slot), isolate);
+    process->set_netns(kept_netns);
+    return std::unique_ptr<SandboxProcess>(std::move(process));
   }
 
   const ProcessSandboxOptions options_;

@@ -140,6 +140,22 @@ class Sandbox {
 
   // Zygotes running now (metrics, tests).
   virtual size_t zygote_count() const { return 0; }
+
+  // SnapStart: a process restored from tmpl, an instance of this sandbox that has become its
+  // function's template (runtimes/README.md "SnapStart") and serves forks on control (the node's
+  // end of its fd 3). The new process is tmpl's child, in tmpl's sandbox (its namespaces, root,
+  // uid and filter), in a cgroup of its own (spec.memory_mb), with listeners on
+  // spec.listen_ports in tmpl's network; it reads spec's environment and working directory as
+  // its assignment. Blocking (a round trip to the template); on the launcher thread.
+  // Errors: "ServiceException" (the sandbox cannot restore: no cgroups, not isolated; the
+  // template is gone).
+  virtual Result<std::unique_ptr<SandboxProcess>> restore(SandboxProcess& tmpl, int control,
+                                                          const LaunchSpec& spec) {
+    (void)tmpl;
+    (void)control;
+    (void)spec;
+    return Error{"ServiceException", 500, "this sandbox cannot restore from a snapshot"};
+  }
 };
 
 }  // namespace nubo::runtime

@@ -20,11 +20,14 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -39,6 +42,7 @@
 #endif
 
 int nubo_zygote_serve(int sock);
+int nubo_template_serve(int sock);
 
 static unsigned char g_message[NUBO_ZYGOTE_MAX_MESSAGE];
 static struct nubo_root_op g_ops[NUBO_ZYGOTE_MAX_OPS];
@@ -281,5 +285,171 @@ int nubo_zygote_serve(int sock) {
       send_reply(sock, (int32_t)pid, 0, pidfd);
       close(pidfd);
     }
+  }
+}
+
+/* Receives one message of up to len bytes with up to max_fds descriptors (MSG_CMSG_CLOEXEC).
+ * Returns the size (0: EOF), or -1; *n_fds says how many descriptors came. */
+static ssize_t receive(int sock, void* buf, size_t len, int* fds, int max_fds, int* n_fds) {
+  struct iovec iov = {buf, len};
+  union {
+    char buf[CMSG_SPACE(sizeof(int) * NUBO_ZFD_COUNT)];
+    struct cmsghdr align;
+  } control;
+  struct msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control.buf;
+  msg.msg_controllen = sizeof control.buf;
+  ssize_t n;
+  do {
+    n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
+  *n_fds = 0;
+  if (n < 0) return -1;
+  for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < k; ++i) {
+      int fd;
+      memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+      if (*n_fds < max_fds) {
+        fds[(*n_fds)++] = fd;
+      } else {
+        close(fd);
+      }
+    }
+  }
+  if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) return (ssize_t)len + 1; /* too long: refused */
+  return n;
+}
+
+/* The restored instances a template has made and not yet reaped: the node's pipe of each. */
+#define NUBO_TEMPLATE_MAX_CHILDREN 1024
+static struct {
+  pid_t pid;
+  int report_fd;
+} g_children[NUBO_TEMPLATE_MAX_CHILDREN];
+static int g_n_children;
+
+/* Reaps every child that has ended and tells the node how (on that child's pipe). */
+static void reap_children(void) {
+  int status;
+  pid_t pid;
+  while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+    for (int i = 0; i < g_n_children; ++i) {
+      if (g_children[i].pid != pid) continue;
+      struct nubo_zygote_report r = {NUBO_TEMPLATE_EXITED, status, -1};
+      ssize_t w = write(g_children[i].report_fd, &r, sizeof r);
+      (void)w;
+      close(g_children[i].report_fd);
+      g_children[i] = g_children[--g_n_children];
+      break;
+    }
+  }
+}
+
+/* The fork server of a SnapStart template (runtimes/README.md "SnapStart"): the process has run
+ * its function's init and its before-snapshot hooks; from here on it only forks. Each child
+ * joins the cgroup the node made for it, gets its log pipe as 1 and 2 and its assignment pipe as
+ * 3, and returns into the runtime, which reads its assignment and runs the after-restore hooks.
+ * The children share the template's sandbox (its namespaces, root, uid and seccomp filter: the
+ * template has no privilege left to make new ones); the template reaps them and tells the node
+ * how each ended. Returns 0 in a child, 1 when the node closed the socket (the template is no
+ * longer wanted), -1 when it failed. */
+int nubo_template_serve(int sock) {
+  fork_hook before = (fork_hook)dlsym(RTLD_DEFAULT, "PyOS_BeforeFork");
+  fork_hook after_parent = (fork_hook)dlsym(RTLD_DEFAULT, "PyOS_AfterFork_Parent");
+  fork_hook after_child = (fork_hook)dlsym(RTLD_DEFAULT, "PyOS_AfterFork_Child");
+  sigset_t chld, old;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  if (sigprocmask(SIG_BLOCK, &chld, &old) != 0) return -1;
+  int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (sfd < 0) return -1;
+  if (send(sock, NUBO_TEMPLATE_READY, sizeof NUBO_TEMPLATE_READY - 1, MSG_NOSIGNAL) < 0) return -1;
+  for (;;) {
+    struct pollfd pfds[2] = {{sock, POLLIN, 0}, {sfd, POLLIN, 0}};
+    if (poll(pfds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    if (pfds[1].revents) {
+      struct signalfd_siginfo info;
+      while (read(sfd, &info, sizeof info) == (ssize_t)sizeof info) {
+      }
+      reap_children();
+    }
+    if (!pfds[0].revents) continue;
+    struct nubo_template_request req;
+    int received[NUBO_ZFD_COUNT];
+    int n_received = 0;
+    ssize_t n = receive(sock, &req, sizeof req, received, NUBO_ZFD_COUNT, &n_received);
+    if (n == 0) return 1;
+    if (n < 0) return -1;
+    int fds[NUBO_TFD_COUNT];
+    for (int i = 0; i < NUBO_TFD_COUNT; ++i) fds[i] = -1;
+    int err = 0;
+    if (n != (ssize_t)sizeof req || req.magic != NUBO_TEMPLATE_MAGIC ||
+        (req.fd_mask >> NUBO_TFD_COUNT) != 0) {
+      err = EINVAL;
+    } else {
+      int next = 0;
+      for (int i = 0; i < NUBO_TFD_COUNT; ++i) {
+        if (req.fd_mask & (1u << i)) fds[i] = next < n_received ? received[next++] : -1;
+      }
+      if (next != n_received || fds[NUBO_TFD_OUT] < 0 || fds[NUBO_TFD_CONTROL] < 0 ||
+          fds[NUBO_TFD_REPORT] < 0) {
+        err = EINVAL;
+      }
+    }
+    if (err == 0 && g_n_children >= NUBO_TEMPLATE_MAX_CHILDREN) err = EAGAIN;
+    int keep = err == 0 ? fcntl(fds[NUBO_TFD_REPORT], F_DUPFD_CLOEXEC, 4) : -1;
+    if (err == 0 && keep < 0) err = errno;
+    if (err != 0) {
+      for (int i = 0; i < n_received; ++i) close(received[i]);
+      send_reply(sock, -1, err, -1);
+      continue;
+    }
+    if (before) before();
+    pid_t pid = fork();
+    if (pid == 0) {
+      struct nubo_child_args args;
+      nubo_child_args_init(&args);
+      args.reset_signals = 0;
+      args.out_fd = fds[NUBO_TFD_OUT];
+      args.null_fd = 0; /* the template's stdin: /dev/null */
+      args.control_fd = fds[NUBO_TFD_CONTROL];
+      args.keep_fd = fds[NUBO_TFD_REPORT];
+      for (int i = 0; i < NUBO_CHILD_CGROUP_FDS; ++i) {
+        args.cgroup_fds[i] = fds[NUBO_TFD_CGROUP0 + i];
+      }
+      args.max_files = 1024;
+      args.isolate = 0;
+      args.parent_pid = getppid();
+      int step = nubo_child_setup(&args);
+      struct nubo_zygote_report report = {step, step ? args.err : 0, -1};
+      ssize_t w = write(args.keep_fd, &report, sizeof report);
+      (void)w;
+      if (step != NUBO_STEP_NONE) _exit(127);
+      close(args.keep_fd);
+      g_n_children = 0;
+      sigprocmask(SIG_SETMASK, &old, NULL);
+      if (after_child) after_child();
+      return 0;
+    }
+    int fork_err = errno;
+    if (after_parent) after_parent();
+    for (int i = 0; i < n_received; ++i) close(received[i]);
+    if (pid < 0) {
+      close(keep);
+      send_reply(sock, -1, fork_err, -1);
+      continue;
+    }
+    g_children[g_n_children].pid = pid;
+    g_children[g_n_children].report_fd = keep;
+    ++g_n_children;
+    send_reply(sock, (int32_t)pid, 0, -1);
   }
 }

@@ -73,4 +73,35 @@ struct nubo_zygote_report {
   int32_t failed_op;
 };
 
+/* A SnapStart template (nubo_template_serve, zygote.c): an instance that ran its function's init
+ * and forks restored instances of it. On its fd 3, also a SOCK_SEQPACKET socket:
+ *
+ *   template -> node, once, when the snapshot is taken:  NUBO_TEMPLATE_READY
+ *   node -> template:  struct nubo_template_request, the descriptors of fd_mask attached, in the
+ *                      order of enum nubo_template_fd
+ *   template -> node:  struct nubo_zygote_reply (pid: in the template's PID namespace)
+ *   child -> node:     on its NUBO_TFD_REPORT pipe, struct nubo_zygote_report once it is made;
+ *   template -> node:  then, on that pipe, struct nubo_zygote_report with step
+ *                      NUBO_TEMPLATE_EXITED and err = the child's wait status once it has ended
+ *                      (the child is the template's, which reaps it).
+ */
+#define NUBO_TEMPLATE_READY "nubo-template-1"
+#define NUBO_TEMPLATE_MAGIC 0x31504d54u /* "TMP1" */
+#define NUBO_TEMPLATE_EXITED 1000
+
+enum nubo_template_fd {
+  NUBO_TFD_OUT = 0, /* becomes the child's 1 and 2 */
+  NUBO_TFD_CONTROL, /* its 3: where it reads its assignment */
+  NUBO_TFD_REPORT,
+  NUBO_TFD_CGROUP0,
+  NUBO_TFD_CGROUP1,
+  NUBO_TFD_CGROUP2,
+  NUBO_TFD_COUNT
+};
+
+struct nubo_template_request {
+  uint32_t magic;
+  uint32_t fd_mask;
+};
+
 #endif /* NUBO_RUNTIME_ZYGOTE_PROTOCOL_H_ */

@@ -695,6 +695,85 @@ TEST_F(ZygoteSandboxTest, ADeadZygoteIsReplacedAndTheLaunchStillWorks) {
   EXPECT_EQ(sandbox_->zygote_count(), 1u);
 }
 
+// SnapStart: an instance that ran its init once becomes a template; restored instances are its
+// forks, with the state its init made, each in a cgroup of its own with its own listener.
+TEST_F(ZygoteSandboxTest, InstancesRestoredFromATemplateShareItsInitAndRunTheirHooks) {
+  std::ofstream(data_.path() + "/code/snap.py")
+      << "import os, random\n"
+         "from snapshot_restore_py import register_before_snapshot, register_after_restore\n"
+         "INIT = random.getrandbits(64)\n"
+         "print('init %d' % INIT, flush=True)\n"
+         "@register_before_snapshot\n"
+         "def first(): print('before first', flush=True)\n"
+         "register_before_snapshot(print, 'before second', flush=True)\n"
+         "@register_after_restore\n"
+         "def restored():\n"
+         "    print('restored %d pid=%d run=%s api=%s' % (INIT, os.getpid(), os.environ['RUN'],\n"
+         "          os.environ['AWS_LAMBDA_RUNTIME_API']), flush=True)\n"
+         "    os._exit(int(os.environ['EXIT_WITH']))\n"
+         "def handler(event, context): return {}\n";
+  LaunchSpec t = python();
+  for (std::string& e : t.env) {
+    if (e.rfind("_HANDLER=", 0) == 0) e = "_HANDLER=snap.handler";
+  }
+  t.env.push_back("NUBO_TEMPLATE_FD=3");
+  t.env.push_back("LAMBDA_RUNTIME_DIR=/var/runtime");
+  t.env.push_back("AWS_LAMBDA_INITIALIZATION_TYPE=snap-start");
+  int sv[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+  t.control_fd = sv[1];
+  auto tmpl = sandbox_->launch(t);
+  ::close(sv[1]);
+  ASSERT_TRUE(tmpl.ok()) << tmpl.error().message;
+  std::string msg = SparePool::assignment_message(t);
+  ASSERT_EQ(::send(sv[0], msg.data(), msg.size(), 0), static_cast<ssize_t>(msg.size()));
+  ASSERT_EQ(::send(sv[0], "", 0, 0), 0);  // the end of the assignment
+  struct pollfd pfd = {sv[0], POLLIN, 0};
+  ASSERT_EQ(::poll(&pfd, 1, 10000), 1);
+  char ready[64];
+  ssize_t n = ::recv(sv[0], ready, sizeof ready, 0);
+  int tout = tmpl.value()->take_output_fd();
+  char tbuf[4096];
+  ssize_t tn = ::read(tout, tbuf, sizeof tbuf);
+  std::string template_out = tn > 0 ? std::string(tbuf, static_cast<size_t>(tn)) : "";
+  ASSERT_EQ(std::string(ready, n > 0 ? static_cast<size_t>(n) : 0), "nubo-template-1")
+      << template_out;
+  // Its init ran once; the before-snapshot hooks in the reverse order of registration.
+  ASSERT_EQ(template_out.rfind("init ", 0), 0u) << template_out;
+  std::string init = template_out.substr(5, template_out.find('\n') - 5);
+  EXPECT_NE(template_out.find("before second\nbefore first\n"), std::string::npos) << template_out;
+
+  std::vector<std::string> pids;
+  for (int exit_with : {5, 7}) {
+    LaunchSpec r = python();
+    uint16_t port = static_cast<uint16_t>(9001 + exit_with);
+    r.env = {"PATH=/usr/bin:/bin", "RUN=run" + std::to_string(exit_with),
+             "EXIT_WITH=" + std::to_string(exit_with),
+             "AWS_LAMBDA_RUNTIME_API=127.0.0.1:" + std::to_string(port)};
+    r.listen_ports = {port};
+    auto p = sandbox_->restore(*tmpl.value(), sv[0], r);
+    ASSERT_TRUE(p.ok()) << p.error().message;
+    EXPECT_EQ(p.value()->take_listeners().size(), 1u);
+    std::string out = read_all(p.value()->take_output_fd());
+    ExitStatus st = wait_exit(*p.value());
+    EXPECT_FALSE(st.signaled) << out;
+    EXPECT_EQ(st.code, exit_with) << out;  // as the template saw its child end
+    std::string want = "restored " + init + " pid=";
+    size_t at = out.find(want);
+    ASSERT_NE(at, std::string::npos) << out;
+    EXPECT_NE(out.find("run=run" + std::to_string(exit_with) + " api=127.0.0.1:" +
+                       std::to_string(port) + "\n"),
+              std::string::npos)
+        << out;
+    pids.push_back(out.substr(at + want.size(), out.find(' ', at + want.size()) - at - want.size()));
+  }
+  EXPECT_NE(pids[0], pids[1]);
+  EXPECT_FALSE(tmpl.value()->try_reap().has_value()) << "the template serves on";
+  ::close(sv[0]);  // no longer wanted: it exits
+  EXPECT_EQ(wait_exit(*tmpl.value()).code, 0);
+  ::close(tout);
+}
+
 // Not a pass/fail test: prints what a launch costs in this build: clone(VM|VFORK) against fork,
 // and with isolation (namespaces, root, uid) where this machine allows it.
 TEST(ProcessSandboxBench, LaunchCost) {
