@@ -23,6 +23,9 @@ struct FunctionSpec {
   int timeout_s = 3;
   int ephemeral_storage_mb = 512;
   std::map<std::string, std::string> environment;  // the function's own variables
+  // A published version with SnapStart {ApplyOn: PublishedVersions}: its cold starts restore
+  // from its template (templates.h).
+  bool snap_start = false;
   std::string role;
   std::string revision_id;  // changes with every update of code or configuration
   std::string log_group;    // "/aws/lambda/my-fn"

@@ -9,11 +9,14 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cerrno>
 #include <cstdio>
@@ -27,6 +30,8 @@
 #include "runtime/limits.h"
 #include "runtime/runtime_api.h"
 #include "runtime/spare_pool.h"
+#include "runtime/templates.h"
+#include "runtime/zygote_protocol.h"
 
 namespace nubo::runtime {
 
@@ -91,7 +96,13 @@ struct Instance::Impl {
   // Stops the node's API listener in the instance's network (InstanceDeps::serve_api_on).
   std::function<void()> stop_serving_api;
   // Run once, when the runtime takes its first event (its init is done): starts the next spare.
-  std::function<void()> after_init;       // GUARDED_BY(mu) once start() completed
+  std::function<void()> after_init;  // GUARDED_BY(mu) once start() completed
+  // SnapStart: restored from this template (kept: the template's namespaces are this
+  // instance's); or, for a template, the node's end of its control socket. Set at launch.
+  bool restored = false;
+  uint16_t restored_port = 0;  // its Runtime API's, in the template's network
+  std::shared_ptr<Instance> template_of_this;
+  int template_control = -1;
   asio::posix::stream_descriptor output;  // stdout+stderr; used by the reader chain only
   asio::posix::stream_descriptor exit;    // a dup of the pidfd; used by the exit watcher only
   std::atomic<bool> stopped{false};
@@ -184,6 +195,7 @@ Instance::Instance(Private, InstanceDeps deps, std::shared_ptr<const FunctionSpe
 }
 
 Instance::~Instance() {
+  if (impl_->template_control >= 0) ::close(impl_->template_control);
   if (impl_->api) impl_->api->close();
   if (impl_->stop_serving_api) impl_->stop_serving_api();
   boost::system::error_code ignored;
@@ -237,6 +249,18 @@ Status Instance::launch(uint16_t api_port) {
   if (view) ie.endpoint_url = "http://127.0.0.1:" + std::to_string(node_port);
   ie.log_stream = log_stream_;
   ie.provisioned = m.deps.provisioned;
+  // SnapStart (templates.h): a cold start of such a version restores from its template once
+  // that is ready (until then it initialises as usual, and the template is being made).
+  std::optional<Templates::Ready> restore_from;
+  uint16_t restored_port = 0;
+  if (spec.snap_start && view && m.deps.templates && !m.deps.template_role) {
+    restore_from = m.deps.templates->ready(spec);
+    if (restore_from) {
+      restored_port = m.deps.templates->next_port(spec, node_port);
+      ie.runtime_api_port = restored_port;
+    }
+  }
+  ie.snap_start = m.deps.template_role || restore_from.has_value();
   if (m.deps.credentials) {
     ie.credentials = m.deps.credentials(spec);
   } else {
@@ -249,6 +273,7 @@ Status Instance::launch(uint16_t api_port) {
   ls.env = build_environment(spec, *m.deps.config, cmd, ie);
   ls.cwd = cmd.task_root;
   if (view) ls.listen_ports = {view->runtime_api_port, node_port};
+  if (restore_from) ls.listen_ports = {restored_port};  // nubo's API: the template's listener
   ls.max_open_files = kMaxOpenFiles;
   ls.code_dir = spec.code_dir;
   ls.memory_mb = spec.memory_mb;
@@ -266,8 +291,14 @@ Status Instance::launch(uint16_t api_port) {
     ls.zygote = std::none_of(spec.environment.begin(), spec.environment.end(),
                              [](const auto& kv) { return SparePool::startup_variable(kv.first); });
   }
+  if (m.deps.template_role && !(view && ls.zygote)) {
+    return internal_error(
+        "SnapStart needs isolated instances forked from a zygote (the node runs as root with "
+        "--zygotes on, and the function sets no start-up variable such as PYTHONPATH)");
+  }
   const std::string& stub = view ? view->spare_exec : m.deps.config->spare_exec;
-  bool spares = m.deps.spares && family && (!provided || !stub.empty());
+  bool spares = m.deps.spares && family && (!provided || !stub.empty()) && !restore_from &&
+                !m.deps.template_role;
   LaunchSpec spare_ls;  // what a spare for this launch runs
   if (spares) {
     spare_ls = ls;
@@ -277,6 +308,39 @@ Status Instance::launch(uint16_t api_port) {
     }
   }
   m.launched_at = SteadyClock::now();
+  if (restore_from) {
+    auto restored = m.deps.sandbox->restore(*restore_from->instance->template_process(),
+                                            restore_from->control, ls);
+    if (!restored.ok()) return restored.error();
+    m.process = std::move(restored).value();
+    m.restored = true;
+    m.restored_port = restored_port;
+    m.template_of_this = restore_from->instance;
+  } else if (m.deps.template_role) {
+    // Its fd 3 is a socket: the assignment arrives on it (then an empty datagram, its end), and
+    // the node asks for restores on it later (zygote_protocol.h).
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+      return internal_error("socketpair for a SnapStart template");
+    }
+    ls.control_fd = sv[1];
+    ls.env.push_back("NUBO_TEMPLATE_FD=3");
+    auto launched = m.deps.sandbox->launch(ls);
+    ::close(sv[1]);
+    if (!launched.ok()) {
+      ::close(sv[0]);
+      return launched.error();
+    }
+    m.process = std::move(launched).value();
+    m.template_control = sv[0];
+    std::string msg = SparePool::assignment_message(ls);
+    if (::send(sv[0], msg.data(), msg.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(msg.size()) ||
+        ::send(sv[0], "", 0, MSG_NOSIGNAL) != 0) {
+      m.process->kill(SIGKILL);
+      m.process.reset();  // reaps
+      return internal_error("a SnapStart template ended before its assignment");
+    }
+  }
   if (spares) m.process = m.deps.spares->take(spare_ls);
   if (!m.process) {
     NUBO_ASSIGN_OR_RETURN(m.process, m.deps.sandbox->launch(ls));
@@ -309,6 +373,14 @@ Status Instance::launch(uint16_t api_port) {
 Status Instance::serve_in_instance_network() {
   Impl& m = *impl_;
   std::vector<int> fds = m.process->take_listeners();
+  if (m.restored) {
+    // Its Runtime API alone: it reaches nubo through its template's listener.
+    if (fds.size() != 1) {
+      for (int fd : fds) ::close(fd);
+      return internal_error("a restored instance got no listener in its template's network");
+    }
+    return m.api->adopt(fds[0], m.restored_port);
+  }
   if (fds.size() != 2) {
     for (int fd : fds) ::close(fd);
     return internal_error("the instance's sandbox made no listeners in its network");
@@ -426,6 +498,43 @@ void Instance::stop(int sig) {
   m.stopped = true;
   if (m.api) m.api->close();
   if (m.process) m.process->kill(sig);
+}
+
+net::Task<Status> Instance::snapshot_taken(SteadyClock::time_point deadline) {
+  auto self = shared_from_this();
+  Impl& m = *impl_;
+  if (m.template_control < 0) co_return internal_error("not a SnapStart template");
+  int fd = fcntl(m.template_control, F_DUPFD_CLOEXEC, 3);
+  if (fd < 0) co_return internal_error("cannot wait for the snapshot");
+  asio::posix::stream_descriptor control(*m.deps.io, fd);
+  asio::steady_timer timer(*m.deps.io);
+  timer.expires_at(deadline);
+  // The handler runs with operation_aborted once the wait below is over (and never touches
+  // `control` then).
+  timer.async_wait([&control](const boost::system::error_code& ec) {
+    if (!ec) control.cancel();
+  });
+  boost::system::error_code ec;
+  auto waiting = control.async_wait(asio::posix::stream_descriptor::wait_read,
+                                    asio::redirect_error(asio::use_awaitable, ec));
+  co_await std::move(waiting);
+  timer.cancel();
+  if (ec) co_return internal_error("its init and before-snapshot hooks took too long");
+  char buf[64];
+  ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+  constexpr std::string_view kReady = NUBO_TEMPLATE_READY;
+  if (n != static_cast<ssize_t>(kReady.size()) || std::string_view(buf, kReady.size()) != kReady) {
+    co_return internal_error("its init failed (the function's log says how)");
+  }
+  co_return Ok{};
+}
+
+SandboxProcess* Instance::template_process() const {
+  return impl_->process.get();
+}
+
+int Instance::template_control() const {
+  return impl_->template_control;
 }
 
 pid_t Instance::pid() const {
@@ -562,10 +671,13 @@ net::Task<InvokeAttempt> Instance::invoke(InvokeRequest req, bool cold) {
   }
 
   auto end = a.answered_at == SteadyClock::time_point{} ? SteadyClock::now() : a.answered_at;
+  std::optional<double> restore_ms;  // a cold start restored from a snapshot, instead of an init
   if (a.delivered) {
     res.duration_ms = ms_between(a.delivered_at, end);
     if (cold) {
-      if (auto ready = m.api->ready_at()) res.init_duration_ms = ms_between(m.launched_at, *ready);
+      if (auto ready = m.api->ready_at()) {
+        (m.restored ? restore_ms : res.init_duration_ms) = ms_between(m.launched_at, *ready);
+      }
     }
   } else {
     // The init phase failed: it is the whole of the invocation.
@@ -595,6 +707,7 @@ net::Task<InvokeAttempt> Instance::invoke(InvokeRequest req, bool cold) {
   report.memory_size_mb = spec.memory_mb;
   report.max_memory_used_mb = res.max_memory_used_mb;
   report.init_duration_ms = res.init_duration_ms;
+  report.restore_duration_ms = restore_ms;
   {
     std::lock_guard lock(m.mu);
     // What the runtime wrote before it answered is in the pipe by now.

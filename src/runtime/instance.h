@@ -34,6 +34,7 @@
 namespace nubo::runtime {
 
 class Instance;
+class Templates;
 
 // What instances borrow from their invoker; every pointer outlives the instances.
 struct InstanceDeps {
@@ -59,6 +60,12 @@ struct InstanceDeps {
   // Started ahead for provisioned concurrency: AWS_LAMBDA_INITIALIZATION_TYPE says so, and the
   // instance starts pinned (see Instance::set_pinned).
   bool provisioned = false;
+  // SnapStart snapshots (templates.h): a cold start of a FunctionSpec::snap_start version
+  // restores from its template when there is one. Null: none.
+  Templates* templates = nullptr;
+  // This instance is a SnapStart template: it initialises, runs its before-snapshot hooks and
+  // then only forks restored instances (Sandbox::restore); it never serves invocations.
+  bool template_role = false;
 };
 
 // One attempt to run an invocation on an instance.
@@ -113,6 +120,15 @@ class Instance final : public PoolMember, public std::enable_shared_from_this<In
   bool wait_reaped(std::chrono::steady_clock::time_point deadline);
 
   pid_t pid() const;
+
+  // A template (InstanceDeps::template_role): waits until its snapshot is taken (its init and
+  // before-snapshot hooks have run and it serves restores) or deadline. Errors:
+  // "ServiceException" with why (its init failed: the function's log says how; too slow).
+  net::Task<Status> snapshot_taken(std::chrono::steady_clock::time_point deadline);
+  // A template's process and the node's end of its control socket (Sandbox::restore's
+  // arguments). Valid while the instance lives; use on the launcher thread.
+  SandboxProcess* template_process() const;
+  int template_control() const;
   const FunctionSpec& spec() const { return *spec_; }
   const std::string& log_stream() const { return log_stream_; }
 

@@ -106,6 +106,10 @@ class Invoker {
   };
   virtual ProvisionedStatus provisioned_status(const std::string& qualified_arn) const = 0;
 
+  // SnapStart: spec (a published version with FunctionSpec::snap_start) was just published;
+  // its snapshot can be taken now, ahead of its first cold start. Returns at once.
+  virtual void prepare_snapshot(const FunctionSpec& spec) { (void)spec; }
+
   // Stops every instance and refuses new invocations; waits for running ones up to `grace`.
   // Must not run on an io thread.
   virtual void shutdown(std::chrono::milliseconds grace) = 0;

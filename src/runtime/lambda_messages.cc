@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "base/json.h"
+#include "billing/meter.h"
 #include "runtime/limits.h"
 
 namespace nubo::runtime {
@@ -35,6 +36,13 @@ std::string report_line(const ReportFields& f) {
   s.append(buf, static_cast<size_t>(n));
   if (f.init_duration_ms) {
     n = std::snprintf(buf, sizeof buf, "Init Duration: %.2f ms\t", *f.init_duration_ms);
+    s.append(buf, static_cast<size_t>(n));
+  }
+  if (f.restore_duration_ms) {
+    n = std::snprintf(buf, sizeof buf,
+                      "Restore Duration: %.2f ms\tBilled Restore Duration: %lld ms\t",
+                      *f.restore_duration_ms,
+                      static_cast<long long>(billing::billed_duration_ms(*f.restore_duration_ms)));
     s.append(buf, static_cast<size_t>(n));
   }
   return s;

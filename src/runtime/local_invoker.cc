@@ -26,6 +26,7 @@
 #include "runtime/pool.h"
 #include "runtime/process_sandbox.h"
 #include "runtime/spare_pool.h"
+#include "runtime/templates.h"
 
 namespace nubo::runtime {
 
@@ -111,6 +112,10 @@ struct LocalInvoker::Core : std::enable_shared_from_this<LocalInvoker::Core> {
         asio::post(*core->launcher, [] { malloc_trim(0); });
       }
     };
+    // Templates are instances too (adopted, reaped, stopped with the rest), made with these
+    // deps; instances then restore from them.
+    templates = std::make_unique<Templates>(instance_deps);
+    instance_deps.templates = templates.get();
     std::lock_guard lock(mu);
     arm_reaper_locked();
   }
@@ -297,6 +302,7 @@ struct LocalInvoker::Core : std::enable_shared_from_this<LocalInvoker::Core> {
   RuntimeSettings runtimes;
   // Declared before the launcher: destroyed after it is joined (launches use the pool).
   std::unique_ptr<SparePool> spares;
+  std::unique_ptr<Templates> templates;         // SnapStart snapshots; made by start()
   std::unique_ptr<asio::thread_pool> launcher;  // one thread: the parent of every instance
   InstanceDeps instance_deps;                   // immutable after start()
   Pool pool;
@@ -505,6 +511,11 @@ Invoker::ProvisionedStatus LocalInvoker::provisioned_status(
 void LocalInvoker::retire_function(const std::string& function_arn) {
   auto idle = core_->pool.take_function(function_arn);
   Core::stop_all(idle);
+  core_->templates->drop_function(function_arn);
+}
+
+void LocalInvoker::prepare_snapshot(const FunctionSpec& spec) {
+  if (spec.snap_start && core_->deps.sandbox->view()) core_->templates->prepare(spec);
 }
 
 void LocalInvoker::shutdown(std::chrono::milliseconds grace) {
@@ -525,6 +536,7 @@ void LocalInvoker::shutdown(std::chrono::milliseconds grace) {
     done.get_future().wait();
   }
   if (c.spares) c.spares->clear();
+  c.templates->clear();
   {
     std::lock_guard lock(c.prov_mu);
     c.provisioned.clear();

@@ -215,8 +215,9 @@ std::vector<std::string> build_environment(const FunctionSpec& spec, const NodeC
   env["AWS_LAMBDA_FUNCTION_NAME"] = spec.name;
   env["AWS_LAMBDA_FUNCTION_VERSION"] = spec.version;
   env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = std::to_string(spec.memory_mb);
-  env["AWS_LAMBDA_INITIALIZATION_TYPE"] =
-      instance.provisioned ? "provisioned-concurrency" : "on-demand";
+  env["AWS_LAMBDA_INITIALIZATION_TYPE"] = instance.snap_start    ? "snap-start"
+                                          : instance.provisioned ? "provisioned-concurrency"
+                                                                 : "on-demand";
   env["AWS_LAMBDA_LOG_GROUP_NAME"] = spec.log_group;
   env["AWS_LAMBDA_LOG_STREAM_NAME"] = instance.log_stream;
   env["AWS_LAMBDA_RUNTIME_API"] = "127.0.0.1:" + std::to_string(instance.runtime_api_port);

@@ -75,8 +75,10 @@ struct InstanceEnvironment {
   std::string endpoint_url;
   std::string log_stream;
   InstanceCredentials credentials;
-  // AWS_LAMBDA_INITIALIZATION_TYPE: "provisioned-concurrency" instead of "on-demand".
+  // AWS_LAMBDA_INITIALIZATION_TYPE: "provisioned-concurrency" or "snap-start" instead of
+  // "on-demand".
   bool provisioned = false;
+  bool snap_start = false;
 };
 
 // The whole environment of an instance, "KEY=value": the defaults (LANG, PATH, LD_LIBRARY_PATH,

@@ -537,6 +537,7 @@ runtime::FunctionSpec make_spec(const VersionConfig& c, const ArnContext& arn,
   s.revision_id = c.internal_revision.empty() ? c.revision_id : c.internal_revision;
   s.log_group = c.effective_log_group();
   s.architecture = c.architecture;
+  s.snap_start = c.snap_start_on();
   return s;
 }
 
@@ -1069,6 +1070,8 @@ Result<Response> LambdaService::Impl::publish_version(Request& req, const std::s
   }
   NUBO_ASSIGN_OR_RETURN(VersionConfig c,
                         registry.publish_version(ref.name, sha, description, revision));
+  // SnapStart: the snapshot is taken when the version is published, as on Lambda.
+  if (c.snap_start_on()) deps.invoker->prepare_snapshot(make_spec(c, arn, registry.code()));
   return json_response(req, http::status::created,
                        to_wire_json(c, arn, RenderOptions{ConfigView::kCreated, true, ""}), rid);
 }

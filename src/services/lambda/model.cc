@@ -493,7 +493,8 @@ json::object to_wire_json(const VersionConfig& c, const ArnContext& ctx, const R
   o["PackageType"] = c.package_type;
   o["Architectures"] = json::array{json::value(c.architecture)};
   o["EphemeralStorage"] = json::object{{"Size", c.ephemeral_storage}};
-  o["SnapStart"] = json::object{{"ApplyOn", c.snap_start_apply_on}, {"OptimizationStatus", "Off"}};
+  o["SnapStart"] = json::object{{"ApplyOn", c.snap_start_apply_on},
+                                {"OptimizationStatus", c.snap_start_on() ? "On" : "Off"}};
   if (ro.view != ConfigView::kList) {
     o["RuntimeVersionConfig"] =
         json::object{{"RuntimeVersionArn", runtime_version_arn(c.runtime, ctx)}};

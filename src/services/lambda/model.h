@@ -49,6 +49,11 @@ struct VersionConfig {
   std::string application_log_level;
   std::string system_log_level;
   std::string snap_start_apply_on = "None";
+  // SnapStart applies to this configuration: a published version of a function whose ApplyOn is
+  // PublishedVersions (GetFunctionConfiguration says OptimizationStatus "On").
+  bool snap_start_on() const {
+    return version != "$LATEST" && snap_start_apply_on == "PublishedVersions";
+  }
   std::string code_sha256;  // base64 of the zip's SHA-256 (CodeSha256)
   std::string code_hex;     // hex of the same digest: names the package on disk
   int64_t code_size = 0;

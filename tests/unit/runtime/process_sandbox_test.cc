@@ -761,11 +761,12 @@ TEST_F(ZygoteSandboxTest, InstancesRestoredFromATemplateShareItsInitAndRunTheirH
     std::string want = "restored " + init + " pid=";
     size_t at = out.find(want);
     ASSERT_NE(at, std::string::npos) << out;
-    EXPECT_NE(out.find("run=run" + std::to_string(exit_with) + " api=127.0.0.1:" +
-                       std::to_string(port) + "\n"),
+    EXPECT_NE(out.find("run=run" + std::to_string(exit_with) +
+                       " api=127.0.0.1:" + std::to_string(port) + "\n"),
               std::string::npos)
         << out;
-    pids.push_back(out.substr(at + want.size(), out.find(' ', at + want.size()) - at - want.size()));
+    pids.push_back(
+        out.substr(at + want.size(), out.find(' ', at + want.size()) - at - want.size()));
   }
   EXPECT_NE(pids[0], pids[1]);
   EXPECT_FALSE(tmpl.value()->try_reap().has_value()) << "the template serves on";
