@@ -28,6 +28,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -268,6 +269,12 @@ int nubo_zygote_serve(int sock) {
     long pid = syscall(SYS_clone, flags, NULL, &pidfd, tid_slot, 0);
     if (pid == 0) {
       int step = nubo_child_setup(&args);
+      /* The uid change made the process undumpable, which an exec would have undone: without
+       * it its own /proc/self (fd, environ, maps, and /dev/stdout through them) is root's. */
+      if (step == NUBO_STEP_NONE && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0) {
+        args.err = errno;
+        step = NUBO_STEP_IDS;
+      }
       struct nubo_zygote_report report = {step, step ? args.err : 0, args.failed_op};
       ssize_t w = write(args.keep_fd, &report, sizeof report);
       (void)w;

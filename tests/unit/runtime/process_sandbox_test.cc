@@ -578,6 +578,8 @@ class ZygoteSandboxTest : public IsolatedSandboxTest {
         << "))\n"
            "print('caps=' + [l for l in open('/proc/self/status') if l.startswith('CapEff')][0]"
            ".split()[1])\n"
+           "import ctypes\n"
+           "print('dumpable=%d' % ctypes.CDLL(None).prctl(3, 0, 0, 0, 0))\n"  // PR_GET_DUMPABLE
            "cg = [l for l in open('/proc/self/cgroup') if ':memory:' in l or l.startswith('0::')]\n"
            "print('cgroup=' + cg[0].strip().rsplit('/', 1)[-1])\n"
            "sys.stdout.flush()\n"
@@ -625,6 +627,8 @@ TEST_F(ZygoteSandboxTest, InstancesForkFromOneZygoteIntoTheirOwnSandboxes) {
     EXPECT_NE(out.find("zygote_vars=[]\n"), std::string::npos) << out;
     EXPECT_NE(out.find("node_files=False\n"), std::string::npos) << out;
     EXPECT_NE(out.find("caps=0000000000000000\n"), std::string::npos) << out;
+    // Dumpable, as after an exec (its /proc/self is its own, not root's).
+    EXPECT_NE(out.find("dumpable=1\n"), std::string::npos) << out;
     // In a cgroup of its own (its memory limit), where this machine has them.
     if (sandbox_->protections()[0].rfind("on: memory limit", 0) == 0) {
       EXPECT_NE(out.find("cgroup=i"), std::string::npos) << out;
