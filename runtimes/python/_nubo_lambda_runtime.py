@@ -877,13 +877,13 @@ def _read_assignment(fd):
     time.tzset()
 
 
-def _snapshot_and_restore(fd):
+def _snapshot(fd):
     """SnapStart (runtimes/README.md "SnapStart"): the function's init has run. Runs the
     before-snapshot hooks (in the reverse order of registration, as Lambda does), then serves as
     the version's template: the fork server (zygote.c) returns only in a restored instance, which
-    reads its own assignment on fd 3 and runs the after-restore hooks (in the order of
-    registration). Hooks are registered with snapshot_restore_py (runtimes/python/lib), as on
-    Lambda. An exception in a hook is the init's error."""
+    reads its own assignment on fd 3; main() then runs the after-restore hooks (_restored).
+    Hooks are registered with snapshot_restore_py (runtimes/python/lib), as on Lambda. An
+    exception in a hook is the init's error."""
     hooks = sys.modules.get("snapshot_restore_py")
     if hooks is not None:
         for func, args, kwargs in reversed(hooks.get_before_snapshot()):
@@ -899,6 +899,11 @@ def _snapshot_and_restore(fd):
     if serve(fd) != 0:
         sys.exit(0)
     _read_assignment(3)
+
+
+def _restored():
+    """The after-restore hooks, in the order of registration."""
+    hooks = sys.modules.get("snapshot_restore_py")
     if hooks is not None:
         for func, args, kwargs in hooks.get_after_restore():
             func(*args, **kwargs)
@@ -924,10 +929,12 @@ def main():
         handler = _get_handler(_getenv("_HANDLER", ""))
         template = _getenv("NUBO_TEMPLATE_FD")
         if template is not None:
-            _snapshot_and_restore(int(template))
-            # A restored instance: its own Runtime API, log stream and credentials.
+            _snapshot(int(template))
+            # A restored instance: its own Runtime API (where a hook's error goes), log stream
+            # and credentials.
             _LOG_FORMAT_JSON = (_getenv("AWS_LAMBDA_LOG_FORMAT") or "").upper() == "JSON"
             api = _RuntimeApi(_getenv("AWS_LAMBDA_RUNTIME_API", ""))
+            _restored()
     except _Fault as fault:
         error = _make_error(fault.msg, fault.error_type, fault.trace)
     except Exception as exc:

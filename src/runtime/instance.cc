@@ -24,6 +24,7 @@
 #include <random>
 
 #include "base/crypto.h"
+#include "base/log.h"
 #include "billing/meter.h"
 #include "net/async.h"
 #include "runtime/lambda_messages.h"
@@ -101,7 +102,7 @@ struct Instance::Impl {
   // instance's); or, for a template, the node's end of its control socket. Set at launch.
   bool restored = false;
   uint16_t restored_port = 0;  // its Runtime API's, in the template's network
-  std::shared_ptr<Instance> template_of_this;
+  std::shared_ptr<Templates::Lease> template_of_this;
   int template_control = -1;
   asio::posix::stream_descriptor output;  // stdout+stderr; used by the reader chain only
   asio::posix::stream_descriptor exit;    // a dup of the pidfd; used by the exit watcher only
@@ -242,62 +243,89 @@ Status Instance::launch(uint16_t api_port) {
   settings.runtimes_dir = m.deps.config->runtimes_dir;
   const SandboxView* view = m.deps.sandbox->view();
   NUBO_ASSIGN_OR_RETURN(LaunchCommand cmd, launch_command(spec, settings, view));
-  InstanceEnvironment ie;
-  ie.runtime_api_port = view ? view->runtime_api_port : api_port;
   // In its own network the instance reaches nubo on its loopback, at the node's port.
   const uint16_t node_port = m.deps.config->port;
-  if (view) ie.endpoint_url = "http://127.0.0.1:" + std::to_string(node_port);
-  ie.log_stream = log_stream_;
-  ie.provisioned = m.deps.provisioned;
-  // SnapStart (templates.h): a cold start of such a version restores from its template once
-  // that is ready (until then it initialises as usual, and the template is being made).
-  std::optional<Templates::Ready> restore_from;
-  uint16_t restored_port = 0;
-  if (spec.snap_start && view && m.deps.templates && !m.deps.template_role) {
-    restore_from = m.deps.templates->ready(spec);
-    if (restore_from) {
-      restored_port = m.deps.templates->next_port(spec, node_port);
-      ie.runtime_api_port = restored_port;
-    }
-  }
-  ie.snap_start = m.deps.template_role || restore_from.has_value();
+  InstanceCredentials credentials;
   if (m.deps.credentials) {
-    ie.credentials = m.deps.credentials(spec);
+    credentials = m.deps.credentials(spec);
   } else {
-    ie.credentials.access_key_id = m.deps.config->root_access_key_id;
-    ie.credentials.secret_access_key = m.deps.config->root_secret_access_key;
+    credentials.access_key_id = m.deps.config->root_access_key_id;
+    credentials.secret_access_key = m.deps.config->root_secret_access_key;
   }
-  LaunchSpec ls;
-  ls.executable = cmd.executable;
-  ls.argv = cmd.argv;
-  ls.env = build_environment(spec, *m.deps.config, cmd, ie);
-  ls.cwd = cmd.task_root;
-  if (view) ls.listen_ports = {view->runtime_api_port, node_port};
-  if (restore_from) ls.listen_ports = {restored_port};  // nubo's API: the template's listener
-  ls.max_open_files = kMaxOpenFiles;
-  ls.code_dir = spec.code_dir;
-  ls.memory_mb = spec.memory_mb;
-  ls.ephemeral_storage_mb = spec.ephemeral_storage_mb;
-  // A process started ahead (spare_pool.h) when one matches: an interpreter, or for provided
-  // functions nubo-spare-exec, which execs the bootstrap when it is given the function. The init
-  // duration then counts from the moment it is given the function, as Lambda counts it from the
-  // function's init.
   auto family = runtime_family(spec.runtime);
   const bool provided = family && *family == RuntimeFamily::kProvided;
-  // Python forks from a zygote (runtimes/README.md "Zygotes") unless the function's own
-  // variables change how an interpreter starts (PYTHONPATH, LD_LIBRARY_PATH, LANG, ...): the
-  // zygote starts with the node's start-up environment only.
-  if (family && *family == RuntimeFamily::kPython) {
-    ls.zygote = std::none_of(spec.environment.begin(), spec.environment.end(),
-                             [](const auto& kv) { return SparePool::startup_variable(kv.first); });
+  // What the process is started with. restored_port: restored from a SnapStart template, with
+  // its Runtime API on that port of the template's network (nubo's API: the template's
+  // listener); 0: started.
+  auto launch_spec = [&](uint16_t restored_port) {
+    InstanceEnvironment ie;
+    ie.runtime_api_port =
+        restored_port ? restored_port : (view ? view->runtime_api_port : api_port);
+    if (view) ie.endpoint_url = "http://127.0.0.1:" + std::to_string(node_port);
+    ie.log_stream = log_stream_;
+    ie.provisioned = m.deps.provisioned;
+    ie.snap_start = m.deps.template_role || restored_port != 0;
+    ie.credentials = credentials;
+    LaunchSpec ls;
+    ls.executable = cmd.executable;
+    ls.argv = cmd.argv;
+    ls.env = build_environment(spec, *m.deps.config, cmd, ie);
+    ls.cwd = cmd.task_root;
+    if (view) ls.listen_ports = {view->runtime_api_port, node_port};
+    if (restored_port) ls.listen_ports = {restored_port};
+    ls.max_open_files = kMaxOpenFiles;
+    ls.code_dir = spec.code_dir;
+    ls.memory_mb = spec.memory_mb;
+    ls.ephemeral_storage_mb = spec.ephemeral_storage_mb;
+    // Python forks from a zygote (runtimes/README.md "Zygotes") unless the function's own
+    // variables change how an interpreter starts (PYTHONPATH, LD_LIBRARY_PATH, LANG, ...): the
+    // zygote starts with the node's start-up environment only. A SnapStart template must.
+    if (family && *family == RuntimeFamily::kPython) {
+      ls.zygote =
+          std::none_of(spec.environment.begin(), spec.environment.end(),
+                       [](const auto& kv) { return SparePool::startup_variable(kv.first); });
+    }
+    if (ls.zygote) ls.zygote_group = spec.function_arn;  // never another function's zygote
+    ls.require_zygote = m.deps.template_role;
+    ls.keep_network = m.deps.template_role;  // its restored instances get listeners there
+    return ls;
+  };
+
+  // SnapStart (templates.h): a cold start of such a version restores from its template once
+  // that is ready (until then it initialises as usual, and the template is being made). A
+  // restore that fails starts the instance as usual.
+  if (spec.snap_start && view && m.deps.templates && !m.deps.template_role) {
+    if (std::optional<Templates::Ready> from = m.deps.templates->ready(spec)) {
+      uint16_t port = m.deps.templates->next_port(spec, node_port);
+      LaunchSpec ls = launch_spec(port);
+      m.launched_at = SteadyClock::now();
+      bool gone = false;
+      auto restored = m.deps.sandbox->restore(*from->lease->instance->template_process(),
+                                              from->control, ls, &gone);
+      if (restored.ok()) {
+        m.process = std::move(restored).value();
+        m.restored = true;
+        m.restored_port = port;
+        m.template_of_this = from->lease;
+      } else {
+        if (gone) m.deps.templates->forget(spec);
+        log_warn("snapstart: a restore of " + spec.qualified_arn +
+                 " failed; the instance initialises instead: " + restored.error().message);
+      }
+    }
   }
-  if (m.deps.template_role && !(view && ls.zygote)) {
+  LaunchSpec ls = launch_spec(0);
+  if (m.deps.template_role && !(view && ls.zygote && m.deps.sandbox->zygotes_on())) {
     return internal_error(
         "SnapStart needs isolated instances forked from a zygote (the node runs as root with "
         "--zygotes on, and the function sets no start-up variable such as PYTHONPATH)");
   }
+  // A process started ahead (spare_pool.h) when one matches: an interpreter, or for provided
+  // functions nubo-spare-exec, which execs the bootstrap when it is given the function. The init
+  // duration then counts from the moment it is given the function, as Lambda counts it from the
+  // function's init.
   const std::string& stub = view ? view->spare_exec : m.deps.config->spare_exec;
-  bool spares = m.deps.spares && family && (!provided || !stub.empty()) && !restore_from &&
+  bool spares = m.deps.spares && family && (!provided || !stub.empty()) && !m.process &&
                 !m.deps.template_role;
   LaunchSpec spare_ls;  // what a spare for this launch runs
   if (spares) {
@@ -307,16 +335,8 @@ Status Instance::launch(uint16_t api_port) {
       spare_ls.argv = {stub, ls.executable};
     }
   }
-  m.launched_at = SteadyClock::now();
-  if (restore_from) {
-    auto restored = m.deps.sandbox->restore(*restore_from->instance->template_process(),
-                                            restore_from->control, ls);
-    if (!restored.ok()) return restored.error();
-    m.process = std::move(restored).value();
-    m.restored = true;
-    m.restored_port = restored_port;
-    m.template_of_this = restore_from->instance;
-  } else if (m.deps.template_role) {
+  if (!m.process) m.launched_at = SteadyClock::now();
+  if (!m.process && m.deps.template_role) {
     // Its fd 3 is a socket: the assignment arrives on it (then an empty datagram, its end), and
     // the node asks for restores on it later (zygote_protocol.h).
     int sv[2];
@@ -506,17 +526,17 @@ net::Task<Status> Instance::snapshot_taken(SteadyClock::time_point deadline) {
   if (m.template_control < 0) co_return internal_error("not a SnapStart template");
   int fd = fcntl(m.template_control, F_DUPFD_CLOEXEC, 3);
   if (fd < 0) co_return internal_error("cannot wait for the snapshot");
-  asio::posix::stream_descriptor control(*m.deps.io, fd);
+  // Shared with the timer's handler, which may run after this frame is gone (when the deadline
+  // and the answer come in the same pass of the loop).
+  auto control = std::make_shared<asio::posix::stream_descriptor>(*m.deps.io, fd);
   asio::steady_timer timer(*m.deps.io);
   timer.expires_at(deadline);
-  // The handler runs with operation_aborted once the wait below is over (and never touches
-  // `control` then).
-  timer.async_wait([&control](const boost::system::error_code& ec) {
-    if (!ec) control.cancel();
+  timer.async_wait([control](const boost::system::error_code& ec) {
+    if (!ec) control->cancel();
   });
   boost::system::error_code ec;
-  auto waiting = control.async_wait(asio::posix::stream_descriptor::wait_read,
-                                    asio::redirect_error(asio::use_awaitable, ec));
+  auto waiting = control->async_wait(asio::posix::stream_descriptor::wait_read,
+                                     asio::redirect_error(asio::use_awaitable, ec));
   co_await std::move(waiting);
   timer.cancel();
   if (ec) co_return internal_error("its init and before-snapshot hooks took too long");
@@ -682,7 +702,7 @@ net::Task<InvokeAttempt> Instance::invoke(InvokeRequest req, bool cold) {
   } else {
     // The init phase failed: it is the whole of the invocation.
     res.duration_ms = ms_between(m.launched_at, end);
-    if (cold) res.init_duration_ms = res.duration_ms;
+    if (cold) (m.restored ? restore_ms : res.init_duration_ms) = res.duration_ms;
   }
   res.billed_duration_ms = billing::billed_duration_ms(res.duration_ms);
   if (status) {

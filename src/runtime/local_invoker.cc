@@ -114,7 +114,8 @@ struct LocalInvoker::Core : std::enable_shared_from_this<LocalInvoker::Core> {
     };
     // Templates are instances too (adopted, reaped, stopped with the rest), made with these
     // deps; instances then restore from them.
-    templates = std::make_unique<Templates>(instance_deps);
+    templates = std::make_unique<Templates>(
+        instance_deps, [weak]() -> std::shared_ptr<void> { return weak.lock(); });
     instance_deps.templates = templates.get();
     std::lock_guard lock(mu);
     arm_reaper_locked();
@@ -515,7 +516,7 @@ void LocalInvoker::retire_function(const std::string& function_arn) {
 }
 
 void LocalInvoker::prepare_snapshot(const FunctionSpec& spec) {
-  if (spec.snap_start && core_->deps.sandbox->view()) core_->templates->prepare(spec);
+  if (spec.snap_start && core_->deps.sandbox->zygotes_on()) core_->templates->prepare(spec);
 }
 
 void LocalInvoker::shutdown(std::chrono::milliseconds grace) {

@@ -92,8 +92,11 @@ __attribute__((no_sanitize("address", "undefined"))) __attribute__((noinline)) i
 
 // How long a zygote may take to say it is ready, to answer, or a child of it to make its sandbox.
 constexpr std::chrono::milliseconds kZygoteStartTimeout{10000};
-// Zygotes kept at most (one per command line and start-up environment).
-constexpr size_t kMaxZygotes = 4;
+// How long a restored process's template may take to say how it ended, once it was killed.
+constexpr std::chrono::milliseconds kRestoredReapWait{3000};
+// Zygotes kept at most (one per function, command line and start-up environment; ~2 MB of
+// their own each).
+constexpr size_t kMaxZygotes = 16;
 
 // The child's stack in vfork mode: one per launching thread, reused by every launch from it.
 constexpr size_t kChildStackBytes = 256 * 1024;
@@ -280,7 +283,7 @@ class Process final : public SandboxProcess {
     {
       std::lock_guard lock(mu_);
       if (!reaped_) {
-        ::kill(-pid_, SIGKILL);
+        signal_group_locked(SIGKILL);
         if (cgroup_) cgroup_->kill_all(SIGKILL);
         reap_locked(/*block=*/true);
       }
@@ -342,8 +345,7 @@ class Process final : public SandboxProcess {
     // pid 1 of a PID namespace gets only the signals it handles (SIGKILL always): a runtime that
     // does not handle sig would never see it, so it gets what ends it for sure.
     if (isolated_ && sig != SIGKILL && !reaped_ && !handles_locked(sig)) sig = SIGKILL;
-    // While the leader is not reaped its pid cannot be reused, so -pid is still our group.
-    if (!reaped_) ::kill(-pid_, sig);
+    if (!reaped_) signal_group_locked(sig);
     // Descendants that left the group (setsid) are still in the cgroup.
     if (cgroup_) cgroup_->kill_all(sig);
   }
@@ -419,13 +421,27 @@ class Process final : public SandboxProcess {
     return true;
   }
 
+  // REQUIRES: mu_ held, not reaped. Sends sig to the process's group. While the node's own
+  // child is not reaped its pid cannot be reused, so -pid is still its group. A restored
+  // process is its template's to reap: its pid may be another's by now, so only its pidfd
+  // (the leader) is signalled; the rest of it is in its cgroup.
+  void signal_group_locked(int sig) {
+    if (status_pipe_ >= 0) {
+      syscall(SYS_pidfd_send_signal, pidfd_, sig, nullptr, 0);
+    } else {
+      ::kill(-pid_, sig);
+    }
+  }
+
   // REQUIRES: mu_ held. reap_locked for a restored process: its template reaps it and writes
-  // {NUBO_TEMPLATE_EXITED, wait status} on the status pipe.
+  // {NUBO_TEMPLATE_EXITED, wait status} on the status pipe. Blocking, it gives the template
+  // kRestoredReapWait to say so, then takes the process as killed.
   bool reap_restored_locked(bool block) {
     if (block) {
-      ::kill(-pid_, SIGKILL);
+      signal_group_locked(SIGKILL);
       if (cgroup_) cgroup_->kill_all(SIGKILL);
     }
+    auto give_up = std::chrono::steady_clock::now() + kRestoredReapWait;
     nubo_zygote_report r{};
     for (;;) {
       ssize_t n = read(status_pipe_, &r, sizeof r);
@@ -439,12 +455,19 @@ class Process final : public SandboxProcess {
       }
       if (n < 0 && errno == EAGAIN) {
         if (!block) return false;
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            give_up - std::chrono::steady_clock::now());
+        if (left.count() <= 0) {
+          mark_reaped(nullptr, nullptr);
+          status_.signaled = true;
+          status_.signal = SIGKILL;
+          return true;
+        }
         struct pollfd pfd = {status_pipe_, POLLIN, 0};
-        poll(&pfd, 1, 2000);
+        poll(&pfd, 1, static_cast<int>(left.count()));
       }
     }
-    ::kill(-pid_, SIGKILL);  // what it started and left behind
-    if (cgroup_) cgroup_->kill_all(SIGKILL);
+    if (cgroup_) cgroup_->kill_all(SIGKILL);  // what it started and left behind
     siginfo_t info;
     std::memset(&info, 0, sizeof info);
     if (WIFEXITED(r.err)) {
@@ -594,10 +617,10 @@ class ProcessSandbox final : public Sandbox {
   const SandboxView* view() const override { return isolated_ ? &view_ : nullptr; }
 
   // Zygotes serve isolated launches only: an isolated child's start-up environment names only
-  // the instance's view of the file system (/var/task, /var/runtime), never a folder of the
-  // node's that a function could fill, and the zygote, a process of the node's own, starts with
-  // that environment.
-  bool zygotes_on() const {
+  // the instance's view of the file system (LD_LIBRARY_PATH=/var/runtime:...:/var/task/lib),
+  // which on the node's file system are folders no function can write (where they exist at
+  // all), and the zygote, a process of the node's own, starts with that environment.
+  bool zygotes_active() const {
     return isolated_ && !options_.zygote_lib.empty() &&
            options_.method == ProcessSandboxOptions::Method::kCloneVfork;
   }
@@ -607,7 +630,7 @@ class ProcessSandbox final : public Sandbox {
   }
 
   Result<std::unique_ptr<SandboxProcess>> launch(const LaunchSpec& spec) override {
-    if (spec.zygote && zygotes_on()) {
+    if (spec.zygote && zygotes_active()) {
       // One launch at a time per node through zygotes: each is one thread anyway.
       std::lock_guard lock(zygote_mu_);
       if (Zygote* z = zygote_for_locked(spec)) {
@@ -619,11 +642,15 @@ class ProcessSandbox final : public Sandbox {
         zygotes_.erase(SparePool::command_key(spec));
       }
     }
+    if (spec.require_zygote) {
+      return internal_error("no zygote can start this process (zygotes are off or failed)");
+    }
     return launch_with(spec, isolated_);
   }
 
   Result<std::unique_ptr<SandboxProcess>> restore(SandboxProcess& tmpl, int control,
-                                                  const LaunchSpec& spec) override {
+                                                  const LaunchSpec& spec,
+                                                  bool* template_gone) override {
     auto* t = dynamic_cast<Process*>(&tmpl);
     if (!t || t->netns() < 0 || !cgroups_) {
       return internal_error("cannot restore from a snapshot without isolation and cgroups");
@@ -680,6 +707,7 @@ class ProcessSandbox final : public Sandbox {
     auto forked = zygote_fork(conn, std::string(reinterpret_cast<const char*>(&req), sizeof req),
                               fds, &gone, /*with_pidfd=*/false);
     conn.sock = -1;
+    if (template_gone) *template_gone = gone;
     for (int* fd : {&out[1], &assign[0], &report[1]}) {
       close(*fd);
       *fd = -1;
@@ -726,6 +754,8 @@ class ProcessSandbox final : public Sandbox {
     process->set_status_pipe(report[0]);
     return std::unique_ptr<SandboxProcess>(std::move(process));
   }
+
+  bool zygotes_on() const override { return zygotes_active(); }
 
   size_t zygote_count() const override {
     std::lock_guard lock(zygote_mu_);
@@ -961,17 +991,43 @@ class ProcessSandbox final : public Sandbox {
   struct Zygote {
     std::unique_ptr<SandboxProcess> process;
     int sock = -1;
+    int out = -1;  // its stdout+stderr (O_NONBLOCK), drained at each use
+    uint64_t last_used = 0;
     ~Zygote() {
       if (sock >= 0) ::close(sock);  // it reads EOF and exits; the process reaps it
+      if (out >= 0) ::close(out);
+    }
+    // Logs what it wrote since the last use (a warning of the interpreter's): a full pipe would
+    // block it.
+    void drain() {
+      char buf[4096];
+      std::string said;
+      ssize_t n;
+      while (out >= 0 && (n = read(out, buf, sizeof buf)) > 0) {
+        if (said.size() < 1024) said.append(buf, static_cast<size_t>(n));
+      }
+      if (!said.empty()) log_warn("sandbox: a zygote wrote: " + said.substr(0, 1024));
     }
   };
 
-  // REQUIRES: zygote_mu_ held. The zygote of spec's key, started if there is none; null when
-  // there can be none (a start failed before: that key is never tried again; too many keys).
+  // REQUIRES: zygote_mu_ held. The zygote of spec's key, started if there is none (the least
+  // recently used one goes when kMaxZygotes run); null when there can be none (a start failed
+  // before: that key is never tried again).
   Zygote* zygote_for_locked(const LaunchSpec& spec) {
     std::string key = SparePool::command_key(spec);
-    if (auto it = zygotes_.find(key); it != zygotes_.end()) return it->second.get();
-    if (zygote_failed_.count(key) || zygotes_.size() >= kMaxZygotes) return nullptr;
+    if (auto it = zygotes_.find(key); it != zygotes_.end()) {
+      it->second->last_used = ++zygote_clock_;
+      it->second->drain();
+      return it->second.get();
+    }
+    if (zygote_failed_.count(key)) return nullptr;
+    if (zygotes_.size() >= kMaxZygotes) {
+      // Its children are the node's and live on without it.
+      auto lru = std::min_element(
+          zygotes_.begin(), zygotes_.end(),
+          [](const auto& a, const auto& b) { return a.second->last_used < b.second->last_used; });
+      zygotes_.erase(lru);
+    }
     std::string why;
     std::unique_ptr<Zygote> z = start_zygote(spec, &why);
     if (!z) {
@@ -1042,6 +1098,8 @@ class ProcessSandbox final : public Sandbox {
       if (!said.empty()) *why += ": " + said;
       return nullptr;
     }
+    z->out = z->process->take_output_fd();
+    z->last_used = ++zygote_clock_;
     return z;
   }
 
@@ -1102,6 +1160,12 @@ class ProcessSandbox final : public Sandbox {
       if (pidfd >= 0) ::close(pidfd);
       *gone = true;
       return internal_error("zygote: no answer");
+    }
+    if (reply.pid > 0 && with_pidfd && pidfd < 0) {
+      // The child exists (it is the node's) but its pidfd was lost: end it here.
+      ::kill(reply.pid, SIGKILL);
+      while (waitpid(reply.pid, nullptr, 0) < 0 && errno == EINTR) {
+      }
     }
     if (reply.pid <= 0 || (with_pidfd && pidfd < 0)) {
       if (pidfd >= 0) ::close(pidfd);
@@ -1456,7 +1520,11 @@ class ProcessSandbox final : public Sandbox {
         pid, pidfd, out_r, status_fd, std::move(cgroup),
         !zygote && options_.method == ProcessSandboxOptions::Method::kFork, std::move(listeners),
         std::move(slot), isolate);
-    process->set_netns(kept_netns);
+    if (spec.keep_network) {
+      process->set_netns(kept_netns);
+    } else if (kept_netns >= 0) {
+      close(kept_netns);
+    }
     return std::unique_ptr<SandboxProcess>(std::move(process));
   }
 
@@ -1482,6 +1550,7 @@ class ProcessSandbox final : public Sandbox {
   mutable std::mutex zygote_mu_;
   std::map<std::string, std::unique_ptr<Zygote>> zygotes_;  // GUARDED_BY(zygote_mu_)
   std::set<std::string> zygote_failed_;                     // GUARDED_BY(zygote_mu_)
+  uint64_t zygote_clock_ = 0;                               // GUARDED_BY(zygote_mu_)
 };
 
 }  // namespace

@@ -234,9 +234,13 @@ std::vector<std::string> build_environment(const FunctionSpec& spec, const NodeC
     env["AWS_SESSION_TOKEN"] = instance.credentials.session_token;
   }
   env.erase("_X_AMZN_TRACE_ID");  // set per invocation by the runtime client
-  // The node's own hand-off to a spare (runtimes/README.md "Spares"); a function's value would
-  // make its runtime client wait on a descriptor nobody writes.
+  // The node's own hand-offs to a spare, a zygote and a SnapStart template (runtimes/README.md);
+  // a function's value would make its runtime client wait on a descriptor nobody writes, or
+  // serve forks.
   env.erase("NUBO_SPARE_FD");
+  env.erase("NUBO_ZYGOTE_FD");
+  env.erase("NUBO_ZYGOTE_LIB");
+  env.erase("NUBO_TEMPLATE_FD");
 
   std::vector<std::string> out;
   out.reserve(env.size());

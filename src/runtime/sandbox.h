@@ -53,6 +53,16 @@ struct LaunchSpec {
   // the start-up environment (SparePool::startup_variable) is the node's own, nothing the
   // function set: the zygote, a process of the node's, starts with it.
   bool zygote = false;
+  // Who may share a zygote: launches of different groups never fork from the same one (its
+  // children share its hash seed, address layout, stack canary and pointer guard). Instances
+  // set their function's ARN.
+  std::string zygote_group;
+  // With zygote: fail (ServiceException) rather than start a process of its own where no zygote
+  // can serve it (a SnapStart template, whose init must not run in a process that cannot fork).
+  bool require_zygote = false;
+  // Keep the instance's network namespace (a SnapStart template: Sandbox::restore makes its
+  // restored instances' listeners there).
+  bool keep_network = false;
 };
 
 // How an instance's main process ended.
@@ -140,6 +150,8 @@ class Sandbox {
 
   // Zygotes running now (metrics, tests).
   virtual size_t zygote_count() const { return 0; }
+  // Whether launches of LaunchSpec::zygote can fork from a zygote here at all.
+  virtual bool zygotes_on() const { return false; }
 
   // SnapStart: a process restored from tmpl, an instance of this sandbox that has become its
   // function's template (runtimes/README.md "SnapStart") and serves forks on control (the node's
@@ -148,12 +160,15 @@ class Sandbox {
   // spec.listen_ports in tmpl's network; it reads spec's environment and working directory as
   // its assignment. Blocking (a round trip to the template); on the launcher thread.
   // Errors: "ServiceException" (the sandbox cannot restore: no cgroups, not isolated; the
-  // template is gone).
+  // template is gone). *template_gone is set when the template did not answer (dead or stuck:
+  // the caller gives it up; its socket may be out of step).
   virtual Result<std::unique_ptr<SandboxProcess>> restore(SandboxProcess& tmpl, int control,
-                                                          const LaunchSpec& spec) {
+                                                          const LaunchSpec& spec,
+                                                          bool* template_gone) {
     (void)tmpl;
     (void)control;
     (void)spec;
+    (void)template_gone;
     return Error{"ServiceException", 500, "this sandbox cannot restore from a snapshot"};
   }
 };

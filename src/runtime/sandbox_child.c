@@ -59,6 +59,7 @@ void nubo_child_args_init(struct nubo_child_args* a) {
   a->null_fd = -1;
   a->control_fd = -1;
   a->keep_fd = -1;
+  a->close_others = 1;
   a->max_files = 1024;
   for (int i = 0; i < NUBO_CHILD_CGROUP_FDS; ++i) a->cgroup_fds[i] = -1;
   a->reset_signals = 1;
@@ -157,14 +158,14 @@ __attribute__((no_sanitize("address", "undefined"))) __attribute__((noinline)) i
       return NUBO_STEP_HOSTNAME;
     }
   }
-  if (syscall(SYS_dup2, a->null_fd, 0) < 0 || syscall(SYS_dup2, a->out_fd, 1) < 0 ||
-      syscall(SYS_dup2, a->out_fd, 2) < 0 ||
+  if ((a->null_fd >= 0 && syscall(SYS_dup2, a->null_fd, 0) < 0) ||
+      syscall(SYS_dup2, a->out_fd, 1) < 0 || syscall(SYS_dup2, a->out_fd, 2) < 0 ||
       (a->control_fd >= 0 && syscall(SYS_dup2, a->control_fd, 3) < 0)) {
     a->err = errno;
     return NUBO_STEP_DUP;
   }
   /* Every other descriptor goes, except keep_fd (>= 4). */
-  {
+  if (a->close_others) {
     unsigned first = a->control_fd >= 0 ? 4u : 3u;
     if (a->keep_fd >= (int)first) {
       unsigned k = (unsigned)a->keep_fd;

@@ -61,9 +61,12 @@ struct nubo_root_op {
 struct nubo_child_args {
   const char* cwd;
   int out_fd;     /* becomes 1 and 2 */
-  int null_fd;    /* becomes 0 */
+  int null_fd;    /* becomes 0; -1: 0 stays as it is */
   int control_fd; /* >= 4, or -1; becomes 3 */
   int keep_fd;    /* >= 4, or -1: left open (a report pipe) */
+  /* Close every descriptor but 0-3 and keep_fd (the default). Off for a SnapStart template's
+   * children, which keep what their init opened (the caller closes its own). */
+  int close_others;
   rlim_t max_files;
   /* cgroup.procs files of the instance's cgroup (cgroups.h: memory, pids, cpu); the child
    * moves itself in first. */

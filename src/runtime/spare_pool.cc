@@ -85,7 +85,9 @@ bool SparePool::eligible(const LaunchSpec& spec) {
 }
 
 std::string SparePool::command_key(const LaunchSpec& spec) {
-  std::string key = spec.executable;
+  std::string key = spec.zygote_group;
+  key.push_back('\n');
+  key += spec.executable;
   key.push_back('\n');
   for (const std::string& a : spec.argv) {
     key += a;

@@ -52,7 +52,8 @@ class SparePool {
   // The part of spec a spare must match: its command line, its start-up environment and the
   // limits and network its sandbox was made with.
   static std::string startup_key(const LaunchSpec& spec);
-  // Its command line and start-up environment alone (what a zygote must match).
+  // Its command line and start-up environment alone, and its zygote group (what a zygote must
+  // match; a spare forked from a zygote serves only that group).
   static std::string command_key(const LaunchSpec& spec);
   // False when the environment makes the interpreter run the function's code as it starts
   // (LD_PRELOAD, LD_AUDIT, NODE_OPTIONS): such a launch is never served by, nor refills, a spare.

@@ -27,8 +27,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -369,6 +369,13 @@ int nubo_template_serve(int sock) {
   fork_hook before = (fork_hook)dlsym(RTLD_DEFAULT, "PyOS_BeforeFork");
   fork_hook after_parent = (fork_hook)dlsym(RTLD_DEFAULT, "PyOS_AfterFork_Parent");
   fork_hook after_child = (fork_hook)dlsym(RTLD_DEFAULT, "PyOS_AfterFork_Child");
+  /* The template reaps its children itself, whatever the function's init did with SIGCHLD
+   * (SIG_IGN or SA_NOCLDWAIT would let the kernel reap them unseen): its disposition is the
+   * default while the template serves, and each child gets the function's back. */
+  struct sigaction function_chld, dfl;
+  memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+  if (sigaction(SIGCHLD, &dfl, &function_chld) != 0) return -1;
   sigset_t chld, old;
   sigemptyset(&chld);
   sigaddset(&chld, SIGCHLD);
@@ -395,6 +402,15 @@ int nubo_template_serve(int sock) {
     ssize_t n = receive(sock, &req, sizeof req, received, NUBO_ZFD_COUNT, &n_received);
     if (n == 0) return 1;
     if (n < 0) return -1;
+    /* Above whatever the init opened low (it may have closed 0-2): dup2 onto 1-3 in the child
+     * must never land on one of these. */
+    for (int i = 0; i < n_received; ++i) {
+      if (received[i] < 10) {
+        int moved = fcntl(received[i], F_DUPFD_CLOEXEC, 10);
+        close(received[i]);
+        received[i] = moved;
+      }
+    }
     int fds[NUBO_TFD_COUNT];
     for (int i = 0; i < NUBO_TFD_COUNT; ++i) fds[i] = -1;
     int err = 0;
@@ -426,9 +442,17 @@ int nubo_template_serve(int sock) {
       nubo_child_args_init(&args);
       args.reset_signals = 0;
       args.out_fd = fds[NUBO_TFD_OUT];
-      args.null_fd = 0; /* the template's stdin: /dev/null */
+      args.null_fd = -1; /* the template's stdin: /dev/null */
       args.control_fd = fds[NUBO_TFD_CONTROL];
       args.keep_fd = fds[NUBO_TFD_REPORT];
+      /* What the init opened stays open (the objects that hold it live on in the child); what
+       * is the template's own goes, and what came with the request once it is in place. */
+      args.close_others = 0;
+      close(sfd);
+      close(sock);
+      for (int i = 0; i < g_n_children; ++i) close(g_children[i].report_fd);
+      g_n_children = 0;
+      close(keep);
       for (int i = 0; i < NUBO_CHILD_CGROUP_FDS; ++i) {
         args.cgroup_fds[i] = fds[NUBO_TFD_CGROUP0 + i];
       }
@@ -436,12 +460,15 @@ int nubo_template_serve(int sock) {
       args.isolate = 0;
       args.parent_pid = getppid();
       int step = nubo_child_setup(&args);
+      for (int i = 0; i < n_received; ++i) {
+        if (received[i] != args.keep_fd) close(received[i]);
+      }
       struct nubo_zygote_report report = {step, step ? args.err : 0, -1};
       ssize_t w = write(args.keep_fd, &report, sizeof report);
       (void)w;
       if (step != NUBO_STEP_NONE) _exit(127);
       close(args.keep_fd);
-      g_n_children = 0;
+      sigaction(SIGCHLD, &function_chld, NULL);
       sigprocmask(SIG_SETMASK, &old, NULL);
       if (after_child) after_child();
       return 0;

@@ -95,3 +95,19 @@ def test_snapstart_is_refused_where_lambda_refuses_it(lam):
     with pytest.raises(lam.exceptions.InvalidParameterValueException):
         create(lam, "snap-311", "python3.11", "app.handler", APP,
                SnapStart={"ApplyOn": "PublishedVersions"})
+
+
+def test_an_after_restore_hook_that_fails_is_the_restored_instances_init_error(node, lam):
+    create(lam, "snap-hook", "python3.12", "app.handler", {"app.py": (
+        "from snapshot_restore_py import register_after_restore\n"
+        "@register_after_restore\n"
+        "def restored(): raise ValueError('cannot reconnect')\n"
+        "def handler(event, context): return 'never'\n")},
+        SnapStart={"ApplyOn": "PublishedVersions"})
+    v = lam.publish_version(FunctionName="snap-hook")
+    wait_for_snapshot(node, v["FunctionArn"])
+    r, out = invoke_json(lam, "snap-hook", Qualifier=v["Version"], LogType="Tail")
+    assert r["FunctionError"] == "Unhandled", out
+    assert out["errorType"] == "ValueError" and out["errorMessage"] == "cannot reconnect", out
+    report = [l for l in log_tail(r).splitlines() if l.startswith("REPORT")][0]
+    assert "Restore Duration" in report and "Init Duration" not in report, report

@@ -120,3 +120,17 @@ def test_a_killed_zygote_is_replaced(no_spare_node):
     assert out["run"] == "after"
     out = cold_invoke(lam, "zy-kill", "again")  # from the zygote started meanwhile
     assert out["forked"] and out["run"] == "again"
+
+
+def test_functions_never_share_a_zygote(no_spare_node):
+    """A zygote's children share its hash seed, address layout, stack canary and pointer guard:
+    each function forks from a zygote of its own."""
+    lam = no_spare_node.client("lambda")
+    for name in ("zy-a", "zy-b"):
+        create(lam, name, "python3.12", "app.handler", PROBE)
+        _, out = invoke_json(lam, name)
+        assert out["forked"]
+    assert len(zygotes_of(no_spare_node)) == 2
+    # The same function again: its own zygote, no new one.
+    cold_invoke(lam, "zy-a", "again")
+    assert len(zygotes_of(no_spare_node)) == 2

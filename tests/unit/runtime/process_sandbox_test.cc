@@ -703,15 +703,23 @@ TEST_F(ZygoteSandboxTest, ADeadZygoteIsReplacedAndTheLaunchStillWorks) {
 // forks, with the state its init made, each in a cgroup of its own with its own listener.
 TEST_F(ZygoteSandboxTest, InstancesRestoredFromATemplateShareItsInitAndRunTheirHooks) {
   std::ofstream(data_.path() + "/code/snap.py")
-      << "import os, random\n"
+      << "import os, random, signal\n"
          "from snapshot_restore_py import register_before_snapshot, register_after_restore\n"
          "INIT = random.getrandbits(64)\n"
+         // What an init may do: keep a file open, ignore SIGCHLD (the kernel would then reap
+         // the template's children unseen).
+         "LOG = open('/tmp/init.log', 'w')\n"
+         "signal.signal(signal.SIGCHLD, signal.SIG_IGN)\n"
          "print('init %d' % INIT, flush=True)\n"
          "@register_before_snapshot\n"
          "def first(): print('before first', flush=True)\n"
          "register_before_snapshot(print, 'before second', flush=True)\n"
          "@register_after_restore\n"
          "def restored():\n"
+         "    LOG.write('restored\\n'); LOG.flush()\n"
+         "    print('init_file=%s' % os.path.basename(os.readlink('/proc/self/fd/%d' %\n"
+         "          LOG.fileno())), flush=True)\n"
+         "    print('sigchld=%s' % (signal.getsignal(signal.SIGCHLD) == signal.SIG_IGN))\n"
          "    print('restored %d pid=%d run=%s api=%s' % (INIT, os.getpid(), os.environ['RUN'],\n"
          "          os.environ['AWS_LAMBDA_RUNTIME_API']), flush=True)\n"
          "    os._exit(int(os.environ['EXIT_WITH']))\n"
@@ -723,6 +731,8 @@ TEST_F(ZygoteSandboxTest, InstancesRestoredFromATemplateShareItsInitAndRunTheirH
   t.env.push_back("NUBO_TEMPLATE_FD=3");
   t.env.push_back("LAMBDA_RUNTIME_DIR=/var/runtime");
   t.env.push_back("AWS_LAMBDA_INITIALIZATION_TYPE=snap-start");
+  t.keep_network = true;
+  t.require_zygote = true;
   int sv[2];
   ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
   t.control_fd = sv[1];
@@ -755,13 +765,18 @@ TEST_F(ZygoteSandboxTest, InstancesRestoredFromATemplateShareItsInitAndRunTheirH
              "EXIT_WITH=" + std::to_string(exit_with),
              "AWS_LAMBDA_RUNTIME_API=127.0.0.1:" + std::to_string(port)};
     r.listen_ports = {port};
-    auto p = sandbox_->restore(*tmpl.value(), sv[0], r);
+    bool gone = false;
+    auto p = sandbox_->restore(*tmpl.value(), sv[0], r, &gone);
+    EXPECT_FALSE(gone);
     ASSERT_TRUE(p.ok()) << p.error().message;
     EXPECT_EQ(p.value()->take_listeners().size(), 1u);
     std::string out = read_all(p.value()->take_output_fd());
     ExitStatus st = wait_exit(*p.value());
     EXPECT_FALSE(st.signaled) << out;
     EXPECT_EQ(st.code, exit_with) << out;  // as the template saw its child end
+    // What the init opened is still open, and its SIGCHLD disposition is the function's.
+    EXPECT_NE(out.find("init_file=init.log\n"), std::string::npos) << out;
+    EXPECT_NE(out.find("sigchld=True\n"), std::string::npos) << out;
     std::string want = "restored " + init + " pid=";
     size_t at = out.find(want);
     ASSERT_NE(at, std::string::npos) << out;
