@@ -426,7 +426,7 @@ def main():
     report.append("| runtime | unique memory (USS) MB | target |")
     report.append("|---|---|---|")
     mem_targets = {"provided": "≤ 3 MB", "python": "≤ 8 MB", "nodejs": "",
-                   "python zygote": "(one per node, shared)"}
+                   "python zygote": "(one per function, shared by its instances)"}
     for name in mem_targets:
         if name in memory:
             report.append(f"| {name} | {memory[name]:.1f} | {mem_targets[name]} |")
