@@ -77,6 +77,8 @@ class Invoker {
 
   // Stops and forgets every instance of the function (all versions): used on delete.
   virtual void retire_function(const std::string& function_arn) = 0;
+  // One version was deleted: its idle instances and its SnapStart snapshot are stopped.
+  virtual void retire_version(const std::string& qualified_arn) { (void)qualified_arn; }
 
   // The reserved concurrency of a function (all its versions and aliases, by its unqualified
   // ARN): at most `limit` of its invocations run at once, and they do not draw from the

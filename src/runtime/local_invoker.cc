@@ -515,6 +515,12 @@ void LocalInvoker::retire_function(const std::string& function_arn) {
   core_->templates->drop_function(function_arn);
 }
 
+void LocalInvoker::retire_version(const std::string& qualified_arn) {
+  auto idle = core_->pool.take_version(qualified_arn);
+  Core::stop_all(idle);
+  core_->templates->drop_version(qualified_arn);
+}
+
 void LocalInvoker::prepare_snapshot(const FunctionSpec& spec) {
   if (spec.snap_start && core_->deps.sandbox->zygotes_on()) core_->templates->prepare(spec);
 }

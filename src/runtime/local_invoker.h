@@ -62,6 +62,7 @@ class LocalInvoker final : public Invoker {
   net::Task<Result<InvokeResult>> invoke(FunctionSpec spec, InvokeRequest request) override;
   void retire_function(const std::string& function_arn) override;
   void prepare_snapshot(const FunctionSpec& spec) override;
+  void retire_version(const std::string& qualified_arn) override;
   void set_reserved_concurrency(const std::string& function_arn, std::optional<int> limit) override;
   void set_provisioned_concurrency(const std::string& function_arn,
                                    std::vector<ProvisionedTarget> targets) override;

@@ -120,6 +120,16 @@ std::vector<Pool::Member> Pool::take_function(std::string_view function_arn) {
   return out;
 }
 
+std::vector<Pool::Member> Pool::take_version(std::string_view qualified_arn) {
+  std::vector<Member> out;
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(std::string(qualified_arn));
+  if (it == entries_.end()) return out;
+  for (auto& idle : it->second.idle) out.push_back(std::move(idle.member));
+  entries_.erase(it);
+  return out;
+}
+
 std::vector<Pool::Member> Pool::take_all() {
   std::vector<Member> out;
   std::lock_guard lock(mu_);

@@ -67,6 +67,9 @@ class Pool {
   // Removes and returns every idle instance of the function (all its versions) and forgets it.
   std::vector<Member> take_function(std::string_view function_arn);
 
+  // Removes and returns every idle instance of one version (its qualified ARN) and forgets it.
+  std::vector<Member> take_version(std::string_view qualified_arn);
+
   // Removes and returns every idle instance and forgets every function.
   std::vector<Member> take_all();
 

@@ -119,12 +119,20 @@ void Templates::forget(const FunctionSpec& spec) {
 }
 
 void Templates::drop_function(const std::string& function_arn) {
+  drop_matching(function_arn + ":");
+}
+
+void Templates::drop_version(const std::string& qualified_arn) {
+  drop_matching(qualified_arn + "\n");
+}
+
+void Templates::drop_matching(const std::string& prefix) {
   Maker& m = *maker_;
   std::vector<std::shared_ptr<Lease>> gone;
   {
     std::lock_guard lock(m.mu);
     for (auto it = m.entries.begin(); it != m.entries.end();) {
-      if (it->first.rfind(function_arn + ":", 0) == 0) {
+      if (it->first.rfind(prefix, 0) == 0) {
         if (it->second.lease) gone.push_back(std::move(it->second.lease));
         it = m.entries.erase(it);
       } else {
@@ -132,7 +140,7 @@ void Templates::drop_function(const std::string& function_arn) {
       }
     }
   }
-  // The function is gone: so are the instances restored from its templates.
+  // The function or version is gone: so are the instances restored from its templates.
   for (auto& lease : gone) lease->instance->stop(SIGKILL);
 }
 

@@ -76,6 +76,8 @@ class Templates {
   // Stops the templates of function_arn (every version: the function is deleted) and the
   // instances restored from them.
   void drop_function(const std::string& function_arn);
+  // Stops the template of one version (it was deleted) and the instances restored from it.
+  void drop_version(const std::string& qualified_arn);
   // Gives up every template and makes no more (the invoker is shutting down).
   void clear();
 
@@ -112,6 +114,8 @@ class Templates {
 
  private:
   static std::string key_of(const FunctionSpec& spec);
+  // Stops the templates whose key starts with prefix, and their restored instances.
+  void drop_matching(const std::string& prefix);
   const std::shared_ptr<Maker> maker_;
 };
 

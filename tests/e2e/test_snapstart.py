@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from nubo_e2e import create, invoke_json, log_tail, wait_active
+from nubo_e2e import children, create, invoke_json, log_tail, wait_active
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="SnapStart needs isolation (root)")
 
@@ -111,3 +111,20 @@ def test_an_after_restore_hook_that_fails_is_the_restored_instances_init_error(n
     assert out["errorType"] == "ValueError" and out["errorMessage"] == "cannot reconnect", out
     report = [l for l in log_tail(r).splitlines() if l.startswith("REPORT")][0]
     assert "Restore Duration" in report and "Init Duration" not in report, report
+
+
+def test_deleting_a_version_stops_its_snapshot_and_instances(fresh_node):
+    lam = fresh_node.client("lambda")
+    create(lam, "snap-del", "python3.12", "app.handler", APP,
+           SnapStart={"ApplyOn": "PublishedVersions"})
+    v = lam.publish_version(FunctionName="snap-del")
+    wait_for_snapshot(fresh_node, v["FunctionArn"])
+    invoke_json(lam, "snap-del", Qualifier=v["Version"])
+    # The zygote and the template (the restored instance is the template's child, in its PID
+    # namespace: it ends with it).
+    assert len(children(fresh_node.proc.pid)) == 2
+    lam.delete_function(FunctionName="snap-del", Qualifier=v["Version"])
+    deadline = time.time() + 5
+    while len(children(fresh_node.proc.pid)) > 1 and time.time() < deadline:
+        time.sleep(0.05)
+    assert len(children(fresh_node.proc.pid)) == 1, "the zygote alone"

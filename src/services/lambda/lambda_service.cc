@@ -990,6 +990,8 @@ Result<Response> LambdaService::Impl::delete_function(Request& req, const net::T
   if (q.empty()) {
     deps.invoker->retire_function(arn.function_arn(ref.name));
     deps.invoker->set_reserved_concurrency(arn.function_arn(ref.name), std::nullopt);
+  } else {
+    deps.invoker->retire_version(arn.qualified_arn(ref.name, q));
   }
   return empty_response(req, http::status::no_content, rid);
 }
