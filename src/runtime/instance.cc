@@ -314,7 +314,7 @@ Status Instance::launch(uint16_t api_port) {
       }
     }
   }
-  LaunchSpec ls = launch_spec(0);
+  LaunchSpec ls = m.process ? LaunchSpec() : launch_spec(0);  // restored: nothing to start
   if (m.deps.template_role && !(view && ls.zygote && m.deps.sandbox->zygotes_on())) {
     return internal_error(
         "SnapStart needs isolated instances forked from a zygote (the node runs as root with "

@@ -124,6 +124,18 @@ bool write_all(int fd, std::string_view data) {
   return true;
 }
 
+// Reads the report a zygote's or template's child writes once its sandbox is made (or which step
+// failed), waiting up to kZygoteStartTimeout; false on EOF (it died first) or no answer in time.
+bool read_report(int fd, nubo_zygote_report* rep) {
+  struct pollfd pfd = {fd, POLLIN, 0};
+  if (poll(&pfd, 1, static_cast<int>(kZygoteStartTimeout.count())) != 1) return false;
+  ssize_t n;
+  do {
+    n = read(fd, rep, sizeof *rep);
+  } while (n < 0 && errno == EINTR);
+  return n == static_cast<ssize_t>(sizeof *rep);
+}
+
 // Moves fd to a number >= 4 (so that dup2 onto 0-3 in the child always clears O_CLOEXEC and
 // never lands on a descriptor the child still needs).
 int above_stdio(int fd) {
@@ -717,18 +729,12 @@ class ProcessSandbox final : public Sandbox {
       return forked.error();
     }
     nubo_zygote_report rep{};
-    ssize_t n = -1;
-    struct pollfd pfd = {report[0], POLLIN, 0};
-    if (poll(&pfd, 1, static_cast<int>(kZygoteStartTimeout.count())) == 1) {
-      do {
-        n = read(report[0], &rep, sizeof rep);
-      } while (n < 0 && errno == EINTR);
-    }
+    bool reported = read_report(report[0], &rep);
     std::vector<pid_t> pids = cgroup->pids();
-    if (n != static_cast<ssize_t>(sizeof rep) || rep.step != NUBO_STEP_NONE || pids.size() != 1) {
+    if (!reported || rep.step != NUBO_STEP_NONE || pids.size() != 1) {
       cgroup->kill_all(SIGKILL);
       undo();
-      if (n == static_cast<ssize_t>(sizeof rep) && rep.step != NUBO_STEP_NONE) {
+      if (reported && rep.step != NUBO_STEP_NONE) {
         return launch_error(spec.executable, rep.step, rep.err);
       }
       return internal_error("cannot restore from the snapshot: its child did not start");
@@ -1359,7 +1365,8 @@ class ProcessSandbox final : public Sandbox {
             listeners.push_back(fd.value());
           }
         }
-        if (entered.ok()) {
+        // Its network, for a zygote's child to join or a template's restored instances to use.
+        if (entered.ok() && (zygote || spec.keep_network)) {
           netns_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
           if (netns_fd < 0) entered = internal_error("cannot open the instance's network");
         }
@@ -1406,15 +1413,9 @@ class ProcessSandbox final : public Sandbox {
         pidfd = forked->second;
         // The child says once its sandbox is made (or which step failed); EOF: it died first.
         nubo_zygote_report rep{};
-        ssize_t n = -1;
-        struct pollfd pfd = {report[0], POLLIN, 0};
-        if (poll(&pfd, 1, static_cast<int>(kZygoteStartTimeout.count())) == 1) {
-          do {
-            n = read(report[0], &rep, sizeof rep);
-          } while (n < 0 && errno == EINTR);
-        }
+        bool reported = read_report(report[0], &rep);
         close(report[0]);
-        if (n != static_cast<ssize_t>(sizeof rep)) {
+        if (!reported) {
           ::kill(pid, SIGKILL);  // reaped below
           unreported = true;
         } else {

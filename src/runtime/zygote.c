@@ -191,6 +191,43 @@ static int parse_request(size_t n, const int* fds, struct nubo_child_args* args,
   return ok ? 0 : EINVAL;
 }
 
+/* Receives one message of up to len bytes with up to max_fds descriptors (MSG_CMSG_CLOEXEC).
+ * Returns the size (0: EOF), or -1; *n_fds says how many descriptors came. */
+static ssize_t receive(int sock, void* buf, size_t len, int* fds, int max_fds, int* n_fds) {
+  struct iovec iov = {buf, len};
+  union {
+    char buf[CMSG_SPACE(sizeof(int) * NUBO_ZFD_COUNT)];
+    struct cmsghdr align;
+  } control;
+  struct msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control.buf;
+  msg.msg_controllen = sizeof control.buf;
+  ssize_t n;
+  do {
+    n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
+  *n_fds = 0;
+  if (n < 0) return -1;
+  for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < k; ++i) {
+      int fd;
+      memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+      if (*n_fds < max_fds) {
+        fds[(*n_fds)++] = fd;
+      } else {
+        close(fd);
+      }
+    }
+  }
+  if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) return (ssize_t)len + 1; /* too long: refused */
+  return n;
+}
+
 typedef void (*fork_hook)(void);
 
 /* Serves requests on sock (the zygote's end of the node's socket). Returns 0 in a child whose
@@ -203,41 +240,16 @@ int nubo_zygote_serve(int sock) {
   find_tid_offset();
   if (send(sock, NUBO_ZYGOTE_READY, sizeof NUBO_ZYGOTE_READY - 1, MSG_NOSIGNAL) < 0) return -1;
   for (;;) {
-    struct iovec iov = {g_message, sizeof g_message};
-    union {
-      char buf[CMSG_SPACE(sizeof(int) * NUBO_ZFD_COUNT)];
-      struct cmsghdr align;
-    } control;
-    struct msghdr msg;
-    memset(&msg, 0, sizeof msg);
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.buf;
-    msg.msg_controllen = sizeof control.buf;
-    ssize_t n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return -1;
-    if (n == 0) return 1;
     int received[NUBO_ZFD_COUNT];
     int n_received = 0;
-    for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-      size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-      for (size_t i = 0; i < k; ++i) {
-        int fd;
-        memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-        if (n_received < NUBO_ZFD_COUNT) {
-          received[n_received++] = fd;
-        } else {
-          close(fd);
-        }
-      }
-    }
+    ssize_t n = receive(sock, g_message, sizeof g_message, received, NUBO_ZFD_COUNT, &n_received);
+    if (n < 0) return -1;
+    if (n == 0) return 1;
     int fds[NUBO_ZFD_COUNT];
     for (int i = 0; i < NUBO_ZFD_COUNT; ++i) fds[i] = -1;
     int err = 0;
     struct nubo_zygote_request head;
-    if ((size_t)n >= sizeof head && !(msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+    if ((size_t)n >= sizeof head && (size_t)n <= sizeof g_message) {
       memcpy(&head, g_message, sizeof head);
       int next = 0;
       for (int i = 0; i < NUBO_ZFD_COUNT; ++i) {
@@ -245,7 +257,7 @@ int nubo_zygote_serve(int sock) {
       }
       if (next != n_received || (head.fd_mask >> NUBO_ZFD_COUNT) != 0) err = EINVAL;
     } else {
-      err = EINVAL;
+      err = EINVAL; /* too short, or truncated (receive() says len + 1) */
     }
     struct nubo_child_args args;
     struct sock_fprog filter;
@@ -293,43 +305,6 @@ int nubo_zygote_serve(int sock) {
       close(pidfd);
     }
   }
-}
-
-/* Receives one message of up to len bytes with up to max_fds descriptors (MSG_CMSG_CLOEXEC).
- * Returns the size (0: EOF), or -1; *n_fds says how many descriptors came. */
-static ssize_t receive(int sock, void* buf, size_t len, int* fds, int max_fds, int* n_fds) {
-  struct iovec iov = {buf, len};
-  union {
-    char buf[CMSG_SPACE(sizeof(int) * NUBO_ZFD_COUNT)];
-    struct cmsghdr align;
-  } control;
-  struct msghdr msg;
-  memset(&msg, 0, sizeof msg);
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control.buf;
-  msg.msg_controllen = sizeof control.buf;
-  ssize_t n;
-  do {
-    n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-  } while (n < 0 && errno == EINTR);
-  *n_fds = 0;
-  if (n < 0) return -1;
-  for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t i = 0; i < k; ++i) {
-      int fd;
-      memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-      if (*n_fds < max_fds) {
-        fds[(*n_fds)++] = fd;
-      } else {
-        close(fd);
-      }
-    }
-  }
-  if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) return (ssize_t)len + 1; /* too long: refused */
-  return n;
 }
 
 /* The restored instances a template has made and not yet reaped: the node's pipe of each. */
