@@ -63,7 +63,11 @@ net::Task<net::Response> FrontDoor::handle(net::Request& req, const net::Peer& p
   net::Route route = net::classify(req, target);
   if (starts_with(target.path, "/_nubo/lambda/") && services_.lambda != nullptr) {
     // Code download links carry their own expiring signature (GetFunction's Code.Location).
-    co_return co_await services_.lambda->handle(req, target, Principal{});
+    // A named caller, not a temporary: GCC 12 destroys a temporary bound to a coroutine's
+    // reference parameter inside a co_await expression twice (a bad free under ASan).
+    Principal anonymous;
+    auto handling = services_.lambda->handle(req, target, anonymous);
+    co_return co_await std::move(handling);
   }
   auth::SignedRequest view = signed_view(req, target);
   auto who = verifier_.verify(view, style_for(route));

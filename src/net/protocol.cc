@@ -96,8 +96,9 @@ Route classify(const Request& req, const Target& target) {
     if (starts_with(p, "/2015-03-31/") || starts_with(p, "/2016-08-19/") ||
         starts_with(p, "/2014-11-13/") || starts_with(p, "/_nubo/lambda/") ||
         starts_with(p, "/2017-03-31/") || starts_with(p, "/2017-10-31/") ||
-        starts_with(p, "/2019-09-25/") || starts_with(p, "/2019-09-30/") ||
-        starts_with(p, "/2020-06-30/") || starts_with(p, "/2021-10-31/")) {
+        starts_with(p, "/2018-10-31/") || starts_with(p, "/2019-09-25/") ||
+        starts_with(p, "/2019-09-30/") || starts_with(p, "/2020-06-30/") ||
+        starts_with(p, "/2021-10-31/")) {
       r.service = "lambda";
       r.protocol = Protocol::kRestJson;
       return r;

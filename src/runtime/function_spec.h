@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 namespace nubo::runtime {
 
@@ -19,6 +20,8 @@ struct FunctionSpec {
   std::string handler;        // "app.handler"; unused for provided.*
   std::string code_dir;       // absolute path of the unpacked code (read-only for the instance)
   std::string code_sha256;    // base64 SHA-256 of the zip
+  // The unpacked folders of the function's layers, in its order (mounted merged at /opt).
+  std::vector<std::string> layer_dirs;
   int memory_mb = 128;
   int timeout_s = 3;
   int ephemeral_storage_mb = 512;

@@ -167,11 +167,12 @@ Error launch_error(const std::string& path, int step, int err) {
 
 // A spare's /var/task on the node's side: an empty folder bind-mounted on itself and made shared,
 // so that the code mounted on it later (Process::attach_code) propagates into the instance.
-Result<std::string> make_slot(const std::string& work_dir) {
+Result<std::string> make_slot(const std::string& work_dir, std::string_view suffix = "") {
   static std::atomic<uint64_t> next{1};
   std::string path = work_dir + "/spare-" + std::to_string(getpid());
   path += "-";
   path += std::to_string(next.fetch_add(1));
+  path += suffix;
   if (mkdir(path.c_str(), 0755) != 0) {
     return internal_error("cannot make a spare's code folder " + path + ": " +
                           lower_first(std::strerror(errno)));
@@ -193,6 +194,42 @@ void remove_slot(const std::string& path) {
   for (int i = 0; i < 4 && umount2(path.c_str(), MNT_DETACH) == 0; ++i) {
   }
   rmdir(path.c_str());
+}
+
+// The options of a read-only overlay of layers (two or more): "lowerdir=" with the last layer
+// first (overlayfs puts its leftmost lower folder on top, and a later layer's files win, as
+// Lambda extracts layers in order). ':', ',' and '\' in a path are escaped.
+std::string overlay_options(const std::vector<std::string>& layer_dirs) {
+  std::string out = "lowerdir=";
+  for (size_t i = layer_dirs.size(); i-- > 0;) {
+    for (char c : layer_dirs[i]) {
+      if (c == ':' || c == ',' || c == '\\') out += '\\';
+      out += c;
+    }
+    if (i > 0) out += ':';
+  }
+  return out;
+}
+
+// Mounts layer_dirs merged and read-only at target (a bind of the only one, an overlay of
+// several). Returns errno, or 0.
+int mount_layers(const std::vector<std::string>& layer_dirs, const std::string& target) {
+  constexpr unsigned long kFlags = MS_RDONLY | MS_NOSUID | MS_NODEV;
+  if (layer_dirs.size() >= 2) {
+    std::string data = overlay_options(layer_dirs);
+    return mount("overlay", target.c_str(), "overlay", kFlags, data.c_str()) == 0 ? 0 : errno;
+  }
+  int tree = open_tree(AT_FDCWD, layer_dirs[0].c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+  if (tree < 0) return errno;
+  struct mount_attr attr = {};
+  attr.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+  int err = 0;
+  if (mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0 ||
+      move_mount(tree, "", AT_FDCWD, target.c_str(), MOVE_MOUNT_F_EMPTY_PATH) < 0) {
+    err = errno;
+  }
+  close(tree);
+  return err;
 }
 
 // The network namespace the calling thread started in (opened on its first launch).
@@ -275,18 +312,20 @@ class Process final : public SandboxProcess {
   // rusage_peak: whether the kernel's rusage peak is the process's own. It is not after a vfork
   // launch: exec folds the high-water mark of the memory the child shared until then (the
   // node's) into it.
-  // listeners: sockets listening in the instance's network namespace; slot: the spare's code
-  // folder of the node (SpareSlot), empty when the code was mounted at launch.
+  // listeners: sockets listening in the instance's network namespace; slot, opt_slot: the
+  // spare's code and layers folders of the node (make_slot), empty when the code and layers
+  // were mounted at launch.
   // isolated: the process is pid 1 of its own PID namespace.
   Process(pid_t pid, int pidfd, int output_fd, int status_fd,
           std::unique_ptr<InstanceCgroup> cgroup, bool rusage_peak, std::vector<int> listeners,
-          std::string slot, bool isolated)
+          std::string slot, std::string opt_slot, bool isolated)
       : pid_(pid),
         pidfd_(pidfd),
         rusage_peak_(rusage_peak),
         isolated_(isolated),
         cgroup_(std::move(cgroup)),
         slot_(std::move(slot)),
+        opt_slot_(std::move(opt_slot)),
         output_fd_(output_fd),
         status_fd_(status_fd),
         listeners_(std::move(listeners)) {}
@@ -302,6 +341,7 @@ class Process final : public SandboxProcess {
     }
     cgroup_.reset();  // kills any straggler and removes the folder
     if (!slot_.empty()) remove_slot(slot_);
+    if (!opt_slot_.empty()) remove_slot(opt_slot_);
     for (int fd : listeners_) close(fd);
     if (netns_fd_ >= 0) close(netns_fd_);
     if (status_pipe_ >= 0) close(status_pipe_);
@@ -334,8 +374,15 @@ class Process final : public SandboxProcess {
     return std::move(listeners_);
   }
 
-  Status attach_code(const std::string& code_dir) override {
+  Status attach_code(const std::string& code_dir,
+                     const std::vector<std::string>& layer_dirs) override {
     if (slot_.empty()) return Ok{};
+    if (!layer_dirs.empty()) {
+      if (opt_slot_.empty()) return attach_error("mount /opt", ENOENT);
+      if (int err = mount_layers(layer_dirs, opt_slot_); err != 0) {
+        return attach_error("mounting the layers at /opt", err);
+      }
+    }
     // A copy of the code folder's mount, read-only, moved onto the slot: the mount propagates
     // to the slot's copy at /var/task in the instance's namespace.
     int tree = open_tree(AT_FDCWD, code_dir.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
@@ -534,6 +581,7 @@ class Process final : public SandboxProcess {
   const bool isolated_;
   std::unique_ptr<InstanceCgroup> cgroup_;  // null without cgroups
   const std::string slot_;
+  const std::string opt_slot_;
   std::mutex mu_;
   int output_fd_;               // GUARDED_BY(mu_)
   int status_fd_;               // GUARDED_BY(mu_): /proc/<pid>/status, for VmHWM
@@ -611,7 +659,7 @@ class ProcessSandbox final : public Sandbox {
     if (isolated_) {
       out.push_back(
           "on: PID, mount, IPC, UTS and network namespaces; read-only root with the code at "
-          "/var/task and a private /tmp; uid " +
+          "/var/task, the layers at /opt and a private /tmp; uid " +
           std::to_string(options_.uid) + ", no capabilities");
       out.push_back(
           "off: outbound network (functions reach only their Runtime API and nubo on "
@@ -619,7 +667,7 @@ class ProcessSandbox final : public Sandbox {
     } else {
       out.push_back(
           "off: PID, mount, IPC, UTS and network namespaces, private /tmp, read-only root, "
-          "unprivileged uid (" +
+          "layers at /opt (functions with layers do not start), unprivileged uid (" +
           isolation_off_ +
           ": functions run as the node's user and see its file system, processes and network)");
     }
@@ -754,9 +802,10 @@ class ProcessSandbox final : public Sandbox {
     fcntl(report[0], F_SETFL, fcntl(report[0], F_GETFL) | O_NONBLOCK);
     std::string status_path = "/proc/" + std::to_string(pid) + "/status";
     int status_fd = open(status_path.c_str(), O_RDONLY | O_CLOEXEC);
-    auto process = std::make_unique<Process>(pid, pidfd, out[0], status_fd, std::move(cgroup),
-                                             false, std::move(listeners), std::string(),
-                                             /*isolated=*/false);
+    auto process =
+        std::make_unique<Process>(pid, pidfd, out[0], status_fd, std::move(cgroup), false,
+                                  std::move(listeners), std::string(), std::string(),
+                                  /*isolated=*/false);
     process->set_status_pipe(report[0]);
     return std::unique_ptr<SandboxProcess>(std::move(process));
   }
@@ -779,8 +828,11 @@ class ProcessSandbox final : public Sandbox {
       return "cannot make " + options_.work_dir + ": " + lower_first(std::strerror(errno));
     }
     root_dir_ = options_.work_dir + "/root";
-    if (mkdir(root_dir_.c_str(), 0755) != 0 && errno != EEXIST) {
-      return "cannot make " + root_dir_ + ": " + lower_first(std::strerror(errno));
+    empty_dir_ = options_.work_dir + "/empty";
+    for (const std::string& dir : {root_dir_, empty_dir_}) {
+      if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+        return "cannot make " + dir + ": " + lower_first(std::strerror(errno));
+      }
     }
     remove_stale_slots();
     if (std::string why = identity_files(); !why.empty()) return why;
@@ -956,7 +1008,7 @@ class ProcessSandbox final : public Sandbox {
                 nullptr);
       view_.spare_exec = "/var/nubo-spare-exec";
     }
-    add_mkdir("opt", 0755);
+    opt_op_ = add_ro_bind(keep(empty_dir_), "opt");
     add_mkdir("tmp", 01777);
     tmp_op_ = plan_.size();
     add_mount("tmpfs", "tmp", "tmpfs", MS_NOSUID | MS_NODEV, nullptr);
@@ -1253,13 +1305,14 @@ class ProcessSandbox final : public Sandbox {
     // What has to be undone if the launch fails, in one place.
     int out_r = -1, out_w = -1, control = -1, assign_w = -1, kept_netns = -1;
     std::vector<int> listeners;
-    std::string slot;
+    std::string slot, opt_slot;
     auto undo = [&] {
       for (int fd : {out_r, out_w, control, assign_w, kept_netns}) {
         if (fd >= 0) close(fd);
       }
       for (int fd : listeners) close(fd);
       if (!slot.empty()) remove_slot(slot);
+      if (!opt_slot.empty()) remove_slot(opt_slot);
     };
 
     int pipe_fds[2];
@@ -1307,18 +1360,32 @@ class ProcessSandbox final : public Sandbox {
     if (!helper && !seccomp_prog_.empty()) args.c.seccomp = &seccomp_;
 
     std::vector<nubo_root_op> ops;
-    std::string tmp_data;
+    std::string tmp_data, opt_data;
     if (isolate) {
       if (spec.code_dir.empty()) {
         auto made = make_slot(options_.work_dir);
-        if (!made.ok()) {
+        auto made_opt = made.ok() ? make_slot(options_.work_dir, "-opt") : made;
+        if (made.ok()) slot = std::move(made).value();
+        if (!made_opt.ok()) {
           undo();
-          return made.error();
+          return made_opt.error();
         }
-        slot = std::move(made).value();
+        opt_slot = std::move(made_opt).value();
       }
       ops = plan_;
       ops[task_op_].a = slot.empty() ? spec.code_dir.c_str() : slot.c_str();
+      if (!opt_slot.empty()) {
+        ops[opt_op_].a = opt_slot.c_str();
+      } else if (spec.layer_dirs.size() == 1) {
+        ops[opt_op_].a = spec.layer_dirs[0].c_str();
+      } else if (spec.layer_dirs.size() >= 2) {
+        // An overlay instead of the bind; the remount after it makes it read-only as the bind.
+        opt_data = overlay_options(spec.layer_dirs);
+        ops[opt_op_].a = "overlay";
+        ops[opt_op_].fstype = "overlay";
+        ops[opt_op_].flags = MS_RDONLY | MS_NOSUID | MS_NODEV;
+        ops[opt_op_].data = opt_data.c_str();
+      }
       tmp_data = "size=" + std::to_string(std::max(1, spec.ephemeral_storage_mb));
       tmp_data += "m,mode=1777";
       ops[tmp_op_].data = tmp_data.c_str();
@@ -1520,7 +1587,7 @@ class ProcessSandbox final : public Sandbox {
     auto process = std::make_unique<Process>(
         pid, pidfd, out_r, status_fd, std::move(cgroup),
         !zygote && options_.method == ProcessSandboxOptions::Method::kFork, std::move(listeners),
-        std::move(slot), isolate);
+        std::move(slot), std::move(opt_slot), isolate);
     if (spec.keep_network) {
       process->set_netns(kept_netns);
     } else if (kept_netns >= 0) {
@@ -1545,8 +1612,10 @@ class ProcessSandbox final : public Sandbox {
   std::string root_dir_;             // where each child mounts its root's tmpfs
   std::deque<std::string> strings_;  // what plan_'s pointers point into
   std::vector<nubo_root_op> plan_;
-  size_t task_op_ = 0;  // the op that binds the code (its source set per launch)
-  size_t tmp_op_ = 0;   // the op that mounts /tmp (its size set per launch)
+  std::string empty_dir_;  // an empty folder: /opt without layers
+  size_t task_op_ = 0;     // the op that binds the code (its source set per launch)
+  size_t opt_op_ = 0;      // the op that binds /opt (set per launch: an overlay of several layers)
+  size_t tmp_op_ = 0;      // the op that mounts /tmp (its size set per launch)
   // Zygotes, by SparePool::command_key (last: they go first, before what their children use).
   mutable std::mutex zygote_mu_;
   std::map<std::string, std::unique_ptr<Zygote>> zygotes_;  // GUARDED_BY(zygote_mu_)

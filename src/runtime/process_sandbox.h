@@ -15,7 +15,8 @@
 //   /var/task      the function's code, read-only (LaunchSpec::code_dir)
 //   /var/runtime   nubo's runtime clients, read-only (runtimes_dir); /var/node_modules links to
 //                  its Node.js SDK (runtimes/README.md)
-//   /opt           empty (layers come later)
+//   /opt           the function's layers (LaunchSpec::layer_dirs), read-only: a bind of one, an
+//                  overlay of several with the last on top; empty without layers
 //   /var/nubo-spare-exec  the spare of provided functions (spare_exec.c), read-only
 //   /tmp           its own tmpfs of LaunchSpec::ephemeral_storage_mb (pages count against the
 //                  instance's memory limit, as on any tmpfs in a cgroup)
@@ -26,9 +27,9 @@
 // of LaunchSpec::listen_ports (made on the launching thread, which enters a new network namespace
 // for the clone and leaves it after; SandboxProcess::take_listeners). No outbound network: the
 // node has no route to give it yet (`--isolation off` runs functions on the host's network).
-// A spare (no code_dir yet) gets its /var/task from a per-instance folder of work_dir that the
-// node mounts shared; attach_code() mounts the code there later and the mount propagates into the
-// instance's namespace.
+// A spare (no code_dir yet) gets its /var/task and /opt from per-instance folders of work_dir
+// that the node mounts shared; attach_code() mounts the code and layers there later and the
+// mounts propagate into the instance's namespace.
 //
 // Zygotes (ProcessSandboxOptions::zygote_lib; runtimes/README.md "Zygotes"): an isolated launch
 // of LaunchSpec::zygote is not an exec but a child of a zygote of its command line (zygote.c): a

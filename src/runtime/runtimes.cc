@@ -15,8 +15,11 @@ namespace nubo::runtime {
 
 namespace {
 
-// The PATH Lambda gives every runtime ("/usr/local/bin:/usr/bin/:/bin:/opt/bin", without /opt).
+// The PATH Lambda gives every runtime ("/usr/local/bin:/usr/bin/:/bin:/opt/bin"; launch_command
+// adds /opt/bin where the instance has its own /opt).
 constexpr const char* kBasePath = "/usr/local/bin:/usr/bin:/bin";
+// Where an isolated instance sees its layers.
+constexpr const char* kOptDir = "/opt";
 
 // Lambda's own wording when a custom runtime has no bootstrap.
 constexpr const char* kNoBootstrapMessage =
@@ -113,6 +116,12 @@ Result<LaunchCommand> launch_command(const FunctionSpec& spec, const RuntimeSett
                                      const SandboxView* view) {
   auto family = runtime_family(spec.runtime);
   if (!family) return internal_error("Unsupported runtime: " + spec.runtime);
+  if (!spec.layer_dirs.empty() && !view) {
+    // Layers are mounted at /opt of the instance's own root, which only isolation gives it.
+    return internal_error(
+        "Layers need the sandbox's isolation (nubo serve runs as root with --isolation on): "
+        "without it a function sees the node's own /opt");
+  }
   LaunchCommand cmd;
   // As the process sees them.
   const std::string task_root = view ? view->task_root : spec.code_dir;
@@ -121,13 +130,25 @@ Result<LaunchCommand> launch_command(const FunctionSpec& spec, const RuntimeSett
   cmd.task_root = task_root;
   switch (*family) {
     case RuntimeFamily::kProvided: {
-      if (!is_executable_file(spec.code_dir + "/bootstrap")) {
-        return Error{"Runtime.InvalidEntrypoint", 502, kNoBootstrapMessage};
-      }
+      // /var/task/bootstrap, else /opt/bootstrap: the top-most layer that has one.
+      std::string host_bootstrap = spec.code_dir + "/bootstrap";
       std::string bootstrap = task_root + "/bootstrap";
+      if (!is_executable_file(host_bootstrap)) {
+        host_bootstrap.clear();
+        for (size_t i = spec.layer_dirs.size(); i-- > 0 && view;) {
+          if (is_executable_file(spec.layer_dirs[i] + "/bootstrap")) {
+            host_bootstrap = spec.layer_dirs[i] + "/bootstrap";
+            bootstrap = std::string(kOptDir) + "/bootstrap";
+            break;
+          }
+        }
+        if (host_bootstrap.empty()) {
+          return Error{"Runtime.InvalidEntrypoint", 502, kNoBootstrapMessage};
+        }
+      }
       // Checked here, not left to the exec: a spare (nubo-spare-exec) execs it after the launch,
       // when the error could no longer be the launch's.
-      if (!has_program_format(spec.code_dir + "/bootstrap")) {
+      if (!has_program_format(host_bootstrap)) {
         return Error{"Runtime.InvalidEntrypoint", 502,
                      "fork/exec " + bootstrap + ": exec format error"};
       }
@@ -174,10 +195,18 @@ Result<LaunchCommand> launch_command(const FunctionSpec& spec, const RuntimeSett
                   "--max-old-space-size=" + std::to_string(m - m / 10),
                   runtimes_dir + "/nodejs/bootstrap.cjs"};
       cmd.path = path_with(dir_of(settings.node));
-      cmd.defaults.emplace_back("NODE_PATH", "/opt/nodejs/node_modules:" + runtimes_dir +
-                                                 "/nodejs/node_modules:" + task_root);
+      // As Lambda's: the layers' node_modules (per major version first), the SDK, the code.
+      std::string major = spec.runtime.substr(6, spec.runtime.find('.') - 6);
+      cmd.defaults.emplace_back(
+          "NODE_PATH", "/opt/nodejs/node" + major + "/node_modules:/opt/nodejs/node_modules:" +
+                           runtimes_dir + "/nodejs/node_modules:" + task_root);
       break;
     }
+  }
+  if (view) {
+    // Lambda's PATH ends with /opt/bin and its LD_LIBRARY_PATH with /opt/lib (the layers').
+    cmd.opt_dir = kOptDir;
+    cmd.path += std::string(":") + kOptDir + "/bin";
   }
   return cmd;
 }
@@ -194,6 +223,7 @@ std::vector<std::string> build_environment(const FunctionSpec& spec, const NodeC
   if (!command.runtime_dir.empty()) {
     ld_path = command.runtime_dir + ":" + command.runtime_dir + "/lib:" + ld_path;
   }
+  if (!command.opt_dir.empty()) ld_path += ":" + command.opt_dir + "/lib";
   env["LD_LIBRARY_PATH"] = ld_path;
   for (const auto& [k, v] : command.defaults) env[k] = v;
   const std::string& endpoint =

@@ -46,6 +46,7 @@ struct LaunchCommand {
   std::string runtime_dir;        // LAMBDA_RUNTIME_DIR: nubo's runtimes folder
   std::string task_root;          // LAMBDA_TASK_ROOT: the function's code
   std::string path;               // PATH
+  std::string opt_dir;            // the layers (/opt) as the process sees them; empty: none
   // Defaults a function may override through its own Environment (NODE_PATH, NUBO_RIC_DIR).
   std::vector<std::pair<std::string, std::string>> defaults;
 };

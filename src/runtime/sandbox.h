@@ -42,6 +42,10 @@ struct LaunchSpec {
   // read-only, the memory limit, the size of the instance's own /tmp.
   // Empty: none yet (a spare; SandboxProcess::attach_code gives it one later).
   std::string code_dir;
+  // The function's layers (the node's paths of their unpacked folders), in the function's
+  // order: isolating sandboxes show them merged, read-only, at /opt, a later layer's files over
+  // an earlier one's (as Lambda extracts them in order). Empty: an empty /opt.
+  std::vector<std::string> layer_dirs;
   int memory_mb = 128;
   int ephemeral_storage_mb = 512;
   // Isolating sandboxes: ports on 127.0.0.1 of the instance's own network namespace where the
@@ -105,11 +109,14 @@ class SandboxProcess {
   // gives the instance no network of its own.
   virtual std::vector<int> take_listeners() { return {}; }
 
-  // Exposes code_dir (the node's path) read-only at SandboxView::task_root, for a process
-  // launched without code (a spare being assigned). Blocking (mount calls). Errors:
-  // "ServiceException". No-op when the sandbox does not isolate (the process sees code_dir).
-  virtual Status attach_code(const std::string& code_dir) {
+  // Exposes code_dir (the node's path) read-only at SandboxView::task_root, and layer_dirs
+  // merged at /opt (LaunchSpec::layer_dirs), for a process launched without code (a spare being
+  // assigned). Blocking (mount calls). Errors: "ServiceException". No-op when the sandbox does
+  // not isolate (the process sees code_dir).
+  virtual Status attach_code(const std::string& code_dir,
+                             const std::vector<std::string>& layer_dirs) {
     (void)code_dir;
+    (void)layer_dirs;
     return Ok{};
   }
 

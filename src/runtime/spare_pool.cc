@@ -146,7 +146,7 @@ std::unique_ptr<SandboxProcess> SparePool::take(const LaunchSpec& spec) {
   // An isolated spare gets its code mounted at /var/task first.
   bool ok = !s.process->try_reap();
   if (ok) {
-    Status attached = s.process->attach_code(spec.code_dir);
+    Status attached = s.process->attach_code(spec.code_dir, spec.layer_dirs);
     if (!attached.ok()) {
       log_warn("runtime: a spare could not be given its code: " + attached.error().message);
       ok = false;
@@ -197,6 +197,7 @@ void SparePool::replenish(const LaunchSpec& spec) {
   ls.env.push_back("NUBO_SPARE_FD=3");
   ls.cwd = std::string(1, '/');  // (not = "/": GCC 12 -Wrestrict false positive)
   ls.code_dir.clear();           // an isolated spare gets its code in take()
+  ls.layer_dirs.clear();
   ls.control_fd = fds[0];
   auto launched = sandbox_->launch(ls);
   ::close(fds[0]);

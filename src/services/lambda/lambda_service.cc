@@ -457,9 +457,10 @@ Result<FunctionSettings> parse_settings(const json::object& o, bool create) {
     if (layers->size() > static_cast<size_t>(kMaxLayers)) {
       return invalid_parameter("Cannot reference more than 5 layers.");
     }
-    // nubo has no layers yet: every layer version is one that does not exist.
-    if (!layers->empty()) {
-      return invalid_parameter("Layer version " + layers->front() + " does not exist.");
+    // The pattern here; whether each version exists when the registry resolves them.
+    for (const std::string& l : *layers) {
+      auto checked = parse_layer_version_arn(l, ArnContext{}, "layers");
+      if (!checked.ok()) return checked.error();
     }
     s.layers = std::move(*layers);
   }
@@ -480,17 +481,19 @@ Result<std::string> decode_zip(const std::string& b64) {
   return std::move(*bytes);
 }
 
-Result<int> max_items_param(const net::Target& t) {
+Result<int> max_items_param(const net::Target& t, int max = kMaxItemsMax,
+                            int default_items = kMaxItemsDefault) {
   auto p = t.param("MaxItems");
-  if (!p) return kMaxItemsDefault;
+  if (!p) return default_items;
   char* end = nullptr;
   long long n = std::strtoll(p->c_str(), &end, 10);
   if (p->empty() || *end != '\0') return bad_content("MaxItems is not a number");
   if (n < kMaxItemsMin) {
     return validation_error(*p, "maxItems", "Member must have value greater than or equal to 1");
   }
-  if (n > kMaxItemsMax) {
-    return validation_error(*p, "maxItems", "Member must have value less than or equal to 10000");
+  if (n > max) {
+    return validation_error(*p, "maxItems",
+                            "Member must have value less than or equal to " + std::to_string(max));
   }
   return static_cast<int>(n);
 }
@@ -527,6 +530,7 @@ runtime::FunctionSpec make_spec(const VersionConfig& c, const ArnContext& arn,
   s.handler = c.handler;
   s.code_dir = code.unpacked_dir(c.code_hex);
   s.code_sha256 = c.code_sha256;
+  for (const LayerRef& l : c.layers) s.layer_dirs.push_back(code.unpacked_dir(l.code_hex));
   s.memory_mb = c.memory_size;
   s.timeout_s = c.timeout;
   s.ephemeral_storage_mb = c.ephemeral_storage;
@@ -815,6 +819,8 @@ struct LambdaService::Impl {
                                const std::string& rid);
   json::object provisioned_json(const std::string& name, const ProvisionedConfig& c,
                                 const std::vector<ProvisionedVersionTarget>& targets);
+  Result<Response> layers(Request& req, const net::Target& t, const std::string& rid);
+  json::object layer_version_json(const LayerVersion& v, bool with_content);
 
   // Hands the function's provisioned concurrency, as the Store has it now, to the invoker.
   // Blocking; called after every committed write to the function and at start.
@@ -1388,6 +1394,220 @@ Result<Response> LambdaService::Impl::provisioned(Request& req, const net::Targe
   return unknown_operation();
 }
 
+json::object LambdaService::Impl::layer_version_json(const LayerVersion& v, bool with_content) {
+  json::object o;
+  if (with_content) {
+    o["Content"] = json::object{{"Location", code_url(v.code_hex)},
+                                {"CodeSha256", v.code_sha256},
+                                {"CodeSize", v.code_size}};
+    o["LayerArn"] = arn.layer_arn(v.layer_name);
+  }
+  o["LayerVersionArn"] = arn.layer_version_arn(v.layer_name, v.version);
+  o["Description"] = v.description;
+  o["CreatedDate"] = v.created_date;
+  o["Version"] = v.version;
+  if (!v.compatible_runtimes.empty()) {
+    json::array a;
+    for (const auto& r : v.compatible_runtimes) a.push_back(json::value(r));
+    o["CompatibleRuntimes"] = std::move(a);
+  }
+  if (!v.license_info.empty()) o["LicenseInfo"] = v.license_info;
+  if (!v.compatible_architectures.empty()) {
+    json::array a;
+    for (const auto& r : v.compatible_architectures) a.push_back(json::value(r));
+    o["CompatibleArchitectures"] = std::move(a);
+  }
+  return o;
+}
+
+namespace {
+
+bool known_runtime(std::string_view r) {
+  if (one_of(r, kSupportedRuntimes) || one_of(r, kOtherAwsRuntimes)) return true;
+  return std::any_of(kDeprecatedRuntimes.begin(), kDeprecatedRuntimes.end(),
+                     [&](const DeprecatedRuntime& d) { return d.name == r; });
+}
+
+std::string runtime_enum() {
+  std::string s = "[";
+  auto add = [&](std::string_view r) {
+    if (s.size() > 1) s += ", ";
+    s += r;
+  };
+  for (auto r : kSupportedRuntimes) add(r);
+  for (auto r : kOtherAwsRuntimes) add(r);
+  for (const auto& d : kDeprecatedRuntimes) add(d.name);
+  return s + "]";
+}
+
+Result<LayerFilter> layer_filter(const net::Target& t) {
+  LayerFilter f;
+  f.runtime = t.param("CompatibleRuntime").value_or("");
+  f.architecture = t.param("CompatibleArchitecture").value_or("");
+  Validation v;
+  if (!f.runtime.empty() && !known_runtime(f.runtime)) {
+    v.add(f.runtime, "compatibleRuntime", "Member must satisfy enum value set: " + runtime_enum());
+  }
+  if (!f.architecture.empty() && f.architecture != "x86_64" && f.architecture != "arm64") {
+    v.add(f.architecture, "compatibleArchitecture",
+          "Member must satisfy enum value set: [x86_64, arm64]");
+  }
+  NUBO_TRY(v.status());
+  return f;
+}
+
+Result<int64_t> layer_version_number(const std::string& text) {
+  char* end = nullptr;
+  long long n = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || text.size() > 18) {
+    return bad_content("VersionNumber is not a number");
+  }
+  return static_cast<int64_t>(n);
+}
+
+Result<PublishLayerInput> parse_publish_layer(const json::object& o) {
+  PublishLayerInput in;
+  Validation v;
+  NUBO_ASSIGN_OR_RETURN(auto description, opt_string(o, "Description"));
+  NUBO_ASSIGN_OR_RETURN(auto license, opt_string(o, "LicenseInfo"));
+  NUBO_ASSIGN_OR_RETURN(auto runtimes, opt_string_list(o, "CompatibleRuntimes"));
+  NUBO_ASSIGN_OR_RETURN(auto archs, opt_string_list(o, "CompatibleArchitectures"));
+  NUBO_ASSIGN_OR_RETURN(const json::object* content, opt_object(o, "Content"));
+  if (!content) {
+    v.add("Value null at 'content' failed to satisfy constraint: Member must not be null");
+  }
+  in.description = description.value_or("");
+  in.license_info = license.value_or("");
+  if (in.description.size() > kDescriptionMax) {
+    v.add(in.description, "description", "Member must have length less than or equal to 256");
+  }
+  if (in.license_info.size() > kLicenseInfoMax) {
+    v.add(in.license_info, "licenseInfo", "Member must have length less than or equal to 512");
+  }
+  auto shown = [](const std::vector<std::string>& list) {
+    std::string s = "[";
+    for (size_t i = 0; i < list.size(); ++i) s += (i ? ", " : "") + list[i];
+    return s + "]";
+  };
+  if (runtimes) {
+    if (runtimes->size() > kMaxCompatibleRuntimes) {
+      v.add(shown(*runtimes), "compatibleRuntimes",
+            "Member must have length less than or equal to 15");
+    } else if (!std::all_of(runtimes->begin(), runtimes->end(), known_runtime)) {
+      v.add(shown(*runtimes), "compatibleRuntimes",
+            "Member must satisfy constraint: [Member must satisfy enum value set: " +
+                runtime_enum() + "]");
+    }
+    in.compatible_runtimes = *runtimes;
+  }
+  if (archs) {
+    if (archs->size() > kMaxCompatibleArchitectures) {
+      v.add(shown(*archs), "compatibleArchitectures",
+            "Member must have length less than or equal to 2");
+    } else if (!std::all_of(archs->begin(), archs->end(),
+                            [](const std::string& a) { return a == "x86_64" || a == "arm64"; })) {
+      v.add(shown(*archs), "compatibleArchitectures",
+            "Member must satisfy constraint: [Member must satisfy enum value set: [x86_64, "
+            "arm64]]");
+    }
+    in.compatible_architectures = *archs;
+  }
+  NUBO_TRY(v.status());
+  NUBO_ASSIGN_OR_RETURN(auto zip_b64, opt_string(*content, "ZipFile"));
+  if (!zip_b64) {
+    if (content->contains("S3Bucket")) {
+      return invalid_parameter(
+          "S3 code locations are not supported by nubo yet. Upload the .zip file with ZipFile.");
+    }
+    return invalid_parameter("Please provide a source for the layer content.");
+  }
+  NUBO_ASSIGN_OR_RETURN(in.zip, decode_zip(*zip_b64));
+  return in;
+}
+
+}  // namespace
+
+// /2018-10-31/layers[/NAME[/versions[/NUMBER]]]: ListLayers, GetLayerVersionByArn,
+// PublishLayerVersion, ListLayerVersions, GetLayerVersion, DeleteLayerVersion.
+Result<Response> LambdaService::Impl::layers(Request& req, const net::Target& t,
+                                             const std::string& rid) {
+  LayerRegistry& reg = registry.layers();
+  auto method = req.method();
+  std::string_view rest = std::string_view(t.path).substr(kLayersPrefix.size());
+  std::vector<std::string> seg;
+  if (!rest.empty()) {
+    if (rest.front() != '/') return unknown_operation();
+    seg = split(rest.substr(1), '/');
+    while (!seg.empty() && seg.back().empty()) seg.pop_back();
+  }
+  if (seg.empty()) {
+    if (method != http::verb::get) return unknown_operation();
+    if (t.param("find").value_or("") == "LayerVersion") {
+      auto text = t.param("Arn");
+      if (!text) {
+        return Error{"ValidationException", 400,
+                     "1 validation error detected: Value null at 'arn' failed to satisfy "
+                     "constraint: Member must not be null"};
+      }
+      NUBO_ASSIGN_OR_RETURN(auto parsed, parse_layer_version_arn(*text, arn, "arn"));
+      if (!parsed) {
+        return Error{"ResourceNotFoundException", 404,
+                     "The resource you requested does not exist."};
+      }
+      NUBO_ASSIGN_OR_RETURN(LayerVersion v, reg.get(parsed->first, parsed->second));
+      return json_response(req, http::status::ok, layer_version_json(v, true), rid);
+    }
+    NUBO_ASSIGN_OR_RETURN(LayerFilter f, layer_filter(t));
+    NUBO_ASSIGN_OR_RETURN(int max_items,
+                          max_items_param(t, kMaxLayerListItems, kMaxLayerListItems));
+    NUBO_ASSIGN_OR_RETURN(LayerPage page,
+                          reg.list_layers(f, t.param("Marker").value_or(""), max_items));
+    json::array items;
+    for (const auto& v : page.items) {
+      items.push_back(json::object{{"LayerName", v.layer_name},
+                                   {"LayerArn", arn.layer_arn(v.layer_name)},
+                                   {"LatestMatchingVersion", layer_version_json(v, false)}});
+    }
+    json::object body;
+    body["Layers"] = std::move(items);
+    if (!page.next_marker.empty()) body["NextMarker"] = page.next_marker;
+    return json_response(req, http::status::ok, body, rid);
+  }
+  if (seg.size() < 2 || seg[1] != "versions" || seg.size() > 3) return unknown_operation();
+  NUBO_ASSIGN_OR_RETURN(std::string name, parse_layer_name(seg[0], arn));
+  if (seg.size() == 2) {
+    if (method == http::verb::post) {
+      NUBO_ASSIGN_OR_RETURN(json::object o, body_object(req));
+      NUBO_ASSIGN_OR_RETURN(PublishLayerInput in, parse_publish_layer(o));
+      in.layer_name = name;
+      NUBO_ASSIGN_OR_RETURN(LayerVersion v, reg.publish(std::move(in)));
+      return json_response(req, http::status::created, layer_version_json(v, true), rid);
+    }
+    if (method != http::verb::get) return unknown_operation();
+    NUBO_ASSIGN_OR_RETURN(LayerFilter f, layer_filter(t));
+    NUBO_ASSIGN_OR_RETURN(int max_items,
+                          max_items_param(t, kMaxLayerListItems, kMaxLayerListItems));
+    NUBO_ASSIGN_OR_RETURN(LayerPage page,
+                          reg.list_versions(name, f, t.param("Marker").value_or(""), max_items));
+    json::array items;
+    for (const auto& v : page.items) items.push_back(layer_version_json(v, false));
+    json::object body;
+    body["LayerVersions"] = std::move(items);
+    if (!page.next_marker.empty()) body["NextMarker"] = page.next_marker;
+    return json_response(req, http::status::ok, body, rid);
+  }
+  NUBO_ASSIGN_OR_RETURN(int64_t number, layer_version_number(seg[2]));
+  if (method == http::verb::get) {
+    NUBO_ASSIGN_OR_RETURN(LayerVersion v, reg.get(name, number));
+    return json_response(req, http::status::ok, layer_version_json(v, true), rid);
+  }
+  if (method == http::verb::delete_) {
+    NUBO_TRY(reg.remove(name, number));
+    return empty_response(req, http::status::no_content, rid);
+  }
+  return unknown_operation();
+}
+
 Result<Response> LambdaService::Impl::account_settings(Request& req, const std::string& rid) {
   NUBO_ASSIGN_OR_RETURN(AccountUsage u, registry.usage());
   NUBO_ASSIGN_OR_RETURN(auto reservations, registry.reserved_concurrencies());
@@ -1474,6 +1694,7 @@ Result<Response> LambdaService::Impl::route(Request& req, const net::Target& tar
   if (starts_with(path, kTagsPrefix)) {
     return tags(req, target, path.substr(kTagsPrefix.size()), rid);
   }
+  if (starts_with(path, kLayersPrefix)) return layers(req, target, rid);
   if (starts_with(path, kCodeDownloadPrefix) && method == http::verb::get) {
     std::string file = path.substr(kCodeDownloadPrefix.size());
     if (!ends_with(file, ".zip")) return unknown_operation();

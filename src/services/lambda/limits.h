@@ -58,6 +58,17 @@ inline constexpr size_t kQualifierMax = 128;
 inline constexpr size_t kAliasNameMax = 128;
 inline constexpr size_t kMaxTags = 50;
 inline constexpr int kMaxLayers = 5;
+// Layers (API reference: PublishLayerVersion, ListLayers). The request path's API version.
+inline constexpr std::string_view kLayersPrefix = "/2018-10-31/layers";
+inline constexpr size_t kLayerNameMax = 140;
+inline constexpr size_t kLicenseInfoMax = 512;
+inline constexpr size_t kMaxCompatibleRuntimes = 15;
+inline constexpr size_t kMaxCompatibleArchitectures = 2;
+inline constexpr int kMaxLayerListItems = 50;  // ListLayers / ListLayerVersions MaxItems 1..50
+inline constexpr std::string_view kLayerNamePattern =
+    "(arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\\d{12}:layer:[a-zA-Z0-9-_]+)|[a-zA-Z0-9-_]+";
+inline constexpr std::string_view kLayerVersionArnPattern =
+    "arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+";
 
 // ListFunctions / ListVersionsByFunction / ListAliases: MaxItems 1..10000, default 50.
 inline constexpr int kMaxItemsMin = 1;

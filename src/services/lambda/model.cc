@@ -17,6 +17,20 @@ std::string ArnContext::function_arn(std::string_view name) const {
   return arn;
 }
 
+std::string ArnContext::layer_arn(std::string_view layer_name) const {
+  std::string arn = "arn:aws:lambda:";
+  arn += region;
+  arn += ':';
+  arn += account_id;
+  arn += ":layer:";
+  arn += layer_name;
+  return arn;
+}
+
+std::string ArnContext::layer_version_arn(std::string_view layer_name, int64_t version) const {
+  return layer_arn(layer_name) + ":" + std::to_string(version);
+}
+
 std::string ArnContext::qualified_arn(std::string_view name, std::string_view qualifier) const {
   std::string arn = function_arn(name);
   if (!qualifier.empty()) {
@@ -317,7 +331,12 @@ std::string to_store_json(const VersionConfig& c) {
   o["DeadLetterArn"] = c.dead_letter_arn;
   o["KMSKeyArn"] = c.kms_key_arn;
   json::array layers;
-  for (const auto& l : c.layers) layers.push_back(json::value(l));
+  for (const auto& l : c.layers) {
+    layers.push_back(json::object{{"Arn", l.arn},
+                                  {"CodeHex", l.code_hex},
+                                  {"CodeSize", l.code_size},
+                                  {"UnzippedSize", l.unzipped_size}});
+  }
   o["Layers"] = std::move(layers);
   o["LogFormat"] = c.log_format;
   o["LogGroup"] = c.log_group;
@@ -367,7 +386,14 @@ Result<VersionConfig> version_from_store_json(std::string_view text) {
   c.kms_key_arn = str(o, "KMSKeyArn");
   if (const json::array* layers = get_array(o, "Layers")) {
     for (const auto& l : *layers) {
-      if (l.is_string()) c.layers.emplace_back(l.get_string());
+      if (!l.is_object()) continue;
+      const json::object& lo = l.get_object();
+      LayerRef ref;
+      ref.arn = str(lo, "Arn");
+      ref.code_hex = str(lo, "CodeHex");
+      ref.code_size = get_int(lo, "CodeSize").value_or(0);
+      ref.unzipped_size = get_int(lo, "UnzippedSize").value_or(0);
+      c.layers.push_back(std::move(ref));
     }
   }
   c.log_format = str(o, "LogFormat");
@@ -464,7 +490,9 @@ json::object to_wire_json(const VersionConfig& c, const ArnContext& ctx, const R
   o["RevisionId"] = c.revision_id;
   if (!c.layers.empty()) {
     json::array layers;
-    for (const auto& l : c.layers) layers.push_back(json::object{{"Arn", l}, {"CodeSize", 0}});
+    for (const auto& l : c.layers) {
+      layers.push_back(json::object{{"Arn", l.arn}, {"CodeSize", l.code_size}});
+    }
     o["Layers"] = std::move(layers);
   }
   switch (ro.view) {

@@ -25,6 +25,15 @@ inline constexpr std::string_view kStateFailed = "Failed";
 
 using EnvVars = std::vector<std::pair<std::string, std::string>>;  // in the order given
 
+// A layer version a function version uses, as resolved when it was configured: the function
+// keeps it even after the layer version is deleted, as on Lambda.
+struct LayerRef {
+  std::string arn;       // the layer version's ARN (…:layer:NAME:VERSION)
+  std::string code_hex;  // its package in the CodeStore
+  int64_t code_size = 0;
+  int64_t unzipped_size = 0;
+};
+
 // One version of a function ("$LATEST" or a published number): what FunctionConfiguration shows.
 struct VersionConfig {
   std::string function_name;
@@ -43,7 +52,7 @@ struct VersionConfig {
   std::string package_type = "Zip";
   std::string dead_letter_arn;
   std::string kms_key_arn;
-  std::vector<std::string> layers;
+  std::vector<LayerRef> layers;
   std::string log_format = "Text";
   std::string log_group;  // default "/aws/lambda/<name>"
   std::string application_log_level;
@@ -88,6 +97,8 @@ struct ArnContext {
   std::string account_id;
   std::string function_arn(std::string_view name) const;
   std::string qualified_arn(std::string_view name, std::string_view qualifier) const;
+  std::string layer_arn(std::string_view layer_name) const;
+  std::string layer_version_arn(std::string_view layer_name, int64_t version) const;
 };
 
 // A function named by a name, a partial ARN or a full ARN, with an optional qualifier.

@@ -42,6 +42,14 @@ const std::vector<std::string>& schema() {
       " requested INTEGER NOT NULL,"
       " last_modified TEXT NOT NULL,"
       " PRIMARY KEY (function_name, qualifier))",
+      // The layers of each version (its config has them too): which packages are in use.
+      "CREATE TABLE lambda_version_layers ("
+      " function_name TEXT NOT NULL,"
+      " version_num INTEGER NOT NULL,"
+      " position INTEGER NOT NULL,"
+      " code_hex TEXT NOT NULL,"
+      " PRIMARY KEY (function_name, version_num, position))",
+      "CREATE INDEX lambda_version_layers_code ON lambda_version_layers (code_hex)",
   };
   return s;
 }
@@ -144,6 +152,14 @@ int64_t version_num(const std::string& v) {
 
 Status put_version(storage::Txn& txn, const VersionConfig& c, bool insert) {
   int64_t num = version_num(c.version);
+  NUBO_TRY(txn.exec("DELETE FROM lambda_version_layers WHERE function_name = ? AND version_num = ?",
+                    {c.function_name, num}));
+  for (size_t i = 0; i < c.layers.size(); ++i) {
+    NUBO_TRY(txn.exec(
+        "INSERT INTO lambda_version_layers (function_name, version_num, position, code_hex) "
+        "VALUES (?, ?, ?, ?)",
+        {c.function_name, num, static_cast<int64_t>(i), c.layers[i].code_hex}));
+  }
   if (insert) {
     NUBO_TRY(txn.exec(
         "INSERT INTO lambda_versions (function_name, version_num, code_hex, code_size, config) "
@@ -189,7 +205,6 @@ void apply_settings(VersionConfig& c, const FunctionSettings& s) {
   if (s.architecture) c.architecture = *s.architecture;
   if (s.dead_letter_arn) c.dead_letter_arn = *s.dead_letter_arn;
   if (s.kms_key_arn) c.kms_key_arn = *s.kms_key_arn;
-  if (s.layers) c.layers = *s.layers;
   if (s.snap_start_apply_on) c.snap_start_apply_on = *s.snap_start_apply_on;
   if (s.log_format) {
     bool to_json = *s.log_format == "JSON";
@@ -222,11 +237,25 @@ Error code_storage_exceeded() {
   return Error{"CodeStorageExceededException", 400, "Code storage limit exceeded."};
 }
 
-template <typename Q>
-Result<int64_t> total_code_size(Q& q) {
+// Functions' and layers' packages, as Lambda counts its TotalCodeSize.
+Result<int64_t> total_code_size(storage::Store& q) {
   NUBO_ASSIGN_OR_RETURN(storage::Rows rows,
                         q.query("SELECT COALESCE(SUM(code_size), 0) FROM lambda_versions"));
-  return rows.empty() ? int64_t{0} : rows[0].integer(0);
+  NUBO_ASSIGN_OR_RETURN(int64_t layers, LayerRegistry::total_code_size(q));
+  return (rows.empty() ? int64_t{0} : rows[0].integer(0)) + layers;
+}
+
+// Lambda's "Lambda quotas": the function's unzipped code and all its layers together.
+Status check_unzipped_size(const VersionConfig& c) {
+  int64_t total = c.code_size_unzipped;
+  for (const LayerRef& l : c.layers) total += l.unzipped_size;
+  if (!c.layers.empty() && total > kCodeSizeUnzipped) {
+    return invalid_parameter(
+        "Function code combined with layers exceeds the maximum allowed size of " +
+        std::to_string(kCodeSizeUnzipped) + " bytes. The actual size is " + std::to_string(total) +
+        " bytes.");
+  }
+  return Ok{};
 }
 
 std::string encode_marker(const std::string& key) {
@@ -246,7 +275,9 @@ FunctionRegistry::FunctionRegistry(storage::Store* store, const Clock* clock, Ar
       clock_(clock),
       arn_(std::move(arn)),
       code_(std::move(root)),
-      on_change_(std::move(on_change)) {}
+      on_change_(std::move(on_change)),
+      layers_(store, clock, arn_, &code_, &write_mu_,
+              [this](const std::vector<std::string>& hexes) { remove_unused_code(hexes); }) {}
 
 std::string FunctionRegistry::now_string() const {
   return format_lambda_time(clock_->now());
@@ -254,13 +285,18 @@ std::string FunctionRegistry::now_string() const {
 
 Status FunctionRegistry::start() {
   NUBO_TRY(store_->migrate("lambda", schema()));
+  NUBO_TRY(layers_.start());
   code_.clean_temporaries();
   NUBO_ASSIGN_OR_RETURN(storage::Rows rows,
-                        store_->query("SELECT DISTINCT code_hex FROM lambda_versions"));
+                        store_->query("SELECT code_hex FROM lambda_versions UNION "
+                                      "SELECT code_hex FROM lambda_version_layers"));
+  std::vector<std::string> hexes;
+  for (const auto& r : rows) hexes.push_back(r.text(0));
+  NUBO_ASSIGN_OR_RETURN(std::vector<std::string> layer_hexes, LayerRegistry::all_code(*store_));
+  hexes.insert(hexes.end(), layer_hexes.begin(), layer_hexes.end());
   std::set<std::string> used;
-  for (const auto& r : rows) {
-    std::string hex = r.text(0);
-    used.insert(hex);
+  for (const std::string& hex : hexes) {
+    if (!used.insert(hex).second) continue;
     if (auto st = code_.ensure_unpacked(hex); !st.ok()) {
       log_error("lambda: cannot unpack code package " + hex + ": " + st.error().message);
     }
@@ -280,9 +316,22 @@ Status FunctionRegistry::start() {
 
 void FunctionRegistry::remove_unused_code(const std::vector<std::string>& hexes) {
   for (const auto& hex : std::set<std::string>(hexes.begin(), hexes.end())) {
-    auto rows = store_->query("SELECT COUNT(*) FROM lambda_versions WHERE code_hex = ?", {hex});
-    if (rows.ok() && !rows->empty() && (*rows)[0].integer(0) == 0) (void)code_.remove(hex);
+    auto rows = store_->query(
+        "SELECT (SELECT COUNT(*) FROM lambda_versions WHERE code_hex = ?) + "
+        "(SELECT COUNT(*) FROM lambda_version_layers WHERE code_hex = ?)",
+        {hex, hex});
+    auto layer = LayerRegistry::uses_code(*store_, hex);
+    if (rows.ok() && !rows->empty() && (*rows)[0].integer(0) == 0 && layer.ok() && !*layer) {
+      (void)code_.remove(hex);
+    }
   }
+}
+
+Status FunctionRegistry::apply_layers(VersionConfig& c, const FunctionSettings& s) {
+  if (s.layers) {
+    NUBO_ASSIGN_OR_RETURN(c.layers, layers_.resolve_locked(*s.layers));
+  }
+  return check_unzipped_size(c);
 }
 
 Result<VersionConfig> FunctionRegistry::create_function(CreateFunctionInput in) {
@@ -305,6 +354,7 @@ Result<VersionConfig> FunctionRegistry::create_function(CreateFunctionInput in) 
   std::lock_guard lock(write_mu_);
   NUBO_ASSIGN_OR_RETURN(auto existing, load_function(*store_, in.name));
   if (existing) return conflict("Function already exist: " + in.name);
+  NUBO_TRY(apply_layers(c, in.settings));
   NUBO_ASSIGN_OR_RETURN(int64_t total, total_code_size(*store_));
   if (total + c.code_size > kTotalCodeSize) return code_storage_exceeded();
   NUBO_TRY(code_.put(c.code_hex, in.zip));
@@ -421,6 +471,7 @@ Result<VersionConfig> FunctionRegistry::update_code(UpdateCodeInput in) {
   c.code_size = static_cast<int64_t>(in.zip.size());
   c.code_size_unzipped = zi.unzipped_size;
   if (in.architecture) c.architecture = *in.architecture;
+  NUBO_TRY(check_unzipped_size(c));
   if (in.dry_run) return c;
   NUBO_ASSIGN_OR_RETURN(int64_t total, total_code_size(*store_));
   if (total - latest->code_size + c.code_size > kTotalCodeSize) return code_storage_exceeded();
@@ -453,6 +504,7 @@ Result<VersionConfig> FunctionRegistry::update_configuration(
   VersionConfig c = *latest;
   apply_settings(c, s);
   NUBO_TRY(check_handler(c));
+  NUBO_TRY(apply_layers(c, s));
   c.last_modified = now_string();
   c.revision_id = new_uuid();
   c.internal_revision = new_uuid();
@@ -535,26 +587,39 @@ Status FunctionRegistry::delete_function(const std::string& name, const std::str
       return conflict("Unable to delete version because the following aliases reference it: [" +
                       list + "]");
     }
+    NUBO_ASSIGN_OR_RETURN(auto gone, load_version(*store_, name, num));
     NUBO_TRY(store_->transaction([&](storage::Txn& txn) -> Status {
       NUBO_TRY(txn.exec("DELETE FROM lambda_versions WHERE function_name = ? AND version_num = ?",
                         {name, num}));
+      NUBO_TRY(
+          txn.exec("DELETE FROM lambda_version_layers WHERE function_name = ? AND version_num = ?",
+                   {name, num}));
       NUBO_TRY(txn.exec("DELETE FROM lambda_provisioned WHERE function_name = ? AND qualifier = ?",
                         {name, qualifier}));
       return Ok{};
     }));
+    if (gone) {
+      std::vector<std::string> hexes = {gone->code_hex};
+      for (const LayerRef& l : gone->layers) hexes.push_back(l.code_hex);
+      remove_unused_code(hexes);
+    }
     on_change_(name);
     return Ok{};
   }
   NUBO_ASSIGN_OR_RETURN(auto versions, load_versions(*store_, name));
   NUBO_TRY(store_->transaction([&](storage::Txn& txn) -> Status {
     NUBO_TRY(txn.exec("DELETE FROM lambda_versions WHERE function_name = ?", {name}));
+    NUBO_TRY(txn.exec("DELETE FROM lambda_version_layers WHERE function_name = ?", {name}));
     NUBO_TRY(txn.exec("DELETE FROM lambda_aliases WHERE function_name = ?", {name}));
     NUBO_TRY(txn.exec("DELETE FROM lambda_provisioned WHERE function_name = ?", {name}));
     NUBO_TRY(txn.exec("DELETE FROM lambda_functions WHERE name = ?", {name}));
     return Ok{};
   }));
   std::vector<std::string> hexes;
-  for (const auto& v : versions) hexes.push_back(v.code_hex);
+  for (const auto& v : versions) {
+    hexes.push_back(v.code_hex);
+    for (const LayerRef& l : v.layers) hexes.push_back(l.code_hex);
+  }
   remove_unused_code(hexes);
   on_change_(name);
   return Ok{};

@@ -18,6 +18,7 @@
 #include "base/clock.h"
 #include "base/result.h"
 #include "services/lambda/code_store.h"
+#include "services/lambda/layers.h"
 #include "services/lambda/model.h"
 #include "storage/store.h"
 
@@ -110,6 +111,7 @@ class FunctionRegistry {
 
   const ArnContext& arn() const { return arn_; }
   const CodeStore& code() const { return code_; }
+  LayerRegistry& layers() { return layers_; }
 
   Result<VersionConfig> create_function(CreateFunctionInput in);
   // qualifier: "" / "$LATEST" / version / alias.
@@ -171,7 +173,12 @@ class FunctionRegistry {
                                        const std::optional<std::string>& code_sha256,
                                        const std::optional<std::string>& description,
                                        const std::optional<std::string>& revision_id);
+  // REQUIRES: write_mu_ held. Removes the packages of hexes no function version, layer version
+  // or function version's layer uses.
   void remove_unused_code(const std::vector<std::string>& hexes);
+  // REQUIRES: write_mu_ held. Resolves s.layers into c (InvalidParameterValueException for a
+  // version that does not exist) and checks the code and layers' unzipped size.
+  Status apply_layers(VersionConfig& c, const FunctionSettings& s);
   std::string now_string() const;
 
   storage::Store* store_;
@@ -179,7 +186,8 @@ class FunctionRegistry {
   ArnContext arn_;
   CodeStore code_;
   std::function<void(const std::string&)> on_change_;
-  std::mutex write_mu_;  // serializes every write
+  std::mutex write_mu_;  // serializes every write (the layers' too)
+  LayerRegistry layers_;
 };
 
 }  // namespace nubo::lambda

@@ -538,8 +538,8 @@ TEST_F(IsolatedSandboxTest, ASpareGetsItsCodeWhenItIsAssigned) {
     }
     return n;
   };
-  EXPECT_EQ(slots(), 1);
-  Status attached = p.value()->attach_code(data_.path() + "/code");
+  EXPECT_EQ(slots(), 2);  // /var/task's and /opt's
+  Status attached = p.value()->attach_code(data_.path() + "/code", {});
   ASSERT_TRUE(attached.ok()) << attached.error().message;
   std::string out = read_all(p.value()->take_output_fd());
   wait_exit(*p.value());
@@ -548,6 +548,67 @@ TEST_F(IsolatedSandboxTest, ASpareGetsItsCodeWhenItIsAssigned) {
   EXPECT_EQ(slots(), 0);  // unmounted and removed with the process
   // Nothing of the code was written through the slot.
   EXPECT_FALSE(std::filesystem::exists(data_.path() + "/code/new"));
+}
+
+// Two layers, each with a file of its own and one file both have.
+void make_layers(const std::string& root) {
+  for (const char* l : {"/layer1", "/layer2"}) {
+    ASSERT_EQ(::mkdir((root + l).c_str(), 0755), 0);
+    ASSERT_EQ(::mkdir((root + l + "/bin").c_str(), 0755), 0);
+  }
+  std::ofstream(root + "/layer1/one.txt") << "from layer 1\n";
+  std::ofstream(root + "/layer1/both.txt") << "layer 1's\n";
+  std::ofstream(root + "/layer2/two.txt") << "from layer 2\n";
+  std::ofstream(root + "/layer2/both.txt") << "layer 2's\n";
+}
+
+TEST_F(IsolatedSandboxTest, LayersAreMergedReadOnlyAtOptTheLaterOneOnTop) {
+  make_layers(data_.path());
+  const std::string script =
+      "cat /opt/one.txt /opt/two.txt /opt/both.txt 2>&1; ls -A /opt | tr '\\n' ' '; echo; "
+      "(echo x > /opt/new) 2>/dev/null || echo read-only";
+  LaunchSpec two = isolated(script);
+  two.layer_dirs = {data_.path() + "/layer1", data_.path() + "/layer2"};
+  auto p = sandbox_->launch(two);
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  std::string out = read_all(p.value()->take_output_fd());
+  wait_exit(*p.value());
+  EXPECT_EQ(out,
+            "from layer 1\nfrom layer 2\nlayer 2's\nbin both.txt one.txt two.txt \nread-only\n");
+
+  LaunchSpec one = isolated("cat /opt/both.txt; ls -A /opt | tr '\\n' ' '; echo");
+  one.layer_dirs = {data_.path() + "/layer1"};
+  p = sandbox_->launch(one);
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  out = read_all(p.value()->take_output_fd());
+  wait_exit(*p.value());
+  EXPECT_EQ(out, "layer 1's\nbin both.txt one.txt \n");
+
+  p = sandbox_->launch(isolated("echo opt=[$(ls -A /opt)]"));
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  out = read_all(p.value()->take_output_fd());
+  wait_exit(*p.value());
+  EXPECT_EQ(out, "opt=[]\n");
+  // Nothing was written into a layer.
+  EXPECT_FALSE(std::filesystem::exists(data_.path() + "/layer1/new"));
+  EXPECT_FALSE(std::filesystem::exists(data_.path() + "/layer2/new"));
+}
+
+TEST_F(IsolatedSandboxTest, ASpareGetsItsLayersWhenItIsAssigned) {
+  make_layers(data_.path());
+  LaunchSpec spec = isolated(
+      "for i in $(seq 500); do test -e /var/task/handler.txt && break; sleep 0.01; done; "
+      "cat /var/task/handler.txt /opt/one.txt /opt/both.txt");
+  spec.code_dir.clear();
+  spec.cwd = "/";
+  auto p = sandbox_->launch(spec);
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  Status attached = p.value()->attach_code(data_.path() + "/code",
+                                           {data_.path() + "/layer1", data_.path() + "/layer2"});
+  ASSERT_TRUE(attached.ok()) << attached.error().message;
+  std::string out = read_all(p.value()->take_output_fd());
+  wait_exit(*p.value());
+  EXPECT_EQ(out, "the code\nfrom layer 1\nlayer 2's\n");
 }
 
 // A python sandbox with zygotes: the runtime clients of the source tree and the zygote library
@@ -655,7 +716,7 @@ TEST_F(ZygoteSandboxTest, ASpareForkedFromTheZygoteGetsItsCodeWhenItIsAssigned) 
   auto p = sandbox_->launch(spare);
   ::close(fds[0]);
   ASSERT_TRUE(p.ok()) << p.error().message;
-  ASSERT_TRUE(p.value()->attach_code(data_.path() + "/code").ok());
+  ASSERT_TRUE(p.value()->attach_code(data_.path() + "/code", {}).ok());
   std::string msg = SparePool::assignment_message(python());
   ASSERT_EQ(::write(fds[1], msg.data(), msg.size()), static_cast<ssize_t>(msg.size()));
   ::close(fds[1]);

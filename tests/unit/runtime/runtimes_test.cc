@@ -192,7 +192,7 @@ TEST(RuntimesTest, InterpretedRuntimesRunNubosClients) {
   ASSERT_EQ(node->defaults.size(), 1u);
   EXPECT_EQ(node->defaults[0].first, "NODE_PATH");
   EXPECT_EQ(node->defaults[0].second,
-            "/opt/nodejs/node_modules:/opt/nubo/runtimes/nodejs/"
+            "/opt/nodejs/node20/node_modules:/opt/nodejs/node_modules:/opt/nubo/runtimes/nodejs/"
             "node_modules:" +
                 spec.code_dir);
 
@@ -229,7 +229,9 @@ TEST(RuntimesTest, PathsAreAsTheSandboxShowsThem) {
   ASSERT_TRUE(node.ok());
   EXPECT_EQ(node->argv.back(), "/var/runtime/nodejs/bootstrap.cjs");
   EXPECT_EQ(node->defaults[0].second,
-            "/opt/nodejs/node_modules:/var/runtime/nodejs/node_modules:/var/task");
+            "/opt/nodejs/node22/node_modules:/opt/nodejs/node_modules:/var/runtime/nodejs/"
+            "node_modules:/var/task");
+  EXPECT_EQ(node->path, "/usr/local/bin:/usr/bin:/bin:/opt/bin");
 
   NodeConfig config;
   config.endpoint_url = "http://127.0.0.1:4566";
@@ -239,9 +241,37 @@ TEST(RuntimesTest, PathsAreAsTheSandboxShowsThem) {
   auto env = as_map(build_environment(spec, config, *node, ie));
   EXPECT_EQ(env["LAMBDA_TASK_ROOT"], "/var/task");
   EXPECT_EQ(env["LAMBDA_RUNTIME_DIR"], "/var/runtime");
-  EXPECT_EQ(env["LD_LIBRARY_PATH"], "/var/runtime:/var/runtime/lib:/var/task:/var/task/lib");
+  EXPECT_EQ(env["LD_LIBRARY_PATH"],
+            "/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib");
   EXPECT_EQ(env["AWS_LAMBDA_RUNTIME_API"], "127.0.0.1:9001");
   EXPECT_EQ(env["AWS_ENDPOINT_URL"], "http://127.0.0.1:4567");
+}
+
+// A provided function's bootstrap may come from a layer (/opt/bootstrap, the top-most layer's);
+// layers need the sandbox's own /opt.
+TEST(RuntimesTest, ProvidedFindsItsBootstrapInItsLayers) {
+  TempDir code, layer1, layer2;
+  FunctionSpec spec = python_spec();
+  spec.runtime = "provided.al2023";
+  spec.code_dir = code.path();
+  spec.layer_dirs = {layer1.path(), layer2.path()};
+  RuntimeSettings settings;
+  SandboxView view;
+  EXPECT_EQ(launch_command(spec, settings, &view).error().code, "Runtime.InvalidEntrypoint");
+  layer1.write_executable("bootstrap", "#!/bin/sh\n");
+  auto cmd = launch_command(spec, settings, &view);
+  ASSERT_TRUE(cmd.ok()) << cmd.error().message;
+  EXPECT_EQ(cmd->executable, "/opt/bootstrap");
+  EXPECT_EQ(cmd->path, "/usr/local/bin:/usr/bin:/bin:/opt/bin");
+  layer2.write_executable("bootstrap", "not a program\n");  // the one /opt shows
+  EXPECT_EQ(launch_command(spec, settings, &view).error().message,
+            "fork/exec /opt/bootstrap: exec format error");
+  code.write_executable("bootstrap", "#!/bin/sh\n");  // the function's own wins
+  EXPECT_EQ(launch_command(spec, settings, &view)->executable, "/var/task/bootstrap");
+
+  auto unisolated = launch_command(spec, settings, nullptr);
+  ASSERT_FALSE(unisolated.ok());
+  EXPECT_EQ(unisolated.error().code, "ServiceException");
 }
 
 TEST(RuntimesTest, InterpretersComeFromTheEnvironmentOrThePath) {
