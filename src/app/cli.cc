@@ -25,7 +25,7 @@ std::string usage() {
   return "usage: nubo serve [--host H] [--port P] [--data-dir D] [--region R] [--account-id A]\n"
          "                  [--account-concurrency N] [--idle-timeout SECONDS] [--threads N]\n"
          "                  [--async-retry-base-ms MS] [--runtimes-dir DIR] [--spare-instances N]\n"
-         "                  [--isolation on|off] [--zygotes on|off]\n"
+         "                  [--isolation on|off] [--zygotes on|off] [--egress on|off]\n"
          "       nubo version\n"
          "environment: NUBO_ROOT_ACCESS_KEY_ID, NUBO_ROOT_SECRET_ACCESS_KEY, NUBO_REGION,\n"
          "             NUBO_ACCOUNT_ID, NUBO_DATA_DIR, NUBO_RUNTIMES_DIR\n";
@@ -103,6 +103,9 @@ Result<Command> parse_command_line(const std::vector<std::string>& args,
     } else if (flag == "--isolation") {
       if (value != "on" && value != "off") return usage_error("--isolation takes on or off");
       c.sandbox_isolation = value == "on";
+    } else if (flag == "--egress") {
+      if (value != "on" && value != "off") return usage_error("--egress takes on or off");
+      c.egress = value == "on";
     } else if (flag == "--zygotes") {
       if (value != "on" && value != "off") return usage_error("--zygotes takes on or off");
       c.zygotes = value == "on";

@@ -103,6 +103,7 @@ Result<std::unique_ptr<Node>> Node::create(NodeConfig config) {
   sandbox_options.runtimes_dir = m.config.runtimes_dir;
   sandbox_options.spare_exec = m.config.spare_exec;
   if (m.config.zygotes) sandbox_options.zygote_lib = m.config.zygote_lib;
+  sandbox_options.egress = m.config.egress;
   m.sandbox = runtime::make_process_sandbox(sandbox_options);
   for (const std::string& line : m.sandbox->protections()) {
     if (line.rfind("off", 0) == 0) {

@@ -39,6 +39,9 @@ struct NodeConfig {
   // Isolated python instances fork from a zygote (runtime/zygote.c, runtimes/README.md
   // "Zygotes"); `--zygotes off` starts an interpreter for each.
   bool zygotes = true;
+  // Isolated instances of functions without VPC subnets reach out through the node's NAT
+  // (runtime/egress.h), as a Lambda function without a VPC does; `--egress off`: loopback only.
+  bool egress = true;
   // First retry delay of a failed async invocation (AWS: 1 minute, then 2). Tests shorten it.
   std::chrono::milliseconds async_retry_base{60000};
 };

@@ -8,6 +8,8 @@
 namespace nubo {
 
 std::string to_lower(std::string_view s);
+// s with its first letter lower-cased (strerror's "No such file" inside a sentence).
+std::string lower_first(std::string s);
 std::string_view trim(std::string_view s);
 bool starts_with(std::string_view s, std::string_view prefix);
 bool ends_with(std::string_view s, std::string_view suffix);

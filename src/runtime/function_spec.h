@@ -29,6 +29,8 @@ struct FunctionSpec {
   // A published version with SnapStart {ApplyOn: PublishedVersions}: its cold starts restore
   // from its template (templates.h).
   bool snap_start = false;
+  // Outbound network (LaunchSpec::egress): true unless the function is attached to VPC subnets.
+  bool egress = true;
   std::string role;
   std::string revision_id;  // changes with every update of code or configuration
   std::string log_group;    // "/aws/lambda/my-fn"

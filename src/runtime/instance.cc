@@ -276,6 +276,7 @@ Status Instance::launch(uint16_t api_port) {
     ls.max_open_files = kMaxOpenFiles;
     ls.code_dir = spec.code_dir;
     ls.layer_dirs = spec.layer_dirs;
+    ls.egress = spec.egress;
     ls.memory_mb = spec.memory_mb;
     ls.ephemeral_storage_mb = spec.ephemeral_storage_mb;
     // Python forks from a zygote (runtimes/README.md "Zygotes") unless the function's own

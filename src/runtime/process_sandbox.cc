@@ -38,7 +38,9 @@
 
 #include "base/check.h"
 #include "base/log.h"
+#include "base/strings.h"
 #include "runtime/cgroups.h"
+#include "runtime/egress.h"
 #include "runtime/limits.h"
 #include "runtime/sandbox_child.h"
 #include "runtime/seccomp_filter.h"
@@ -143,11 +145,6 @@ int above_stdio(int fd) {
   int moved = fcntl(fd, F_DUPFD_CLOEXEC, 4);
   close(fd);
   return moved;
-}
-
-std::string lower_first(std::string s) {
-  if (!s.empty() && s[0] >= 'A' && s[0] <= 'Z') s[0] = static_cast<char>(s[0] - 'A' + 'a');
-  return s;
 }
 
 Error launch_error(const std::string& path, int step, int err) {
@@ -356,6 +353,8 @@ class Process final : public SandboxProcess {
   // Isolated: a descriptor of the process's network namespace (owned), where restored
   // instances of it get their listeners. -1 otherwise.
   void set_netns(int fd) { netns_fd_ = fd; }
+  // Its outbound network's addresses, freed with the process.
+  void set_egress(std::unique_ptr<Egress::Lease> lease) { egress_ = std::move(lease); }
   int netns() const { return netns_fd_; }
   // Restored from a template (Sandbox::restore): the process is the template's child, not the
   // node's; the template writes how it ended on this pipe (owned, O_NONBLOCK), which is then
@@ -583,14 +582,15 @@ class Process final : public SandboxProcess {
   const std::string slot_;
   const std::string opt_slot_;
   std::mutex mu_;
-  int output_fd_;               // GUARDED_BY(mu_)
-  int status_fd_;               // GUARDED_BY(mu_): /proc/<pid>/status, for VmHWM
-  int64_t last_peak_kb_ = 0;    // GUARDED_BY(mu_)
-  bool reaped_ = false;         // GUARDED_BY(mu_)
-  ExitStatus status_;           // GUARDED_BY(mu_)
-  std::vector<int> listeners_;  // GUARDED_BY(mu_)
-  int netns_fd_ = -1;           // set once, before the process is shared
-  int status_pipe_ = -1;        // set once, before the process is shared
+  int output_fd_;                          // GUARDED_BY(mu_)
+  int status_fd_;                          // GUARDED_BY(mu_): /proc/<pid>/status, for VmHWM
+  int64_t last_peak_kb_ = 0;               // GUARDED_BY(mu_)
+  bool reaped_ = false;                    // GUARDED_BY(mu_)
+  ExitStatus status_;                      // GUARDED_BY(mu_)
+  std::vector<int> listeners_;             // GUARDED_BY(mu_)
+  int netns_fd_ = -1;                      // set once, before the process is shared
+  std::unique_ptr<Egress::Lease> egress_;  // set once, before the process is shared
+  int status_pipe_ = -1;                   // set once, before the process is shared
 };
 
 class ProcessSandbox final : public Sandbox {
@@ -613,6 +613,16 @@ class ProcessSandbox final : public Sandbox {
       isolated_ = isolation_off_.empty();
     } else {
       isolation_off_ = "turned off";
+    }
+    if (isolated_ && options_.egress) {
+      auto started = Egress::start(options_.egress_lock_dir);
+      if (started.ok()) {
+        egress_ = std::move(started).value();
+      } else {
+        egress_off_ = started.error().message;
+      }
+    } else {
+      egress_off_ = isolated_ ? "turned off" : "no network namespaces";
     }
     if (cgroups_) {
       if (geteuid() != 0 || options_.work_dir.empty()) {
@@ -661,9 +671,13 @@ class ProcessSandbox final : public Sandbox {
           "on: PID, mount, IPC, UTS and network namespaces; read-only root with the code at "
           "/var/task, the layers at /opt and a private /tmp; uid " +
           std::to_string(options_.uid) + ", no capabilities");
-      out.push_back(
-          "off: outbound network (functions reach only their Runtime API and nubo on "
-          "loopback; --isolation off runs them on the host's network)");
+      if (egress_) {
+        out.push_back("on: " + egress_->describe() +
+                      "; a function with VpcConfig subnets reaches only its Runtime API and nubo");
+      } else {
+        out.push_back("off: outbound network (" + egress_off_ +
+                      "): functions reach only their Runtime API and nubo on loopback");
+      }
     } else {
       out.push_back(
           "off: PID, mount, IPC, UTS and network namespaces, private /tmp, read-only root, "
@@ -1305,6 +1319,7 @@ class ProcessSandbox final : public Sandbox {
     // What has to be undone if the launch fails, in one place.
     int out_r = -1, out_w = -1, control = -1, assign_w = -1, kept_netns = -1;
     std::vector<int> listeners;
+    std::unique_ptr<Egress::Lease> lease;
     std::string slot, opt_slot;
     auto undo = [&] {
       for (int fd : {out_r, out_w, control, assign_w, kept_netns}) {
@@ -1430,6 +1445,14 @@ class ProcessSandbox final : public Sandbox {
             entered = fd.error();
           } else {
             listeners.push_back(fd.value());
+          }
+        }
+        if (entered.ok() && spec.egress && egress_) {
+          auto connected = egress_->connect(home_netns());
+          if (connected.ok()) {
+            lease = std::move(connected).value();
+          } else {
+            entered = connected.error();
           }
         }
         // Its network, for a zygote's child to join or a template's restored instances to use.
@@ -1588,6 +1611,7 @@ class ProcessSandbox final : public Sandbox {
         pid, pidfd, out_r, status_fd, std::move(cgroup),
         !zygote && options_.method == ProcessSandboxOptions::Method::kFork, std::move(listeners),
         std::move(slot), std::move(opt_slot), isolate);
+    process->set_egress(std::move(lease));
     if (spec.keep_network) {
       process->set_netns(kept_netns);
     } else if (kept_netns >= 0) {
@@ -1612,10 +1636,12 @@ class ProcessSandbox final : public Sandbox {
   std::string root_dir_;             // where each child mounts its root's tmpfs
   std::deque<std::string> strings_;  // what plan_'s pointers point into
   std::vector<nubo_root_op> plan_;
-  std::string empty_dir_;  // an empty folder: /opt without layers
-  size_t task_op_ = 0;     // the op that binds the code (its source set per launch)
-  size_t opt_op_ = 0;      // the op that binds /opt (set per launch: an overlay of several layers)
-  size_t tmp_op_ = 0;      // the op that mounts /tmp (its size set per launch)
+  std::string empty_dir_;           // an empty folder: /opt without layers
+  std::shared_ptr<Egress> egress_;  // null: egress_off_ says why
+  std::string egress_off_;
+  size_t task_op_ = 0;  // the op that binds the code (its source set per launch)
+  size_t opt_op_ = 0;   // the op that binds /opt (set per launch: an overlay of several layers)
+  size_t tmp_op_ = 0;   // the op that mounts /tmp (its size set per launch)
   // Zygotes, by SparePool::command_key (last: they go first, before what their children use).
   mutable std::mutex zygote_mu_;
   std::map<std::string, std::unique_ptr<Zygote>> zygotes_;  // GUARDED_BY(zygote_mu_)

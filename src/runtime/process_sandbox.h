@@ -23,10 +23,10 @@
 //   /dev           null, zero, full, random, urandom and the fd links, nothing else
 //   /proc          its own PID namespace: it is pid 1 and sees only its own processes
 // and nothing else: not the data directory, not another function's code, not another
-// instance's /tmp. Its network namespace has only loopback, where the node accepts on the ports
+// instance's /tmp. Its network namespace has loopback, where the node accepts on the ports
 // of LaunchSpec::listen_ports (made on the launching thread, which enters a new network namespace
-// for the clone and leaves it after; SandboxProcess::take_listeners). No outbound network: the
-// node has no route to give it yet (`--isolation off` runs functions on the host's network).
+// for the clone and leaves it after; SandboxProcess::take_listeners), and, with LaunchSpec::egress,
+// an eth0 routed and NATed out through the node (egress.h); without, nothing else.
 // A spare (no code_dir yet) gets its /var/task and /opt from per-instance folders of work_dir
 // that the node mounts shared; attach_code() mounts the code and layers there later and the
 // mounts propagate into the instance's namespace.
@@ -82,6 +82,10 @@ struct ProcessSandboxOptions {
   std::string zygote_lib;
   uid_t uid = 993;
   gid_t gid = 990;
+  // With isolate: outbound network for launches with LaunchSpec::egress (egress.h). Needs root
+  // and nf_tables; without them instances have loopback only and protections() says why.
+  bool egress = true;
+  std::string egress_lock_dir = "/run/nubo";  // where nodes hold their address blocks
 };
 
 std::unique_ptr<Sandbox> make_process_sandbox(ProcessSandboxOptions options = {});

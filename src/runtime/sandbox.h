@@ -51,6 +51,10 @@ struct LaunchSpec {
   // Isolating sandboxes: ports on 127.0.0.1 of the instance's own network namespace where the
   // node accepts (SandboxProcess::take_listeners): its Runtime API, nubo's API.
   std::vector<uint16_t> listen_ports;
+  // Isolating sandboxes: outbound network for the instance (its namespace connected to the
+  // node's and NATed out, egress.h), where the sandbox has it. False: loopback only (a function
+  // attached to VPC subnets, which nubo does not have).
+  bool egress = false;
   // The process may be forked from a zygote of its command line (a python interpreter with its
   // runtime client loaded: runtimes/README.md "Zygotes") instead of exec'd, where the sandbox has
   // zygotes. REQUIRES: the runtime client waits for its function on fd 3 as a spare does, and

@@ -114,6 +114,7 @@ std::string SparePool::startup_key(const LaunchSpec& spec) {
     key += std::to_string(port);
     key.push_back(',');
   }
+  key += spec.egress ? "\negress" : "\nloopback";  // and its network's outbound connection
   return key;
 }
 

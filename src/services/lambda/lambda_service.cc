@@ -452,6 +452,27 @@ Result<FunctionSettings> parse_settings(const json::object& o, bool create) {
     NUBO_ASSIGN_OR_RETURN(auto target, opt_string(*dlq, "TargetArn"));
     s.dead_letter_arn = target.value_or("");
   }
+  NUBO_ASSIGN_OR_RETURN(const json::object* vpc, opt_object(o, "VpcConfig"));
+  if (vpc) {
+    FunctionSettings::Vpc v;
+    NUBO_ASSIGN_OR_RETURN(auto subnets, opt_string_list(*vpc, "SubnetIds"));
+    NUBO_ASSIGN_OR_RETURN(auto groups, opt_string_list(*vpc, "SecurityGroupIds"));
+    NUBO_ASSIGN_OR_RETURN(auto ipv6, opt_bool(*vpc, "Ipv6AllowedForDualStack"));
+    v.subnet_ids = subnets.value_or(std::vector<std::string>{});
+    v.security_group_ids = groups.value_or(std::vector<std::string>{});
+    v.ipv6_dual_stack = ipv6.value_or(false);
+    if (v.subnet_ids.size() > kMaxVpcSubnets) {
+      return validation_error("[" + std::to_string(v.subnet_ids.size()) + " subnets]",
+                              "vpcConfig.subnetIds",
+                              "Member must have length less than or equal to 16");
+    }
+    if (v.security_group_ids.size() > kMaxVpcSecurityGroups) {
+      return validation_error("[" + std::to_string(v.security_group_ids.size()) + " groups]",
+                              "vpcConfig.securityGroupIds",
+                              "Member must have length less than or equal to 5");
+    }
+    s.vpc = std::move(v);
+  }
   NUBO_ASSIGN_OR_RETURN(auto layers, opt_string_list(o, "Layers"));
   if (layers) {
     if (layers->size() > static_cast<size_t>(kMaxLayers)) {
@@ -542,6 +563,7 @@ runtime::FunctionSpec make_spec(const VersionConfig& c, const ArnContext& arn,
   s.log_group = c.effective_log_group();
   s.architecture = c.architecture;
   s.snap_start = c.snap_start_on();
+  s.egress = !c.in_vpc();
   return s;
 }
 

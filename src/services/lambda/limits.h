@@ -58,6 +58,9 @@ inline constexpr size_t kQualifierMax = 128;
 inline constexpr size_t kAliasNameMax = 128;
 inline constexpr size_t kMaxTags = 50;
 inline constexpr int kMaxLayers = 5;
+// VpcConfig (API reference): at most 16 subnets and 5 security groups.
+inline constexpr size_t kMaxVpcSubnets = 16;
+inline constexpr size_t kMaxVpcSecurityGroups = 5;
 // Layers (API reference: PublishLayerVersion, ListLayers). The request path's API version.
 inline constexpr std::string_view kLayersPrefix = "/2018-10-31/layers";
 inline constexpr size_t kLayerNameMax = 140;

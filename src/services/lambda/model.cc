@@ -343,6 +343,12 @@ std::string to_store_json(const VersionConfig& c) {
   o["ApplicationLogLevel"] = c.application_log_level;
   o["SystemLogLevel"] = c.system_log_level;
   o["SnapStartApplyOn"] = c.snap_start_apply_on;
+  json::array subnets, groups;
+  for (const auto& id : c.vpc_subnet_ids) subnets.push_back(json::value(id));
+  for (const auto& id : c.vpc_security_group_ids) groups.push_back(json::value(id));
+  o["VpcSubnetIds"] = std::move(subnets);
+  o["VpcSecurityGroupIds"] = std::move(groups);
+  o["VpcIpv6DualStack"] = c.vpc_ipv6_dual_stack;
   o["CodeSha256"] = c.code_sha256;
   o["CodeHex"] = c.code_hex;
   o["CodeSize"] = c.code_size;
@@ -401,6 +407,17 @@ Result<VersionConfig> version_from_store_json(std::string_view text) {
   c.application_log_level = str(o, "ApplicationLogLevel");
   c.system_log_level = str(o, "SystemLogLevel");
   c.snap_start_apply_on = str(o, "SnapStartApplyOn");
+  for (auto [key, out] : {std::pair{"VpcSubnetIds", &c.vpc_subnet_ids},
+                          std::pair{"VpcSecurityGroupIds", &c.vpc_security_group_ids}}) {
+    if (const json::array* ids = get_array(o, key)) {
+      for (const auto& id : *ids) {
+        if (id.is_string()) out->emplace_back(id.get_string());
+      }
+    }
+  }
+  if (auto it = o.find("VpcIpv6DualStack"); it != o.end() && it->value().is_bool()) {
+    c.vpc_ipv6_dual_stack = it->value().get_bool();
+  }
   c.code_sha256 = str(o, "CodeSha256");
   c.code_hex = str(o, "CodeHex");
   c.code_size = get_int(o, "CodeSize").value_or(0);
@@ -521,6 +538,16 @@ json::object to_wire_json(const VersionConfig& c, const ArnContext& ctx, const R
   o["PackageType"] = c.package_type;
   o["Architectures"] = json::array{json::value(c.architecture)};
   o["EphemeralStorage"] = json::object{{"Size", c.ephemeral_storage}};
+  if (c.in_vpc() || !c.vpc_security_group_ids.empty()) {
+    json::array subnets, groups;
+    for (const auto& id : c.vpc_subnet_ids) subnets.push_back(json::value(id));
+    for (const auto& id : c.vpc_security_group_ids) groups.push_back(json::value(id));
+    // No VpcId: nubo has no VPCs to name.
+    o["VpcConfig"] = json::object{{"SubnetIds", std::move(subnets)},
+                                  {"SecurityGroupIds", std::move(groups)},
+                                  {"VpcId", ""},
+                                  {"Ipv6AllowedForDualStack", c.vpc_ipv6_dual_stack}};
+  }
   o["SnapStart"] = json::object{{"ApplyOn", c.snap_start_apply_on},
                                 {"OptimizationStatus", c.snap_start_on() ? "On" : "Off"}};
   if (ro.view != ConfigView::kList) {

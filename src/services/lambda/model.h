@@ -53,6 +53,12 @@ struct VersionConfig {
   std::string dead_letter_arn;
   std::string kms_key_arn;
   std::vector<LayerRef> layers;
+  // VpcConfig. nubo has no VPCs: a function attached to subnets gets no outbound network, as a
+  // Lambda function in private subnets without a NAT gateway.
+  std::vector<std::string> vpc_subnet_ids;
+  std::vector<std::string> vpc_security_group_ids;
+  bool vpc_ipv6_dual_stack = false;
+  bool in_vpc() const { return !vpc_subnet_ids.empty(); }
   std::string log_format = "Text";
   std::string log_group;  // default "/aws/lambda/<name>"
   std::string application_log_level;

@@ -206,6 +206,11 @@ void apply_settings(VersionConfig& c, const FunctionSettings& s) {
   if (s.dead_letter_arn) c.dead_letter_arn = *s.dead_letter_arn;
   if (s.kms_key_arn) c.kms_key_arn = *s.kms_key_arn;
   if (s.snap_start_apply_on) c.snap_start_apply_on = *s.snap_start_apply_on;
+  if (s.vpc) {
+    c.vpc_subnet_ids = s.vpc->subnet_ids;
+    c.vpc_security_group_ids = s.vpc->security_group_ids;
+    c.vpc_ipv6_dual_stack = s.vpc->ipv6_dual_stack;
+  }
   if (s.log_format) {
     bool to_json = *s.log_format == "JSON";
     if (to_json && c.log_format != "JSON") {

@@ -34,6 +34,11 @@ struct FunctionSettings {
   std::optional<int> timeout, memory_size, ephemeral_storage;
   std::optional<EnvVars> environment;
   std::optional<std::vector<std::string>> layers;
+  struct Vpc {
+    std::vector<std::string> subnet_ids, security_group_ids;
+    bool ipv6_dual_stack = false;
+  };
+  std::optional<Vpc> vpc;
   std::optional<std::string> log_format, log_group, application_log_level, system_log_level;
 };
 
