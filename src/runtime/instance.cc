@@ -91,7 +91,7 @@ struct Instance::Impl {
 
   InstanceDeps deps;
   // Set on the launcher thread before start() completes; immutable afterwards.
-  std::unique_ptr<SandboxProcess> process;
+  std::shared_ptr<SandboxProcess> process;  // shared with deferred kills (retire())
   SteadyClock::time_point launched_at{};
   std::shared_ptr<RuntimeApi> api;
   // Stops the node's API listener in the instance's network (InstanceDeps::serve_api_on).
@@ -203,6 +203,9 @@ Instance::~Instance() {
   impl_->output.close(ignored);
   impl_->exit.close(ignored);
   // impl_->process, if never reaped, kills and reaps in its destructor.
+  if (impl_->process && impl_->deps.defer) {
+    impl_->deps.defer([process = std::move(impl_->process)]() mutable { process.reset(); });
+  }
 }
 
 net::Task<Result<std::shared_ptr<Instance>>> Instance::start(
@@ -520,6 +523,15 @@ void Instance::stop(int sig) {
   m.stopped = true;
   if (m.api) m.api->close();
   if (m.process) m.process->kill(sig);
+}
+
+void Instance::retire() {
+  Impl& m = *impl_;
+  if (!m.deps.defer || !m.process) return stop(SIGKILL);
+  m.stopped = true;
+  if (m.api) m.api->close();
+  // The process, not the instance: the instance's last reference must stay on its io thread.
+  m.deps.defer([process = m.process] { process->kill(SIGKILL); });
 }
 
 net::Task<Status> Instance::snapshot_taken(SteadyClock::time_point deadline) {

@@ -57,6 +57,11 @@ struct InstanceDeps {
   std::function<std::function<void()>(int fd)> serve_api_on;
   // Called once when the process has been reaped (from an io thread, or from wait_reaped()).
   std::function<void(Instance*)> on_reaped;
+  // Runs work away from the io threads: killing a retired instance (retire()) and destroying a
+  // finished instance's process (its cgroups, mounts and descriptors go: a millisecond that an io
+  // thread would otherwise spend while another instance waits for its Runtime API). Null: in
+  // place.
+  std::function<void(std::function<void()>)> defer;
   // Started ahead for provisioned concurrency: AWS_LAMBDA_INITIALIZATION_TYPE says so, and the
   // instance starts pinned (see Instance::set_pinned).
   bool provisioned = false;
@@ -114,6 +119,9 @@ class Instance final : public PoolMember, public std::enable_shared_from_this<In
   // Stops serving and sends sig to the instance's processes (SIGTERM for a graceful stop, then
   // SIGKILL). Idempotent; the exit watcher reaps.
   void stop(int sig);
+  // stop(SIGKILL) for an instance no longer wanted (an old revision's, an idle one's): the same,
+  // with the kill deferred (InstanceDeps::defer).
+  void retire();
 
   // Blocks until the process is reaped (reaping it here if the io_context does not run), or the
   // deadline passes. Not on an io thread.

@@ -96,6 +96,12 @@ struct LocalInvoker::Core : std::enable_shared_from_this<LocalInvoker::Core> {
       core->instances[inst.get()] = inst;
       return true;
     };
+    instance_deps.defer = [weak](std::function<void()> work) {
+      auto core = weak.lock();
+      // Once the invoker is stopping, in place: stop() waits for what it kills.
+      if (!core || core->stopping_flag.load(std::memory_order_acquire)) return work();
+      asio::post(*core->disposer, std::move(work));
+    };
     instance_deps.on_reaped = [weak](Instance* inst) {
       auto core = weak.lock();
       if (!core) return;
@@ -146,7 +152,7 @@ struct LocalInvoker::Core : std::enable_shared_from_this<LocalInvoker::Core> {
   }
 
   static void stop_all(std::vector<Pool::Member>& members) {
-    for (auto& m : members) std::static_pointer_cast<Instance>(m)->stop(SIGKILL);
+    for (auto& m : members) std::static_pointer_cast<Instance>(m)->retire();
     members.clear();
   }
 
@@ -305,7 +311,9 @@ struct LocalInvoker::Core : std::enable_shared_from_this<LocalInvoker::Core> {
   std::unique_ptr<SparePool> spares;
   std::unique_ptr<Templates> templates;         // SnapStart snapshots; made by start()
   std::unique_ptr<asio::thread_pool> launcher;  // one thread: the parent of every instance
-  InstanceDeps instance_deps;                   // immutable after start()
+  // InstanceDeps::defer's thread; joined by stop() once every instance is reaped.
+  std::unique_ptr<asio::thread_pool> disposer = std::make_unique<asio::thread_pool>(1);
+  InstanceDeps instance_deps;  // immutable after start()
   Pool pool;
   ConcurrencyLimiter limiter;     // the unreserved pool: the account limit minus the reservations
   std::atomic<int> in_flight{0};  // every invocation, reserved or not (shutdown waits for 0)
@@ -565,6 +573,8 @@ void LocalInvoker::shutdown(std::chrono::milliseconds grace) {
       log_warn("runtime: instance " + std::to_string(inst->pid()) + " did not exit after SIGKILL");
     }
   }
+  // Processes whose destruction was deferred before the stop: gone before the sandbox is.
+  c.disposer->join();
   c.deps.logs->flush();
 }
 

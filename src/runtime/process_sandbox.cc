@@ -1248,8 +1248,9 @@ class ProcessSandbox final : public Sandbox {
   }
 
   // The request of zygote_protocol.h for args (and ops when isolated).
+  // prefault: the child is a spare (zygote_protocol.h, NUBO_ZYGOTE_PREFAULT).
   std::string zygote_request(const ChildArgs& args, const std::vector<nubo_root_op>& ops,
-                             uint32_t fd_mask) const {
+                             uint32_t fd_mask, bool prefault) const {
     std::string strings(1, '\0');
     auto str = [&](const char* p) -> uint32_t {
       if (!p) return 0;
@@ -1261,7 +1262,8 @@ class ProcessSandbox final : public Sandbox {
     nubo_zygote_request req{};
     req.magic = NUBO_ZYGOTE_MAGIC;
     req.flags = (args.c.isolate ? NUBO_ZYGOTE_ISOLATE : 0u) |
-                (args.c.no_new_privs ? NUBO_ZYGOTE_NO_NEW_PRIVS : 0u);
+                (args.c.no_new_privs ? NUBO_ZYGOTE_NO_NEW_PRIVS : 0u) |
+                (prefault ? NUBO_ZYGOTE_PREFAULT : 0u);
     req.fd_mask = fd_mask;
     req.max_files = static_cast<uint32_t>(args.c.max_files);
     req.uid = args.c.uid;
@@ -1491,7 +1493,8 @@ class ProcessSandbox final : public Sandbox {
           }
         }
         bool gone = false;
-        auto forked = zygote_fork(*zygote, zygote_request(args, ops, mask), fds, &gone);
+        auto forked =
+            zygote_fork(*zygote, zygote_request(args, ops, mask, spec.prefault), fds, &gone);
         close(report[1]);
         if (!forked.ok()) {
           close(report[0]);

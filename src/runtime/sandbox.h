@@ -71,6 +71,9 @@ struct LaunchSpec {
   // Keep the instance's network namespace (a SnapStart template: Sandbox::restore makes its
   // restored instances' listeners there).
   bool keep_network = false;
+  // A spare, started ahead (spare_pool.h): a zygote's child makes its copy-on-write pages its
+  // own while it waits (zygote_protocol.h, NUBO_ZYGOTE_PREFAULT).
+  bool prefault = false;
 };
 
 // How an instance's main process ended.

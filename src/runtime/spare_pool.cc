@@ -200,6 +200,7 @@ void SparePool::replenish(const LaunchSpec& spec) {
   ls.code_dir.clear();           // an isolated spare gets its code in take()
   ls.layer_dirs.clear();
   ls.control_fd = fds[0];
+  ls.prefault = true;
   auto launched = sandbox_->launch(ls);
   ::close(fds[0]);
   if (!launched.ok()) {
