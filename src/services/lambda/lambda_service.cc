@@ -8,10 +8,13 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <boost/asio/post.hpp>
 #include <boost/json/basic_parser_impl.hpp>
 #include <cctype>
 #include <random>
 #include <shared_mutex>
+#include <thread>
 #include <unordered_map>
 
 #include "base/crypto.h"
@@ -598,6 +601,7 @@ struct LambdaService::Impl {
                  [this](const std::string& fn) {
                    invalidate(fn);
                    sync_provisioned(fn);
+                   refill_later(fn);
                  }),
         queue(
             AsyncQueue::Deps{d.store, d.clock, d.io, d.blocking}, d.async,
@@ -624,6 +628,32 @@ struct LambdaService::Impl {
     for (auto it = cache.begin(); it != cache.end();) {
       it = it->second->function_name == fn ? cache.erase(it) : std::next(it);
     }
+  }
+
+  // After a write to fn, its unqualified entry is resolved again on the blocking pool, so that
+  // the next Invoke by name (the first after a deployment, usually a cold start) does not wait
+  // for the Store. Only when nothing changed meanwhile (the generation); a function that is
+  // gone is simply not cached.
+  std::atomic<int> refills{0};
+  std::atomic<bool> closing{false};
+  void refill_later(const std::string& fn) {
+    if (closing.load(std::memory_order_acquire)) return;
+    uint64_t gen;
+    {
+      std::shared_lock lock(cache_mu);
+      gen = cache_gen;
+    }
+    refills.fetch_add(1, std::memory_order_acq_rel);
+    boost::asio::post(*deps.blocking, [this, fn, gen] {
+      if (!closing.load(std::memory_order_acquire)) {
+        auto r = resolve_slow(fn, std::nullopt);
+        if (r.ok()) {
+          std::unique_lock lock(cache_mu);
+          if (cache_gen == gen) cache.emplace(fn, *r);
+        }
+      }
+      refills.fetch_sub(1, std::memory_order_acq_rel);
+    });
   }
 
   static std::string cache_key(std::string_view name, const std::optional<std::string>& q) {
@@ -1760,6 +1790,11 @@ Status LambdaService::start() {
 
 void LambdaService::stop() {
   impl_->queue.stop();
+  // Cache refills in flight read the registry: they finish before it goes.
+  impl_->closing.store(true, std::memory_order_release);
+  while (impl_->refills.load(std::memory_order_acquire) > 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
 }
 
 Task<Response> LambdaService::handle(Request& req, const net::Target& target,

@@ -726,6 +726,49 @@ TEST_F(ZygoteSandboxTest, ASpareForkedFromTheZygoteGetsItsCodeWhenItIsAssigned) 
   EXPECT_NE(out.find("greeting=hello\n"), std::string::npos) << out;
 }
 
+// A spare forked ahead (LaunchSpec::prefault) owns its writable pages before its function runs;
+// another child shares them with the zygote until it writes them.
+TEST_F(ZygoteSandboxTest, ASpareOwnsItsPagesBeforeItsFunctionRuns) {
+  auto private_dirty_kb = [](pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/smaps_rollup");
+    std::string key;
+    int64_t kb = 0;
+    while (in >> key) {
+      if (key == "Private_Dirty:") {
+        in >> kb;
+        return kb;
+      }
+    }
+    return int64_t{-1};
+  };
+  std::vector<std::unique_ptr<SandboxProcess>> spares;
+  std::vector<int> writers;
+  for (bool prefault : {false, true}) {
+    LaunchSpec spare = python();
+    spare.code_dir.clear();
+    spare.cwd = "/";
+    spare.prefault = prefault;
+    int fds[2];
+    ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+    spare.control_fd = fds[0];
+    spare.env = SparePool::startup_environment(python().env);
+    spare.env.push_back("NUBO_SPARE_FD=3");
+    auto p = sandbox_->launch(spare);
+    ::close(fds[0]);
+    ASSERT_TRUE(p.ok()) << p.error().message;
+    spares.push_back(std::move(p).value());
+    writers.push_back(fds[1]);
+  }
+  // Both wait for their assignment by now (the prefault is done before the child waits).
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  int64_t shared = private_dirty_kb(spares[0]->pid());
+  int64_t owned = private_dirty_kb(spares[1]->pid());
+  EXPECT_GE(shared, 0);
+  EXPECT_GT(owned, shared + 1024) << "prefaulted " << owned << " kB, plain " << shared << " kB";
+  for (int fd : writers) ::close(fd);  // EOF without an assignment: the spares exit
+  for (auto& s : spares) wait_exit(*s);
+}
+
 TEST_F(ZygoteSandboxTest, ADeadZygoteIsReplacedAndTheLaunchStillWorks) {
   auto first = sandbox_->launch(python());
   ASSERT_TRUE(first.ok()) << first.error().message;
@@ -736,10 +779,16 @@ TEST_F(ZygoteSandboxTest, ADeadZygoteIsReplacedAndTheLaunchStillWorks) {
   for (const auto& e : std::filesystem::directory_iterator("/proc")) {
     const std::string name = e.path().filename().string();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream env(e.path() / "environ");
-    std::string all((std::istreambuf_iterator<char>(env)), std::istreambuf_iterator<char>());
-    std::ifstream stat(e.path() / "stat");
-    std::string st((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    // A process of the machine's may exit while it is read (ESRCH): not the zygote, skipped.
+    std::string all, st;
+    try {
+      std::ifstream env(e.path() / "environ");
+      all.assign(std::istreambuf_iterator<char>(env), std::istreambuf_iterator<char>());
+      std::ifstream stat(e.path() / "stat");
+      st.assign(std::istreambuf_iterator<char>(stat), std::istreambuf_iterator<char>());
+    } catch (const std::exception&) {
+      continue;
+    }
     size_t close_paren = st.rfind(')');
     if (close_paren == std::string::npos) continue;
     int ppid = std::atoi(st.c_str() + close_paren + 4);
