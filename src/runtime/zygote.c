@@ -242,9 +242,16 @@ typedef void (*fork_hook)(void);
 /* Writes (without changing) every page of the process's private writable mappings, so that the
  * ones it shares with the zygote become its own now, while it waits, rather than one fault at a
  * time later (NUBO_ZYGOTE_PREFAULT). Mappings over kPrefaultMax are left alone (a reservation,
- * not a heap); it stops once kPrefaultTotal is done. Best effort: errors are ignored. */
+ * not a heap); it stops once kPrefaultTotal is done, and as soon as its assignment arrives on
+ * fd 3 (a cold start is waiting: the rest it faults in as it goes). Best effort: errors are
+ * ignored. */
+static int assignment_waiting(void) {
+  struct pollfd p = {3, POLLIN, 0};
+  return poll(&p, 1, 0) > 0;
+}
+
 static void prefault_private_pages(void) {
-  enum { kPrefaultMax = 8 << 20, kPrefaultTotal = 32 << 20 };
+  enum { kPrefaultMax = 8 << 20, kPrefaultTotal = 32 << 20, kChunk = 256 << 10 };
   static char maps[65536];
   int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
   if (fd < 0) return;
@@ -268,7 +275,12 @@ static void prefault_private_pages(void) {
       unsigned long stop = strtoul(dash + 1, NULL, 16);
       size_t size = stop > start ? stop - start : 0;
       if (size > 0 && size <= kPrefaultMax && done + size <= kPrefaultTotal) {
-        if (madvise((void*)start, size, MADV_POPULATE_WRITE) == 0) done += size;
+        for (size_t at = 0; at < size; at += kChunk) {
+          if (assignment_waiting()) return;
+          size_t n = size - at < kChunk ? size - at : kChunk;
+          if (madvise((void*)(start + at), n, MADV_POPULATE_WRITE) != 0) break;
+          done += n;
+        }
       }
     }
     if (!end) break;
