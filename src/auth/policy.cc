@@ -1,0 +1,562 @@
+#include "auth/policy.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+
+#include "base/json.h"
+#include "base/strings.h"
+
+namespace nubo::auth {
+
+namespace {
+
+Error malformed(const std::string& message) {
+  return Error{"MalformedPolicyDocument", 400, message};
+}
+
+// A string or an array of strings (Action, Resource, condition values, principals).
+Result<std::vector<std::string>> strings_of(const json::value& v, std::string_view field) {
+  std::vector<std::string> out;
+  auto one = [&](const json::value& e) -> Status {
+    if (e.is_string()) {
+      out.emplace_back(e.get_string());
+    } else if (e.is_bool()) {
+      out.emplace_back(e.get_bool() ? "true" : "false");  // {"Bool": {"k": true}}
+    } else if (e.is_int64() || e.is_uint64() || e.is_double()) {
+      out.push_back(json::serialize(e));  // {"NumericLessThan": {"k": 10}}
+    } else {
+      return malformed("Syntax errors in policy: " + std::string(field) +
+                       " must be a string or a list of strings.");
+    }
+    return Ok{};
+  };
+  if (v.is_array()) {
+    for (const auto& e : v.get_array()) NUBO_TRY(one(e));
+  } else {
+    NUBO_TRY(one(v));
+  }
+  return out;
+}
+
+Result<PrincipalSet> principal_of(const json::value& v) {
+  PrincipalSet p;
+  if (v.is_string()) {
+    if (v.get_string() != "*")
+      return malformed("Invalid principal in policy: " + json::serialize(v));
+    p.any = true;
+    return p;
+  }
+  if (!v.is_object()) return malformed("Invalid principal in policy.");
+  for (const auto& kv : v.get_object()) {
+    NUBO_ASSIGN_OR_RETURN(auto list, strings_of(kv.value(), "Principal"));
+    std::string kind(kv.key());
+    if (kind == "AWS") {
+      for (auto& a : list) {
+        if (a == "*") p.any = true;
+        p.aws.push_back(std::move(a));
+      }
+    } else if (kind == "Service") {
+      p.service = std::move(list);
+    } else if (kind == "Federated") {
+      p.federated = std::move(list);
+    } else if (kind == "CanonicalUser") {
+      // S3's canonical ids: no principal of nubo has one.
+    } else {
+      return malformed("Invalid principal in policy: \"" + kind + "\"");
+    }
+  }
+  return p;
+}
+
+constexpr std::string_view kOperators[] = {
+    "StringEquals",
+    "StringNotEquals",
+    "StringEqualsIgnoreCase",
+    "StringNotEqualsIgnoreCase",
+    "StringLike",
+    "StringNotLike",
+    "NumericEquals",
+    "NumericNotEquals",
+    "NumericLessThan",
+    "NumericLessThanEquals",
+    "NumericGreaterThan",
+    "NumericGreaterThanEquals",
+    "DateEquals",
+    "DateNotEquals",
+    "DateLessThan",
+    "DateLessThanEquals",
+    "DateGreaterThan",
+    "DateGreaterThanEquals",
+    "Bool",
+    "BinaryEquals",
+    "IpAddress",
+    "NotIpAddress",
+    "ArnEquals",
+    "ArnNotEquals",
+    "ArnLike",
+    "ArnNotLike",
+    "Null",
+};
+
+bool negated(std::string_view op) {
+  return op == "StringNotEquals" || op == "StringNotEqualsIgnoreCase" || op == "StringNotLike" ||
+         op == "NumericNotEquals" || op == "DateNotEquals" || op == "NotIpAddress" ||
+         op == "ArnNotEquals" || op == "ArnNotLike";
+}
+
+Result<std::vector<ConditionClause>> conditions_of(const json::value& v) {
+  if (!v.is_object()) return malformed("Syntax errors in policy: Condition must be an object.");
+  std::vector<ConditionClause> out;
+  for (const auto& op_kv : v.get_object()) {
+    std::string name(op_kv.key());
+    ConditionClause base;
+    for (auto [prefix, set] :
+         {std::pair{std::string_view("ForAllValues:"), ConditionClause::Set::kForAllValues},
+          std::pair{std::string_view("ForAnyValue:"), ConditionClause::Set::kForAnyValue}}) {
+      if (starts_with(name, prefix)) {
+        base.set = set;
+        name = name.substr(prefix.size());
+      }
+    }
+    if (name.size() > 8 && ends_with(name, "IfExists") && name != "Null") {
+      base.if_exists = true;
+      name.resize(name.size() - 8);
+    }
+    if (std::find(std::begin(kOperators), std::end(kOperators), name) == std::end(kOperators)) {
+      return malformed("Syntax errors in policy: unknown condition operator " +
+                       std::string(op_kv.key()) + ".");
+    }
+    base.op = name;
+    if (!op_kv.value().is_object()) {
+      return malformed("Syntax errors in policy: the " + name + " condition must be an object.");
+    }
+    for (const auto& key_kv : op_kv.value().get_object()) {
+      ConditionClause c = base;
+      c.key = to_lower(key_kv.key());
+      NUBO_ASSIGN_OR_RETURN(c.values, strings_of(key_kv.value(), "Condition"));
+      out.push_back(std::move(c));
+    }
+  }
+  return out;
+}
+
+Result<Statement> statement_of(const json::value& v) {
+  if (!v.is_object()) return malformed("Syntax errors in policy: a Statement must be an object.");
+  const json::object& o = v.get_object();
+  Statement s;
+  if (auto it = o.find("Sid"); it != o.end() && it->value().is_string()) {
+    s.sid = std::string(it->value().get_string());
+  }
+  auto effect = o.find("Effect");
+  if (effect == o.end() || !effect->value().is_string()) {
+    return malformed("Syntax errors in policy: missing Effect.");
+  }
+  if (effect->value().get_string() == "Allow") {
+    s.allow = true;
+  } else if (effect->value().get_string() == "Deny") {
+    s.allow = false;
+  } else {
+    return malformed("Syntax errors in policy: Effect must be Allow or Deny.");
+  }
+  auto action = o.find("Action"), not_action = o.find("NotAction");
+  if ((action == o.end()) == (not_action == o.end())) {
+    return malformed(
+        "Syntax errors in policy: a statement needs exactly one of Action and "
+        "NotAction.");
+  }
+  s.not_action = not_action != o.end();
+  NUBO_ASSIGN_OR_RETURN(s.actions,
+                        strings_of(s.not_action ? not_action->value() : action->value(), "Action"));
+  auto resource = o.find("Resource"), not_resource = o.find("NotResource");
+  if (resource != o.end() && not_resource != o.end()) {
+    return malformed("Syntax errors in policy: a statement has both Resource and NotResource.");
+  }
+  if (resource != o.end() || not_resource != o.end()) {
+    s.has_resource = true;
+    s.not_resource = not_resource != o.end();
+    NUBO_ASSIGN_OR_RETURN(
+        s.resources,
+        strings_of(s.not_resource ? not_resource->value() : resource->value(), "Resource"));
+  }
+  auto principal = o.find("Principal"), not_principal = o.find("NotPrincipal");
+  if (principal != o.end() || not_principal != o.end()) {
+    s.not_principal = not_principal != o.end();
+    NUBO_ASSIGN_OR_RETURN(
+        s.principal, principal_of(s.not_principal ? not_principal->value() : principal->value()));
+  }
+  if (auto it = o.find("Condition"); it != o.end()) {
+    NUBO_ASSIGN_OR_RETURN(s.conditions, conditions_of(it->value()));
+  }
+  return s;
+}
+
+// ${...} substitution (policy variables). nullopt: a variable with no value and no default,
+// which makes the element it is in match nothing.
+std::optional<std::string> substitute(std::string_view text, const RequestContext& r,
+                                      bool variables) {
+  if (!variables || text.find("${") == std::string_view::npos) return std::string(text);
+  std::string out;
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t at = text.find("${", i);
+    if (at == std::string_view::npos) {
+      out.append(text.substr(i));
+      break;
+    }
+    size_t end = text.find('}', at);
+    if (end == std::string_view::npos) {
+      out.append(text.substr(i));
+      break;
+    }
+    out.append(text.substr(i, at - i));
+    std::string_view inner = trim(text.substr(at + 2, end - at - 2));
+    std::optional<std::string> fallback;
+    if (size_t comma = inner.find(','); comma != std::string_view::npos) {
+      std::string_view d = trim(inner.substr(comma + 1));
+      if (d.size() >= 2 && d.front() == '\'' && d.back() == '\'') {
+        fallback = std::string(d.substr(1, d.size() - 2));
+      }
+      inner = trim(inner.substr(0, comma));
+    }
+    if (inner == "*" || inner == "?" || inner == "$") {
+      // The character itself. (In a Resource or StringLike pattern it then acts as a wildcard,
+      // where IAM would match it literally: a difference of nubo's.)
+      out.append(inner);
+    } else if (const auto* values = r.find(inner); values && values->size() == 1) {
+      out.append(values->front());
+    } else if (fallback) {
+      out.append(*fallback);
+    } else {
+      return std::nullopt;
+    }
+    i = end + 1;
+  }
+  return out;
+}
+
+std::optional<long double> number_of(std::string_view s) {
+  std::string t(trim(s));
+  if (t.empty()) return std::nullopt;
+  char* end = nullptr;
+  long double v = std::strtold(t.c_str(), &end);
+  if (end == t.c_str() || *end != '\0') return std::nullopt;
+  return v;
+}
+
+// ISO 8601 (2024-01-01, 2024-01-01T10:00:00Z, with fractions or an offset) or epoch seconds, in
+// milliseconds.
+std::optional<int64_t> date_of(std::string_view s) {
+  std::string t(trim(s));
+  if (!t.empty() && std::all_of(t.begin(), t.end(), [](char c) { return std::isdigit(c); })) {
+    return static_cast<int64_t>(std::strtoll(t.c_str(), nullptr, 10)) * 1000;
+  }
+  struct tm tm = {};
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0;
+  double sec = 0;
+  int n = std::sscanf(t.c_str(), "%4d-%2d-%2dT%2d:%2d:%lf", &y, &mo, &d, &h, &mi, &sec);
+  if (n < 3) return std::nullopt;
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = n >= 4 ? h : 0;
+  tm.tm_min = n >= 5 ? mi : 0;
+  int64_t ms = static_cast<int64_t>(timegm(&tm)) * 1000 + static_cast<int64_t>(sec * 1000);
+  // An offset after the time ("+02:00"): the instant is that much earlier in UTC.
+  size_t tpos = t.find('T');
+  if (tpos != std::string::npos) {
+    size_t sign = t.find_first_of("+-", tpos);
+    if (sign != std::string::npos) {
+      int oh = 0, om = 0;
+      if (std::sscanf(t.c_str() + sign + 1, "%2d:%2d", &oh, &om) >= 1) {
+        int64_t off = (static_cast<int64_t>(oh) * 60 + om) * 60000;
+        ms += t[sign] == '+' ? -off : off;
+      }
+    }
+  }
+  return ms;
+}
+
+// Whether ip is in cidr (IPv4 or IPv6; a bare address is a /32 or /128).
+bool ip_in(std::string_view ip_text, std::string_view cidr_text) {
+  std::string cidr(trim(cidr_text));
+  std::string ip(trim(ip_text));
+  int bits = -1;
+  if (size_t slash = cidr.find('/'); slash != std::string::npos) {
+    bits = std::atoi(cidr.c_str() + slash + 1);
+    cidr.resize(slash);
+  }
+  unsigned char a[16], b[16];
+  size_t len = 0;
+  if (inet_pton(AF_INET, cidr.c_str(), a) == 1 && inet_pton(AF_INET, ip.c_str(), b) == 1) {
+    len = 4;
+  } else if (inet_pton(AF_INET6, cidr.c_str(), a) == 1 && inet_pton(AF_INET6, ip.c_str(), b) == 1) {
+    len = 16;
+  } else {
+    return false;
+  }
+  if (bits < 0 || bits > static_cast<int>(len * 8)) bits = static_cast<int>(len * 8);
+  for (int i = 0; i < bits; ++i) {
+    int byte = i / 8, bit = 7 - i % 8;
+    if (((a[byte] >> bit) & 1) != ((b[byte] >> bit) & 1)) return false;
+  }
+  return true;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// The operator, not negated, applied to one request value and one policy value.
+bool matches_one(std::string_view op, std::string_view have, std::string_view want) {
+  if (op == "StringEquals" || op == "StringNotEquals") return have == want;
+  if (op == "StringEqualsIgnoreCase" || op == "StringNotEqualsIgnoreCase") {
+    return iequals(have, want);
+  }
+  if (op == "StringLike" || op == "StringNotLike") return glob_match(want, have);
+  if (starts_with(op, "Numeric")) {
+    auto h = number_of(have), w = number_of(want);
+    if (!h || !w) return false;
+    if (op == "NumericEquals" || op == "NumericNotEquals") return *h == *w;
+    if (op == "NumericLessThan") return *h < *w;
+    if (op == "NumericLessThanEquals") return *h <= *w;
+    if (op == "NumericGreaterThan") return *h > *w;
+    if (op == "NumericGreaterThanEquals") return *h >= *w;
+  }
+  if (starts_with(op, "Date")) {
+    auto h = date_of(have), w = date_of(want);
+    if (!h || !w) return false;
+    if (op == "DateEquals" || op == "DateNotEquals") return *h == *w;
+    if (op == "DateLessThan") return *h < *w;
+    if (op == "DateLessThanEquals") return *h <= *w;
+    if (op == "DateGreaterThan") return *h > *w;
+    if (op == "DateGreaterThanEquals") return *h >= *w;
+  }
+  if (op == "Bool") return iequals(have, want);
+  if (op == "BinaryEquals") return have == want;
+  if (op == "IpAddress" || op == "NotIpAddress") return ip_in(have, want);
+  if (starts_with(op, "Arn")) return arn_match(want, have);
+  return false;
+}
+
+bool condition_holds(const ConditionClause& c, const RequestContext& r, bool variables) {
+  const std::vector<std::string>* have = r.find(c.key);
+  bool present = have && !have->empty();
+  if (c.op == "Null") {
+    // Null: "true" asks for the key to be absent, "false" for it to be there.
+    for (const auto& v : c.values) {
+      if (iequals(v, "true") ? !present : present) return true;
+    }
+    return false;
+  }
+  if (!present) {
+    if (c.if_exists) return true;
+    if (c.set == ConditionClause::Set::kForAllValues) return true;  // every one of none
+    if (c.set == ConditionClause::Set::kForAnyValue) return false;
+    return negated(c.op);
+  }
+  bool neg = negated(c.op);
+  // m(v): the request value v matches one of the policy values (for a negated operator: none).
+  auto m = [&](const std::string& v) {
+    bool any = false;
+    for (const auto& raw : c.values) {
+      auto want = substitute(raw, r, variables);
+      if (want && matches_one(c.op, v, *want)) {
+        any = true;
+        break;
+      }
+    }
+    return neg ? !any : any;
+  };
+  switch (c.set) {
+    case ConditionClause::Set::kForAllValues:
+      return std::all_of(have->begin(), have->end(), m);
+    case ConditionClause::Set::kForAnyValue:
+      return std::any_of(have->begin(), have->end(), m);
+    case ConditionClause::Set::kSingle:
+      return neg ? std::all_of(have->begin(), have->end(), m)
+                 : std::any_of(have->begin(), have->end(), m);
+  }
+  return false;
+}
+
+// arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION -> arn:aws:iam::ACCOUNT:role/ROLE
+std::string role_of_session(std::string_view arn) {
+  std::vector<std::string> parts = split(arn, ':');
+  if (parts.size() != 6 || parts[2] != "sts" || !starts_with(parts[5], "assumed-role/")) return {};
+  std::string rest = parts[5].substr(13);
+  size_t slash = rest.find('/');
+  if (slash == std::string::npos) return {};
+  return "arn:" + parts[1] + ":iam::" + parts[4] + ":role/" + rest.substr(0, slash);
+}
+
+bool principal_matches(const PrincipalSet& p, const RequestContext& r) {
+  if (p.any) return true;
+  if (!r.service.empty() &&
+      std::find(p.service.begin(), p.service.end(), r.service) != p.service.end()) {
+    return true;
+  }
+  std::string role = role_of_session(r.principal_arn);
+  for (const auto& a : p.aws) {
+    if (!r.principal_arn.empty() && (a == r.principal_arn || (!role.empty() && a == role))) {
+      return true;
+    }
+    // An account (its id or its root ARN) stands for every principal of that account.
+    if (!r.account_id.empty() &&
+        (a == r.account_id || a == "arn:aws:iam::" + r.account_id + ":root")) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool statement_applies(const Statement& s, const RequestContext& r, bool check_principal,
+                       bool variables) {
+  if (check_principal) {
+    if (!s.principal) return false;
+    if (principal_matches(*s.principal, r) == s.not_principal) return false;
+  }
+  bool action = std::any_of(s.actions.begin(), s.actions.end(), [&](const std::string& a) {
+    return glob_match(a, r.action, /*ignore_case=*/true);
+  });
+  if (action == s.not_action) return false;
+  if (s.has_resource) {
+    bool resource = std::any_of(s.resources.begin(), s.resources.end(), [&](const std::string& p) {
+      auto pattern = substitute(p, r, variables);
+      return pattern && (*pattern == "*" || arn_match(*pattern, r.resource));
+    });
+    if (resource == s.not_resource) return false;
+  }
+  return std::all_of(s.conditions.begin(), s.conditions.end(),
+                     [&](const ConditionClause& c) { return condition_holds(c, r, variables); });
+}
+
+}  // namespace
+
+Result<Policy> parse_policy(std::string_view document) {
+  auto parsed = parse_json(document, "MalformedPolicyDocument");
+  if (!parsed.ok()) return malformed("Syntax errors in policy.");
+  if (!parsed->is_object()) return malformed("Syntax errors in policy.");
+  const json::object& o = parsed->get_object();
+  Policy p;
+  if (auto it = o.find("Version"); it != o.end()) {
+    if (!it->value().is_string() ||
+        (it->value().get_string() != "2012-10-17" && it->value().get_string() != "2008-10-17")) {
+      return malformed("The policy failed legacy parsing");
+    }
+    p.version = std::string(it->value().get_string());
+  }
+  if (auto it = o.find("Id"); it != o.end() && it->value().is_string()) {
+    p.id = std::string(it->value().get_string());
+  }
+  auto st = o.find("Statement");
+  if (st == o.end()) return malformed("Syntax errors in policy: missing Statement.");
+  if (st->value().is_array()) {
+    for (const auto& s : st->value().get_array()) {
+      NUBO_ASSIGN_OR_RETURN(Statement parsed_statement, statement_of(s));
+      p.statements.push_back(std::move(parsed_statement));
+    }
+  } else {
+    NUBO_ASSIGN_OR_RETURN(Statement parsed_statement, statement_of(st->value()));
+    p.statements.push_back(std::move(parsed_statement));
+  }
+  return p;
+}
+
+void RequestContext::set(std::string_view key, std::string value) {
+  keys[to_lower(key)] = {std::move(value)};
+}
+
+const std::vector<std::string>* RequestContext::find(std::string_view key) const {
+  auto it = keys.find(to_lower(key));
+  return it == keys.end() ? nullptr : &it->second;
+}
+
+bool glob_match(std::string_view pattern, std::string_view text, bool ignore_case) {
+  auto eq = [&](char a, char b) {
+    return ignore_case ? std::tolower(static_cast<unsigned char>(a)) ==
+                             std::tolower(static_cast<unsigned char>(b))
+                       : a == b;
+  };
+  size_t p = 0, t = 0, star = std::string_view::npos, mark = 0;
+  while (t < text.size()) {
+    if (p < pattern.size() && (pattern[p] == '?' || eq(pattern[p], text[t]))) {
+      ++p;
+      ++t;
+    } else if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      mark = t;
+    } else if (star != std::string_view::npos) {
+      p = star + 1;
+      t = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+bool arn_match(std::string_view pattern, std::string_view arn) {
+  if (pattern == "*") return true;
+  auto components = [](std::string_view s) {
+    std::vector<std::string_view> out;
+    for (int i = 0; i < 5; ++i) {
+      size_t c = s.find(':');
+      if (c == std::string_view::npos) break;
+      out.push_back(s.substr(0, c));
+      s.remove_prefix(c + 1);
+    }
+    out.push_back(s);
+    return out;
+  };
+  auto pc = components(pattern), ac = components(arn);
+  if (pc.size() != 6 || ac.size() != 6) return glob_match(pattern, arn);
+  for (size_t i = 0; i < 6; ++i) {
+    if (!glob_match(pc[i], ac[i])) return false;
+  }
+  return true;
+}
+
+Decision evaluate(const Policy& policy, const RequestContext& request, bool check_principal) {
+  bool variables = policy.version == "2012-10-17";
+  Decision d = Decision::kImplicitDeny;
+  for (const Statement& s : policy.statements) {
+    if (!statement_applies(s, request, check_principal, variables)) continue;
+    if (!s.allow) return Decision::kExplicitDeny;
+    d = Decision::kAllow;
+  }
+  return d;
+}
+
+Decision decide(const PolicySet& policies, const RequestContext& request) {
+  bool identity_allow = false, session_allow = policies.session.empty(), resource_allow = false;
+  for (const Policy* p : policies.identity) {
+    Decision d = evaluate(*p, request);
+    if (d == Decision::kExplicitDeny) return d;
+    identity_allow = identity_allow || d == Decision::kAllow;
+  }
+  bool any_session_allow = false;
+  for (const Policy* p : policies.session) {
+    Decision d = evaluate(*p, request);
+    if (d == Decision::kExplicitDeny) return d;
+    any_session_allow = any_session_allow || d == Decision::kAllow;
+  }
+  session_allow = session_allow || any_session_allow;
+  for (const Policy* p : policies.resource) {
+    Decision d = evaluate(*p, request, /*check_principal=*/true);
+    if (d == Decision::kExplicitDeny) return d;
+    resource_allow = resource_allow || d == Decision::kAllow;
+  }
+  if (resource_allow || (identity_allow && session_allow)) return Decision::kAllow;
+  return Decision::kImplicitDeny;
+}
+
+}  // namespace nubo::auth
