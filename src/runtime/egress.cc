@@ -162,7 +162,7 @@ std::string table_name(int block) {
 
 std::string ruleset(int block, const std::string& subnet) {
   std::string ifs = "\"nb" + std::to_string(block) + "-*\"";
-  std::string t = "ip " + table_name(block);
+  std::string t = "inet " + table_name(block);
   // A table a dead node of this block left behind goes first ("add" then "delete": no error
   // when there is none).
   return "add table " + t + "\ndelete table " + t + "\nadd table " + t +
@@ -182,6 +182,9 @@ std::string ruleset(int block, const std::string& subnet) {
          "add rule " +
          t + " guard_forward iifname " + ifs +
          " oifname \"nb*\" reject\n"
+         "add rule " +
+         t + " guard_forward oifname " + ifs +
+         " ct state new reject\n"
          "add chain " +
          t +
          " guard_input { type filter hook input priority filter; policy accept; }\n"
@@ -193,15 +196,13 @@ std::string ruleset(int block, const std::string& subnet) {
 
 Result<std::shared_ptr<Egress>> Egress::start(const std::string& lock_dir) {
   if (geteuid() != 0) return internal_error("the node is not root");
-  mkdir(lock_dir.c_str(), 0755);
+  mkdir(lock_dir.c_str(), 0700);  // a flock needs only a read descriptor: root's alone
   int lock_fd = -1;
   int block = -1;
   for (int b = 0; b < kBlocks && block < 0; ++b) {
     std::string path = lock_dir + "/egress-" + std::to_string(b) + ".lock";
-    int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) {
-      return internal_error("cannot open " + path + ": " + lower_first(std::strerror(errno)));
-    }
+    int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) continue;
     if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
       lock_fd = fd;
       block = b;
@@ -210,8 +211,10 @@ Result<std::shared_ptr<Egress>> Egress::start(const std::string& lock_dir) {
     }
   }
   if (block < 0) {
-    return internal_error("every one of the " + std::to_string(kBlocks) +
-                          " address blocks of 10.213.0.0/16 is held by another node");
+    return internal_error("none of the " + std::to_string(kBlocks) +
+                          " address blocks of 10.213.0.0/16 is free (each is held by another "
+                          "node, or its lock file under " +
+                          lock_dir + " cannot be opened)");
   }
   int nl = open_netlink();
   if (nl < 0) {
@@ -241,7 +244,7 @@ Egress::Egress(int block, int lock_fd, int netlink_fd)
       used_(kBlockAddresses / 2, false) {}
 
 Egress::~Egress() {
-  (void)nft("delete table ip " + table_name(block_) + "\n");
+  (void)nft("delete table inet " + table_name(block_) + "\n");
   close(netlink_fd_);
   close(lock_fd_);  // frees the block
 }
@@ -251,7 +254,7 @@ std::string Egress::subnet() const {
 }
 
 std::string Egress::describe() const {
-  return "outbound network through NAT from " + subnet() + " (nftables table ip " +
+  return "outbound network through NAT from " + subnet() + " (nftables table inet " +
          table_name(block_) +
          "; not to the node itself, other instances or 169.254.0.0/16; net.ipv4.ip_forward on)";
 }

@@ -9,11 +9,15 @@
 // each instance a /31 of it: the node's end is the even address, the instance's the odd one. The
 // node's ends are named "nb<block>-<n>".
 //
-// Firewall (one nftables table per block, "ip nubo_b<block>", made at start and deleted at stop;
-// a table a dead node left is replaced): instance traffic is masqueraded out of any interface but
-// the instances'; an instance cannot reach the node itself (input from its veth dropped), another
-// instance, or link-local addresses (169.254.0.0/16: cloud metadata services). The node turns on
-// IPv4 forwarding (net.ipv4.ip_forward), as Docker does, and leaves it on.
+// Firewall (one nftables table per block, "inet nubo_b<block>": IPv4 and IPv6, made at start and
+// deleted at stop; a table a dead node left is replaced): instance traffic is masqueraded out of
+// any interface but the instances'; an instance cannot reach the node itself (input from its
+// veth rejected, over IPv6 link-local addresses too: it reaches nubo's API on its own loopback),
+// another instance, or link-local addresses (169.254.0.0/16: cloud metadata services); nothing
+// from outside may open a connection to an instance (the node forwards, so a machine that routes
+// 10.213.0.0/16 through it could otherwise). The node turns on IPv4 forwarding
+// (net.ipv4.ip_forward), as Docker does, and leaves it on. Another firewall of the node that
+// drops forwarded traffic (Docker's or ufw's FORWARD policy) still drops the instances'.
 //
 // Threads: connect() is called on a launching thread while it is inside the instance's new
 // network namespace; everything is thread-safe (one mutex for the node's netlink socket and the

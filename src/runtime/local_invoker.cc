@@ -98,8 +98,10 @@ struct LocalInvoker::Core : std::enable_shared_from_this<LocalInvoker::Core> {
     };
     instance_deps.defer = [weak](std::function<void()> work) {
       auto core = weak.lock();
-      // Once the invoker is stopping, in place: stop() waits for what it kills.
-      if (!core || core->stopping_flag.load(std::memory_order_acquire)) return work();
+      if (!core) return work();
+      // Once the invoker has joined the disposer, in place (a post then would never run).
+      std::lock_guard lock(core->disposer_mu);
+      if (core->disposer_joined) return work();
       asio::post(*core->disposer, std::move(work));
     };
     instance_deps.on_reaped = [weak](Instance* inst) {
@@ -313,7 +315,9 @@ struct LocalInvoker::Core : std::enable_shared_from_this<LocalInvoker::Core> {
   std::unique_ptr<asio::thread_pool> launcher;  // one thread: the parent of every instance
   // InstanceDeps::defer's thread; joined by stop() once every instance is reaped.
   std::unique_ptr<asio::thread_pool> disposer = std::make_unique<asio::thread_pool>(1);
-  InstanceDeps instance_deps;  // immutable after start()
+  std::mutex disposer_mu;
+  bool disposer_joined = false;  // GUARDED_BY(disposer_mu)
+  InstanceDeps instance_deps;    // immutable after start()
   Pool pool;
   ConcurrencyLimiter limiter;     // the unreserved pool: the account limit minus the reservations
   std::atomic<int> in_flight{0};  // every invocation, reserved or not (shutdown waits for 0)
@@ -574,6 +578,10 @@ void LocalInvoker::shutdown(std::chrono::milliseconds grace) {
     }
   }
   // Processes whose destruction was deferred before the stop: gone before the sandbox is.
+  {
+    std::lock_guard lock(c.disposer_mu);
+    c.disposer_joined = true;
+  }
   c.disposer->join();
   c.deps.logs->flush();
 }

@@ -637,13 +637,17 @@ struct LambdaService::Impl {
   std::atomic<int> refills{0};
   std::atomic<bool> closing{false};
   void refill_later(const std::string& fn) {
-    if (closing.load(std::memory_order_acquire)) return;
+    // Counted before closing is read: stop() sets closing, then waits for the count.
+    refills.fetch_add(1, std::memory_order_acq_rel);
+    if (closing.load(std::memory_order_acquire)) {
+      refills.fetch_sub(1, std::memory_order_acq_rel);
+      return;
+    }
     uint64_t gen;
     {
       std::shared_lock lock(cache_mu);
       gen = cache_gen;
     }
-    refills.fetch_add(1, std::memory_order_acq_rel);
     boost::asio::post(*deps.blocking, [this, fn, gen] {
       if (!closing.load(std::memory_order_acquire)) {
         auto r = resolve_slow(fn, std::nullopt);

@@ -26,7 +26,7 @@ bool table_exists(const std::string& name) {
   struct nft_ctx* ctx = nft_ctx_new(NFT_CTX_DEFAULT);
   nft_ctx_buffer_output(ctx);
   nft_ctx_buffer_error(ctx);
-  int rc = nft_run_cmd_from_buffer(ctx, ("list table ip " + name).c_str());
+  int rc = nft_run_cmd_from_buffer(ctx, ("list table inet " + name).c_str());
   nft_ctx_free(ctx);
   return rc == 0;
 }
