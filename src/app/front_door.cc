@@ -83,6 +83,9 @@ net::Task<net::Response> FrontDoor::handle(net::Request& req, const net::Peer& p
   if (route.service == "lambda" && services_.lambda != nullptr) {
     co_return co_await services_.lambda->handle(req, target, caller);
   }
+  if (route.service == "sts" && services_.sts != nullptr) {
+    co_return services_.sts->handle(req, caller);
+  }
   // A service nubo does not serve (yet): answer in its protocol so the client's error is clear.
   Error e{"NotImplemented", 501,
           "nubo does not implement the '" +

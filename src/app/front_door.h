@@ -12,11 +12,13 @@
 #include "base/config.h"
 #include "net/http.h"
 #include "services/lambda/lambda_service.h"
+#include "services/sts/sts_service.h"
 
 namespace nubo::app {
 
 struct Services {
   lambda::LambdaService* lambda = nullptr;
+  const sts::StsService* sts = nullptr;
 };
 
 class FrontDoor {

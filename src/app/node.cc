@@ -18,6 +18,7 @@
 #include "runtime/local_invoker.h"
 #include "runtime/process_sandbox.h"
 #include "services/lambda/lambda_service.h"
+#include "services/sts/sts_service.h"
 #include "storage/files.h"
 #include "storage/store.h"
 
@@ -35,6 +36,7 @@ struct Node::Impl {
   std::unique_ptr<runtime::Sandbox> sandbox;  // outlives the invoker, which launches into it
   std::unique_ptr<runtime::Invoker> invoker;
   std::unique_ptr<lambda::LambdaService> lambda;
+  sts::StsService sts;
   std::unique_ptr<FrontDoor> front_door;
   std::unique_ptr<net::HttpServer> server;
   std::once_flag stop_once;
@@ -142,6 +144,7 @@ Result<std::unique_ptr<Node>> Node::create(NodeConfig config) {
 
   Services services;
   services.lambda = m.lambda.get();
+  services.sts = &m.sts;
   m.front_door = std::make_unique<FrontDoor>(m.config, *m.credentials, m.clock, services);
   return node;
 }
