@@ -86,6 +86,10 @@ net::Task<net::Response> FrontDoor::handle(net::Request& req, const net::Peer& p
   if (route.service == "sts" && services_.sts != nullptr) {
     co_return services_.sts->handle(req, caller);
   }
+  if (route.service == "iam" && services_.iam != nullptr) {
+    auto handling = services_.iam->handle(req, caller);
+    co_return co_await std::move(handling);
+  }
   // A service nubo does not serve (yet): answer in its protocol so the client's error is clear.
   Error e{"NotImplemented", 501,
           "nubo does not implement the '" +

@@ -11,6 +11,7 @@
 #include "base/clock.h"
 #include "base/config.h"
 #include "net/http.h"
+#include "services/iam/iam_service.h"
 #include "services/lambda/lambda_service.h"
 #include "services/sts/sts_service.h"
 
@@ -19,6 +20,7 @@ namespace nubo::app {
 struct Services {
   lambda::LambdaService* lambda = nullptr;
   const sts::StsService* sts = nullptr;
+  iam::IamService* iam = nullptr;
 };
 
 class FrontDoor {

@@ -17,6 +17,7 @@
 #include "net/server.h"
 #include "runtime/local_invoker.h"
 #include "runtime/process_sandbox.h"
+#include "services/iam/iam_service.h"
 #include "services/lambda/lambda_service.h"
 #include "services/sts/sts_service.h"
 #include "storage/files.h"
@@ -37,6 +38,7 @@ struct Node::Impl {
   std::unique_ptr<runtime::Invoker> invoker;
   std::unique_ptr<lambda::LambdaService> lambda;
   sts::StsService sts;
+  std::unique_ptr<iam::IamService> iam;
   std::unique_ptr<FrontDoor> front_door;
   std::unique_ptr<net::HttpServer> server;
   std::once_flag stop_once;
@@ -145,12 +147,20 @@ Result<std::unique_ptr<Node>> Node::create(NodeConfig config) {
   Services services;
   services.lambda = m.lambda.get();
   services.sts = &m.sts;
+  iam::IamDeps ideps;
+  ideps.store = m.store.get();
+  ideps.clock = &m.clock;
+  ideps.blocking = m.blocking.get();
+  ideps.account_id = m.config.account_id;
+  m.iam = std::make_unique<iam::IamService>(std::move(ideps));
+  services.iam = m.iam.get();
   m.front_door = std::make_unique<FrontDoor>(m.config, *m.credentials, m.clock, services);
   return node;
 }
 
 Result<uint16_t> Node::start() {
   Impl& m = *impl_;
+  NUBO_TRY(m.iam->start());  // its schema, before the first request can reach it
   net::ServerLimits limits;
   FrontDoor* fd = m.front_door.get();
   limits.too_large = [fd](const net::Request& req) { return fd->too_large(req); };

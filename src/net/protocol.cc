@@ -117,6 +117,24 @@ Route classify(const Request& req, const Target& target) {
   return r;
 }
 
+std::map<std::string, std::string> form_params(const Request& req) {
+  std::map<std::string, std::string> out;
+  auto add = [&](std::string_view text) {
+    for (const std::string& pair : split(text, '&')) {
+      if (pair.empty()) continue;
+      size_t eq = pair.find('=');
+      std::string key = url_decode(pair.substr(0, eq), /*plus_as_space=*/true);
+      std::string value =
+          eq == std::string::npos ? "" : url_decode(pair.substr(eq + 1), /*plus_as_space=*/true);
+      out.emplace(std::move(key), std::move(value));
+    }
+  };
+  add(req.body());
+  std::string_view target = req.target();
+  if (size_t q = target.find('?'); q != std::string_view::npos) add(target.substr(q + 1));
+  return out;
+}
+
 std::string xml_escape(std::string_view s) {
   std::string out;
   out.reserve(s.size());

@@ -2,6 +2,7 @@
 // leave in that protocol's shape (DESIGN.md "Front door").
 #pragma once
 
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -36,6 +37,10 @@ std::string credential_scope_service(const Request& req, const Target& target);
 // sends (x-amzn-RequestId, or x-amz-request-id for S3).
 Response error_response(const Request& req, Protocol protocol, const Error& error,
                         std::string_view request_id);
+
+// The parameters of a Query-protocol request: the form-encoded body's, then the query string's
+// (a key in both keeps the body's value).
+std::map<std::string, std::string> form_params(const Request& req);
 
 // Escapes text for XML character data and attribute values.
 std::string xml_escape(std::string_view s);

@@ -10,25 +10,6 @@ namespace nubo::sts {
 
 namespace {
 
-// application/x-www-form-urlencoded pairs (the body), with the query string's after them.
-std::map<std::string, std::string> form_of(const net::Request& req) {
-  std::map<std::string, std::string> out;
-  auto add = [&](std::string_view text) {
-    for (const std::string& pair : split(text, '&')) {
-      if (pair.empty()) continue;
-      size_t eq = pair.find('=');
-      std::string key = url_decode(pair.substr(0, eq), /*plus_as_space=*/true);
-      std::string value =
-          eq == std::string::npos ? "" : url_decode(pair.substr(eq + 1), /*plus_as_space=*/true);
-      out.emplace(std::move(key), std::move(value));
-    }
-  };
-  add(req.body());
-  std::string_view target = req.target();
-  if (size_t q = target.find('?'); q != std::string_view::npos) add(target.substr(q + 1));
-  return out;
-}
-
 net::Response xml(const net::Request& req, const std::string& body, const std::string& rid) {
   net::Response res = net::make_response(req, net::http::status::ok, body, "text/xml");
   res.set("x-amzn-RequestId", rid);
@@ -39,7 +20,7 @@ net::Response xml(const net::Request& req, const std::string& body, const std::s
 
 net::Response StsService::handle(const net::Request& req, const Principal& caller) const {
   std::string rid = new_uuid();
-  std::map<std::string, std::string> form = form_of(req);
+  std::map<std::string, std::string> form = net::form_params(req);
   auto param = [&](const char* k) {
     auto it = form.find(k);
     return it == form.end() ? std::string() : it->second;
