@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cstdlib>
 #include <cstring>
@@ -172,6 +173,7 @@ Result<Statement> statement_of(const json::value& v) {
   s.not_action = not_action != o.end();
   NUBO_ASSIGN_OR_RETURN(s.actions,
                         strings_of(s.not_action ? not_action->value() : action->value(), "Action"));
+  for (const auto& a : s.actions) s.actions_lower.push_back(to_lower(a));
   auto resource = o.find("Resource"), not_resource = o.find("NotResource");
   if (resource != o.end() && not_resource != o.end()) {
     return malformed("Syntax errors in policy: a statement has both Resource and NotResource.");
@@ -347,7 +349,8 @@ bool matches_one(std::string_view op, std::string_view have, std::string_view wa
 }
 
 bool condition_holds(const ConditionClause& c, const RequestContext& r, bool variables) {
-  const std::vector<std::string>* have = r.find(c.key);
+  auto found = r.keys.find(c.key);  // both lower-cased already
+  const std::vector<std::string>* have = found == r.keys.end() ? nullptr : &found->second;
   bool present = have && !have->empty();
   if (c.op == "Null") {
     // Null: "true" asks for the key to be absent, "false" for it to be there.
@@ -417,20 +420,54 @@ bool principal_matches(const PrincipalSet& p, const RequestContext& r) {
   return false;
 }
 
-bool statement_applies(const Statement& s, const RequestContext& r, bool check_principal,
+// At most six colon-separated components of s, without allocating; returns how many.
+size_t arn_components(std::string_view s, std::array<std::string_view, 6>& out) {
+  size_t n = 0;
+  while (n < 5) {
+    size_t c = s.find(':');
+    if (c == std::string_view::npos) break;
+    out[n++] = s.substr(0, c);
+    s.remove_prefix(c + 1);
+  }
+  out[n++] = s;
+  return n;
+}
+
+// The request as every statement of an evaluation compares it: split and lower-cased once.
+struct Prepared {
+  const RequestContext& r;
+  std::string action_lower;
+  std::array<std::string_view, 6> resource{};
+  size_t resource_n = 0;
+};
+
+bool resource_matches(std::string_view pattern, const Prepared& q) {
+  if (pattern == "*") return true;
+  std::array<std::string_view, 6> pc;
+  if (arn_components(pattern, pc) != 6 || q.resource_n != 6) {
+    return glob_match(pattern, q.r.resource);
+  }
+  for (size_t i = 6; i-- > 0;) {  // the resource part first: where patterns differ most
+    if (!glob_match(pc[i], q.resource[i])) return false;
+  }
+  return true;
+}
+
+bool statement_applies(const Statement& s, const Prepared& q, bool check_principal,
                        bool variables) {
+  const RequestContext& r = q.r;
   if (check_principal) {
     if (!s.principal) return false;
     if (principal_matches(*s.principal, r) == s.not_principal) return false;
   }
-  bool action = std::any_of(s.actions.begin(), s.actions.end(), [&](const std::string& a) {
-    return glob_match(a, r.action, /*ignore_case=*/true);
-  });
+  bool action = std::any_of(s.actions_lower.begin(), s.actions_lower.end(),
+                            [&](const std::string& a) { return glob_match(a, q.action_lower); });
   if (action == s.not_action) return false;
   if (s.has_resource) {
     bool resource = std::any_of(s.resources.begin(), s.resources.end(), [&](const std::string& p) {
+      if (!variables || p.find("${") == std::string::npos) return resource_matches(p, q);
       auto pattern = substitute(p, r, variables);
-      return pattern && (*pattern == "*" || arn_match(*pattern, r.resource));
+      return pattern && resource_matches(*pattern, q);
     });
     if (resource == s.not_resource) return false;
   }
@@ -506,19 +543,10 @@ bool glob_match(std::string_view pattern, std::string_view text, bool ignore_cas
 
 bool arn_match(std::string_view pattern, std::string_view arn) {
   if (pattern == "*") return true;
-  auto components = [](std::string_view s) {
-    std::vector<std::string_view> out;
-    for (int i = 0; i < 5; ++i) {
-      size_t c = s.find(':');
-      if (c == std::string_view::npos) break;
-      out.push_back(s.substr(0, c));
-      s.remove_prefix(c + 1);
-    }
-    out.push_back(s);
-    return out;
-  };
-  auto pc = components(pattern), ac = components(arn);
-  if (pc.size() != 6 || ac.size() != 6) return glob_match(pattern, arn);
+  std::array<std::string_view, 6> pc, ac;
+  if (arn_components(pattern, pc) != 6 || arn_components(arn, ac) != 6) {
+    return glob_match(pattern, arn);
+  }
   for (size_t i = 0; i < 6; ++i) {
     if (!glob_match(pc[i], ac[i])) return false;
   }
@@ -527,9 +555,11 @@ bool arn_match(std::string_view pattern, std::string_view arn) {
 
 Decision evaluate(const Policy& policy, const RequestContext& request, bool check_principal) {
   bool variables = policy.version == "2012-10-17";
+  Prepared q{request, to_lower(request.action)};
+  q.resource_n = arn_components(request.resource, q.resource);
   Decision d = Decision::kImplicitDeny;
   for (const Statement& s : policy.statements) {
-    if (!statement_applies(s, request, check_principal, variables)) continue;
+    if (!statement_applies(s, q, check_principal, variables)) continue;
     if (!s.allow) return Decision::kExplicitDeny;
     d = Decision::kAllow;
   }

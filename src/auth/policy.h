@@ -50,6 +50,7 @@ struct Statement {
   std::string sid;
   bool allow = true;
   std::vector<std::string> actions;
+  std::vector<std::string> actions_lower;  // the same, lower-cased when parsed (for matching)
   bool not_action = false;
   std::vector<std::string> resources;  // empty with !has_resource: every resource
   bool not_resource = false;
