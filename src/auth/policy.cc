@@ -184,6 +184,25 @@ Result<Statement> statement_of(const json::value& v) {
     NUBO_ASSIGN_OR_RETURN(
         s.resources,
         strings_of(s.not_resource ? not_resource->value() : resource->value(), "Resource"));
+    for (const std::string& r : s.resources) {
+      Statement::SplitPattern sp;
+      sp.variables = r.find("${") != std::string::npos;
+      if (!sp.variables && r.size() < 65535) {
+        size_t at = 0;
+        while (sp.n < 5) {
+          size_t c = r.find(':', at);
+          if (c == std::string::npos) break;
+          sp.parts[sp.n++] = {static_cast<uint16_t>(at), static_cast<uint16_t>(c - at)};
+          at = c + 1;
+        }
+        sp.parts[sp.n++] = {static_cast<uint16_t>(at), static_cast<uint16_t>(r.size() - at)};
+        for (size_t i = 0; i < sp.n; ++i) {
+          std::string_view part(r.data() + sp.parts[i].first, sp.parts[i].second);
+          sp.wild[i] = part.find_first_of("*?") != std::string_view::npos;
+        }
+      }
+      s.split_resources.push_back(sp);
+    }
   }
   auto principal = o.find("Principal"), not_principal = o.find("NotPrincipal");
   if (principal != o.end() || not_principal != o.end()) {
@@ -464,11 +483,25 @@ bool statement_applies(const Statement& s, const Prepared& q, bool check_princip
                             [&](const std::string& a) { return glob_match(a, q.action_lower); });
   if (action == s.not_action) return false;
   if (s.has_resource) {
-    bool resource = std::any_of(s.resources.begin(), s.resources.end(), [&](const std::string& p) {
-      if (!variables || p.find("${") == std::string::npos) return resource_matches(p, q);
-      auto pattern = substitute(p, r, variables);
-      return pattern && resource_matches(*pattern, q);
-    });
+    bool resource = false;
+    for (size_t i = 0; i < s.resources.size() && !resource; ++i) {
+      const std::string& p = s.resources[i];
+      const Statement::SplitPattern& sp = s.split_resources[i];
+      if (sp.variables && variables) {
+        auto pattern = substitute(p, r, variables);
+        resource = pattern && resource_matches(*pattern, q);
+      } else if (p == "*") {
+        resource = true;
+      } else if (sp.n != 6 || q.resource_n != 6) {
+        resource = glob_match(p, r.resource);
+      } else {
+        resource = true;
+        for (size_t c = 6; c-- > 0 && resource;) {  // the resource part first: most selective
+          std::string_view part(p.data() + sp.parts[c].first, sp.parts[c].second);
+          resource = sp.wild[c] ? glob_match(part, q.resource[c]) : part == q.resource[c];
+        }
+      }
+    }
     if (resource == s.not_resource) return false;
   }
   return std::all_of(s.conditions.begin(), s.conditions.end(),
@@ -553,10 +586,16 @@ bool arn_match(std::string_view pattern, std::string_view arn) {
   return true;
 }
 
-Decision evaluate(const Policy& policy, const RequestContext& request, bool check_principal) {
-  bool variables = policy.version == "2012-10-17";
+namespace {
+
+Prepared prepare(const RequestContext& request) {
   Prepared q{request, to_lower(request.action)};
   q.resource_n = arn_components(request.resource, q.resource);
+  return q;
+}
+
+Decision evaluate_prepared(const Policy& policy, const Prepared& q, bool check_principal) {
+  bool variables = policy.version == "2012-10-17";
   Decision d = Decision::kImplicitDeny;
   for (const Statement& s : policy.statements) {
     if (!statement_applies(s, q, check_principal, variables)) continue;
@@ -566,22 +605,28 @@ Decision evaluate(const Policy& policy, const RequestContext& request, bool chec
   return d;
 }
 
+}  // namespace
+
+Decision evaluate(const Policy& policy, const RequestContext& request, bool check_principal) {
+  return evaluate_prepared(policy, prepare(request), check_principal);
+}
+
 Decision decide(const PolicySet& policies, const RequestContext& request) {
-  bool identity_allow = false, session_allow = policies.session.empty(), resource_allow = false;
+  const Prepared q = prepare(request);  // once for every policy
+  bool identity_allow = false, resource_allow = false;
   for (const Policy* p : policies.identity) {
-    Decision d = evaluate(*p, request);
+    Decision d = evaluate_prepared(*p, q, false);
     if (d == Decision::kExplicitDeny) return d;
     identity_allow = identity_allow || d == Decision::kAllow;
   }
-  bool any_session_allow = false;
+  bool session_allow = policies.session.empty();
   for (const Policy* p : policies.session) {
-    Decision d = evaluate(*p, request);
+    Decision d = evaluate_prepared(*p, q, false);
     if (d == Decision::kExplicitDeny) return d;
-    any_session_allow = any_session_allow || d == Decision::kAllow;
+    session_allow = session_allow || d == Decision::kAllow;
   }
-  session_allow = session_allow || any_session_allow;
   for (const Policy* p : policies.resource) {
-    Decision d = evaluate(*p, request, /*check_principal=*/true);
+    Decision d = evaluate_prepared(*p, q, /*check_principal=*/true);
     if (d == Decision::kExplicitDeny) return d;
     resource_allow = resource_allow || d == Decision::kAllow;
   }

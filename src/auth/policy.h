@@ -19,6 +19,7 @@
 // Plain values; no threads, no I/O. Parse once, evaluate often.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -53,6 +54,16 @@ struct Statement {
   std::vector<std::string> actions_lower;  // the same, lower-cased when parsed (for matching)
   bool not_action = false;
   std::vector<std::string> resources;  // empty with !has_resource: every resource
+  // Each resource pattern without policy variables, split into its ARN components when parsed
+  // (offset and length into resources[i]; n != 6: matched as one glob), with whether each
+  // component has a wildcard. Patterns with variables are split per request.
+  struct SplitPattern {
+    bool variables = false;
+    uint8_t n = 0;
+    std::array<std::pair<uint16_t, uint16_t>, 6> parts{};
+    std::array<bool, 6> wild{};
+  };
+  std::vector<SplitPattern> split_resources;
   bool not_resource = false;
   bool has_resource = false;
   std::optional<PrincipalSet> principal;
