@@ -110,6 +110,8 @@ bool negated(std::string_view op) {
          op == "ArnNotEquals" || op == "ArnNotLike";
 }
 
+bool parse_cidr(std::string_view text, unsigned char (&addr)[16], size_t& len, int& bits);
+
 Result<std::vector<ConditionClause>> conditions_of(const json::value& v) {
   if (!v.is_object()) return malformed("Syntax errors in policy: Condition must be an object.");
   std::vector<ConditionClause> out;
@@ -124,7 +126,10 @@ Result<std::vector<ConditionClause>> conditions_of(const json::value& v) {
         name = name.substr(prefix.size());
       }
     }
-    if (name.size() > 8 && ends_with(name, "IfExists") && name != "Null") {
+    if (name == "NullIfExists") {
+      return malformed("Syntax errors in policy: Null cannot be combined with IfExists.");
+    }
+    if (name.size() > 8 && ends_with(name, "IfExists")) {
       base.if_exists = true;
       name.resize(name.size() - 8);
     }
@@ -140,6 +145,17 @@ Result<std::vector<ConditionClause>> conditions_of(const json::value& v) {
       ConditionClause c = base;
       c.key = to_lower(key_kv.key());
       NUBO_ASSIGN_OR_RETURN(c.values, strings_of(key_kv.value(), "Condition"));
+      if (name == "IpAddress" || name == "NotIpAddress") {
+        for (const auto& v : c.values) {
+          unsigned char addr[16];
+          size_t len = 0;
+          int bits = 0;
+          // A typo'd prefix must not become /0 (everyone) or fail open: refused here.
+          if (v.find("${") == std::string::npos && !parse_cidr(v, addr, len, bits)) {
+            return malformed("Syntax errors in policy: " + v + " is not an IP address or CIDR.");
+          }
+        }
+      }
       out.push_back(std::move(c));
     }
   }
@@ -149,6 +165,16 @@ Result<std::vector<ConditionClause>> conditions_of(const json::value& v) {
 Result<Statement> statement_of(const json::value& v) {
   if (!v.is_object()) return malformed("Syntax errors in policy: a Statement must be an object.");
   const json::object& o = v.get_object();
+  // A misspelt element ("Resources", "Conditions") would otherwise widen the statement.
+  static constexpr std::string_view kElements[] = {"Sid",       "Effect",       "Action",
+                                                   "NotAction", "Resource",     "NotResource",
+                                                   "Principal", "NotPrincipal", "Condition"};
+  for (const auto& kv : o) {
+    if (std::find(std::begin(kElements), std::end(kElements), kv.key()) == std::end(kElements)) {
+      return malformed("Syntax errors in policy: unknown element " + std::string(kv.key()) +
+                       " in a statement.");
+    }
+  }
   Statement s;
   if (auto it = o.find("Sid"); it != o.end() && it->value().is_string()) {
     s.sid = std::string(it->value().get_string());
@@ -273,8 +299,12 @@ std::optional<long double> number_of(std::string_view s) {
 // milliseconds.
 std::optional<int64_t> date_of(std::string_view s) {
   std::string t(trim(s));
-  if (!t.empty() && std::all_of(t.begin(), t.end(), [](char c) { return std::isdigit(c); })) {
-    return static_cast<int64_t>(std::strtoll(t.c_str(), nullptr, 10)) * 1000;
+  if (!t.empty() && t.find('-') == std::string::npos && t.find(':') == std::string::npos) {
+    // Epoch seconds, possibly fractional or in exponent form (a JSON number).
+    char* end = nullptr;
+    double v = std::strtod(t.c_str(), &end);
+    if (end != t.c_str() && *end == '\0') return static_cast<int64_t>(v * 1000);
+    return std::nullopt;
   }
   struct tm tm = {};
   int y = 0, mo = 0, d = 0, h = 0, mi = 0;
@@ -302,25 +332,51 @@ std::optional<int64_t> date_of(std::string_view s) {
   return ms;
 }
 
-// Whether ip is in cidr (IPv4 or IPv6; a bare address is a /32 or /128).
-bool ip_in(std::string_view ip_text, std::string_view cidr_text) {
-  std::string cidr(trim(cidr_text));
-  std::string ip(trim(ip_text));
-  int bits = -1;
+// A CIDR ("10.0.0.0/8", "2001:db8::/32", or a bare address: /32, /128) as bytes and prefix
+// length; false when it is not one (a suffix that is not a number in range included).
+bool parse_cidr(std::string_view text, unsigned char (&addr)[16], size_t& len, int& bits) {
+  std::string cidr(trim(text));
+  std::string suffix;
+  bool has_suffix = false;
   if (size_t slash = cidr.find('/'); slash != std::string::npos) {
-    bits = std::atoi(cidr.c_str() + slash + 1);
+    suffix = cidr.substr(slash + 1);
     cidr.resize(slash);
+    has_suffix = true;
   }
-  unsigned char a[16], b[16];
-  size_t len = 0;
-  if (inet_pton(AF_INET, cidr.c_str(), a) == 1 && inet_pton(AF_INET, ip.c_str(), b) == 1) {
+  if (inet_pton(AF_INET, cidr.c_str(), addr) == 1) {
     len = 4;
-  } else if (inet_pton(AF_INET6, cidr.c_str(), a) == 1 && inet_pton(AF_INET6, ip.c_str(), b) == 1) {
+  } else if (inet_pton(AF_INET6, cidr.c_str(), addr) == 1) {
     len = 16;
   } else {
     return false;
   }
-  if (bits < 0 || bits > static_cast<int>(len * 8)) bits = static_cast<int>(len * 8);
+  bits = static_cast<int>(len * 8);
+  if (has_suffix) {
+    if (suffix.empty() || suffix.size() > 3 ||
+        !std::all_of(suffix.begin(), suffix.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      return false;
+    }
+    int n = std::atoi(suffix.c_str());
+    if (n > bits) return false;
+    bits = n;
+  }
+  return true;
+}
+
+// Whether ip is in cidr (IPv4 or IPv6; an IPv4-mapped IPv6 address counts as its IPv4 one).
+bool ip_in(std::string_view ip_text, std::string_view cidr_text) {
+  unsigned char a[16], b[16];
+  size_t len = 0, ip_len = 0;
+  int bits = 0, ip_bits = 0;
+  if (!parse_cidr(cidr_text, a, len, bits) || !parse_cidr(ip_text, b, ip_len, ip_bits)) {
+    return false;
+  }
+  static const unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (ip_len == 16 && len == 4 && std::memcmp(b, kMapped, 12) == 0) {
+    std::memmove(b, b + 12, 4);
+    ip_len = 4;
+  }
+  if (ip_len != len) return false;
   for (int i = 0; i < bits; ++i) {
     int byte = i / 8, bit = 7 - i % 8;
     if (((a[byte] >> bit) & 1) != ((b[byte] >> bit) & 1)) return false;
@@ -409,25 +465,36 @@ bool condition_holds(const ConditionClause& c, const RequestContext& r, bool var
   return false;
 }
 
-// arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION -> arn:aws:iam::ACCOUNT:role/ROLE
-std::string role_of_session(std::string_view arn) {
-  std::vector<std::string> parts = split(arn, ':');
-  if (parts.size() != 6 || parts[2] != "sts" || !starts_with(parts[5], "assumed-role/")) return {};
-  std::string rest = parts[5].substr(13);
+// Whether role_arn (arn:aws:iam::ACCOUNT:role/PATH/NAME) is the role of session_arn
+// (arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION, which has no path).
+bool role_of_session(std::string_view role_arn, std::string_view session_arn) {
+  std::vector<std::string> s = split(session_arn, ':');
+  std::vector<std::string> r = split(role_arn, ':');
+  if (s.size() != 6 || s[2] != "sts" || !starts_with(s[5], "assumed-role/")) return false;
+  if (r.size() != 6 || r[2] != "iam" || r[4] != s[4] || !starts_with(r[5], "role/")) return false;
+  std::string rest = s[5].substr(13);
   size_t slash = rest.find('/');
-  if (slash == std::string::npos) return {};
-  return "arn:" + parts[1] + ":iam::" + parts[4] + ":role/" + rest.substr(0, slash);
+  if (slash == std::string::npos) return false;
+  std::string name = rest.substr(0, slash);
+  const std::string& path_name = r[5];
+  return path_name.size() > name.size() && ends_with(path_name, name) &&
+         path_name[path_name.size() - name.size() - 1] == '/';
 }
 
-bool principal_matches(const PrincipalSet& p, const RequestContext& r) {
+// exact: only the principal's own ARN counts (a resource policy that names an assumed-role
+// session itself is not limited by its session policies; one that names its role is).
+bool principal_matches(const PrincipalSet& p, const RequestContext& r, bool exact = false) {
+  if (exact) {
+    return !r.principal_arn.empty() &&
+           std::find(p.aws.begin(), p.aws.end(), r.principal_arn) != p.aws.end();
+  }
   if (p.any) return true;
   if (!r.service.empty() &&
       std::find(p.service.begin(), p.service.end(), r.service) != p.service.end()) {
     return true;
   }
-  std::string role = role_of_session(r.principal_arn);
   for (const auto& a : p.aws) {
-    if (!r.principal_arn.empty() && (a == r.principal_arn || (!role.empty() && a == role))) {
+    if (!r.principal_arn.empty() && (a == r.principal_arn || role_of_session(a, r.principal_arn))) {
       return true;
     }
     // An account (its id or its root ARN) stands for every principal of that account.
@@ -458,6 +525,7 @@ struct Prepared {
   std::string action_lower;
   std::array<std::string_view, 6> resource{};
   size_t resource_n = 0;
+  bool exact_principal = false;  // resource policies: only statements naming principal_arn
 };
 
 bool resource_matches(std::string_view pattern, const Prepared& q) {
@@ -477,7 +545,7 @@ bool statement_applies(const Statement& s, const Prepared& q, bool check_princip
   const RequestContext& r = q.r;
   if (check_principal) {
     if (!s.principal) return false;
-    if (principal_matches(*s.principal, r) == s.not_principal) return false;
+    if (principal_matches(*s.principal, r, q.exact_principal) == s.not_principal) return false;
   }
   bool action = std::any_of(s.actions_lower.begin(), s.actions_lower.end(),
                             [&](const std::string& a) { return glob_match(a, q.action_lower); });
@@ -515,6 +583,11 @@ Result<Policy> parse_policy(std::string_view document) {
   if (!parsed.ok()) return malformed("Syntax errors in policy.");
   if (!parsed->is_object()) return malformed("Syntax errors in policy.");
   const json::object& o = parsed->get_object();
+  for (const auto& kv : o) {
+    if (kv.key() != "Version" && kv.key() != "Id" && kv.key() != "Statement") {
+      return malformed("Syntax errors in policy: unknown element " + std::string(kv.key()) + ".");
+    }
+  }
   Policy p;
   if (auto it = o.find("Version"); it != o.end()) {
     if (!it->value().is_string() ||
@@ -557,12 +630,12 @@ bool glob_match(std::string_view pattern, std::string_view text, bool ignore_cas
   };
   size_t p = 0, t = 0, star = std::string_view::npos, mark = 0;
   while (t < text.size()) {
-    if (p < pattern.size() && (pattern[p] == '?' || eq(pattern[p], text[t]))) {
+    if (p < pattern.size() && pattern[p] == '*') {  // before the literal test: a '*' in the text
+      star = p++;                                   // is text, not a wildcard
+      mark = t;
+    } else if (p < pattern.size() && (pattern[p] == '?' || eq(pattern[p], text[t]))) {
       ++p;
       ++t;
-    } else if (p < pattern.size() && pattern[p] == '*') {
-      star = p++;
-      mark = t;
     } else if (star != std::string_view::npos) {
       p = star + 1;
       t = ++mark;
@@ -625,10 +698,18 @@ Decision decide(const PolicySet& policies, const RequestContext& request) {
     if (d == Decision::kExplicitDeny) return d;
     session_allow = session_allow || d == Decision::kAllow;
   }
+  // A resource policy's allow is not limited by session policies only when it names the
+  // session itself (IAM User Guide, "Session policies"); its deny applies either way.
+  Prepared exact = q;
+  exact.exact_principal = true;
   for (const Policy* p : policies.resource) {
     Decision d = evaluate_prepared(*p, q, /*check_principal=*/true);
     if (d == Decision::kExplicitDeny) return d;
-    resource_allow = resource_allow || d == Decision::kAllow;
+    if (d == Decision::kAllow) {
+      resource_allow = resource_allow || policies.session.empty() ||
+                       evaluate_prepared(*p, exact, true) == Decision::kAllow ||
+                       (identity_allow && session_allow);
+    }
   }
   if (resource_allow || (identity_allow && session_allow)) return Decision::kAllow;
   return Decision::kImplicitDeny;

@@ -116,7 +116,7 @@ struct IamService::Impl {
                      "1 validation error detected: Value null at 'assumeRolePolicyDocument' "
                      "failed to satisfy constraint: Member must not be null"};
       }
-      if (r.trust_policy.size() > kTrustPolicyMax) {
+      if (policy_size(r.trust_policy) > kTrustPolicyMax) {
         return Error{"LimitExceeded", 409,
                      "Cannot exceed quota for ACLSizePerRole: " + std::to_string(kTrustPolicyMax)};
       }

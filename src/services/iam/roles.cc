@@ -59,6 +59,12 @@ std::string new_role_id() {
 
 }  // namespace
 
+size_t policy_size(const std::string& document) {
+  return static_cast<size_t>(std::count_if(document.begin(), document.end(), [](char c) {
+    return c != ' ' && c != '\t' && c != '\n' && c != '\r';
+  }));
+}
+
 Roles::Roles(storage::Store* store, const Clock* clock, std::string account_id)
     : store_(store), clock_(clock), account_id_(std::move(account_id)) {}
 
@@ -160,13 +166,12 @@ Status Roles::put_policy(const std::string& role, const std::string& policy,
       refused = no_role(role);
       return Ok{};
     }
-    NUBO_ASSIGN_OR_RETURN(
-        storage::Rows sizes,
-        txn.query("SELECT COALESCE(SUM(LENGTH(document)), 0) FROM iam_role_policies "
-                  "WHERE role_lower = ? AND name <> ?",
-                  {to_lower(role), policy}));
-    int64_t others = sizes.empty() ? 0 : sizes[0].integer(0);
-    if (others + static_cast<int64_t>(doc.size()) > static_cast<int64_t>(kInlineRolePoliciesMax)) {
+    NUBO_ASSIGN_OR_RETURN(storage::Rows docs, txn.query("SELECT document FROM iam_role_policies "
+                                                        "WHERE role_lower = ? AND name <> ?",
+                                                        {to_lower(role), policy}));
+    size_t total = policy_size(doc);
+    for (const auto& d : docs) total += policy_size(d.text(0));
+    if (total > kInlineRolePoliciesMax) {
       refused = Error{"LimitExceeded", 409,
                       "Maximum policy size of " + std::to_string(kInlineRolePoliciesMax) +
                           " bytes exceeded for role " + role};

@@ -27,6 +27,9 @@ inline constexpr size_t kTrustPolicyMax = 2048;          // role trust policy, c
 inline constexpr size_t kInlineRolePoliciesMax = 10240;  // all inline policies of a role
 inline constexpr int kMaxItemsDefault = 100;
 
+// A policy's size as IAM counts it against its quotas: characters, white space not counted.
+size_t policy_size(const std::string& document);
+
 struct Role {
   std::string name;
   std::string path = "/";

@@ -214,6 +214,45 @@ TEST(PolicyTest, DecideCombinesIdentitySessionAndResourcePolicies) {
   EXPECT_EQ(decide({{}, {}, {}}, get), Decision::kImplicitDeny);  // nothing by default
 }
 
+// Found by review: each of these once let a request through that IAM would not.
+TEST(PolicyTest, ReviewedEdgeCases) {
+  // A '*' in the text is text: the wildcard of the pattern still spans it.
+  EXPECT_TRUE(glob_match("*.exe", "*x.exe"));
+  Policy deny_exe = parse(R"({"Statement": [
+      {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+      {"Effect": "Deny", "Action": "s3:*", "Resource": "arn:aws:s3:::b/*.exe"}]})");
+  EXPECT_EQ(evaluate(deny_exe, request("s3:GetObject", "arn:aws:s3:::b/*x.exe")),
+            Decision::kExplicitDeny);
+  // A resource policy naming the role does not lift the session policies; naming the session
+  // does.
+  Policy identity = parse(R"({"Statement": {"Effect": "Allow", "Action": "*", "Resource": "*"}})");
+  Policy session = parse(R"({"Statement": {"Effect": "Allow", "Action": "sqs:*",
+      "Resource": "*"}})");
+  Policy by_role = parse(R"({"Statement": {"Effect": "Allow",
+      "Principal": {"AWS": "arn:aws:iam::000000000000:role/svc/R"}, "Action": "s3:*",
+      "Resource": "*"}})");
+  Policy by_session = parse(R"({"Statement": {"Effect": "Allow",
+      "Principal": {"AWS": "arn:aws:sts::000000000000:assumed-role/R/s1"}, "Action": "s3:*",
+      "Resource": "*"}})");
+  RequestContext r = request("s3:GetObject", "arn:aws:s3:::b/k");
+  r.principal_arn = "arn:aws:sts::000000000000:assumed-role/R/s1";
+  EXPECT_EQ(decide({{&identity}, {&session}, {&by_role}}, r), Decision::kImplicitDeny);
+  EXPECT_EQ(decide({{&identity}, {&session}, {&by_session}}, r), Decision::kAllow);
+  // A role with a path matches its sessions (whose ARNs have no path).
+  EXPECT_EQ(evaluate(by_role, r, /*check_principal=*/true), Decision::kAllow);
+  // IPv4-mapped IPv6 addresses are their IPv4 ones; fractional epochs are dates.
+  Policy ip = parse(R"({"Statement": {"Effect": "Deny", "Action": "*", "Resource": "*",
+      "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}})");
+  RequestContext mapped = request("s3:GetObject", "*");
+  mapped.set("aws:SourceIp", "::ffff:10.1.2.3");
+  EXPECT_EQ(evaluate(ip, mapped), Decision::kExplicitDeny);
+  Policy when = parse(R"({"Statement": {"Effect": "Allow", "Action": "*", "Resource": "*",
+      "Condition": {"DateGreaterThan": {"aws:CurrentTime": "1717243201.5"}}}})");
+  RequestContext now = request("s3:GetObject", "*");
+  now.set("aws:CurrentTime", "2026-12-01T00:00:00Z");
+  EXPECT_EQ(evaluate(when, now), Decision::kAllow);
+}
+
 TEST(PolicyTest, MalformedDocumentsAreRefused) {
   for (const char* doc : {
            "not json",
@@ -225,6 +264,16 @@ TEST(PolicyTest, MalformedDocumentsAreRefused) {
            R"({"Statement": {"Effect": "Allow", "Action": "*",
                "Condition": {"StringSorta": {"k": "v"}}}})",
            R"({"Version": "2012-10-17"})",
+           // A misspelt element would widen the statement; a bad prefix would match everyone.
+           R"({"Statement": {"Effect": "Allow", "Action": "*", "Resources": "arn:aws:s3:::x"}})",
+           R"({"Statement": {"Effect": "Allow", "Action": "*", "Conditions": {}}})",
+           R"({"Statement": {"Effect": "Allow", "Action": "*",
+               "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/"}}}})",
+           R"({"Statement": {"Effect": "Allow", "Action": "*",
+               "Condition": {"NotIpAddress": {"aws:SourceIp": "10.0.0.0/33"}}}})",
+           R"({"Statement": {"Effect": "Allow", "Action": "*",
+               "Condition": {"NullIfExists": {"k": "true"}}}})",
+           R"({"Statment": []})",
        }) {
     auto p = parse_policy(doc);
     if (std::string(doc) == R"({"Statement": []})") {
