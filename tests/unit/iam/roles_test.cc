@@ -107,8 +107,7 @@ TEST_F(RolesTest, InlinePoliciesAndTheDeleteConflict) {
   auto conflict = roles_->remove("worker");
   ASSERT_FALSE(conflict.ok());
   EXPECT_EQ(conflict.error().code, "DeleteConflict");
-  EXPECT_EQ(roles_->put_policy("worker", "x", "{not json").error().code,
-            "MalformedPolicyDocument");
+  EXPECT_EQ(roles_->put_policy("worker", "x", "{not json").error().code, "MalformedPolicyDocument");
   EXPECT_EQ(roles_->put_policy("nobody", "x", kReadSecrets).error().code, "NoSuchEntity");
   EXPECT_EQ(roles_->get_policy("worker", "missing").error().message,
             "The role policy with name missing cannot be found.");
