@@ -164,13 +164,15 @@ Result<std::optional<std::pair<std::string, int64_t>>> parse_layer_version_arn(
 
 LayerRegistry::LayerRegistry(storage::Store* store, const Clock* clock, ArnContext arn,
                              const CodeStore* code, std::mutex* write_mu,
-                             std::function<void(const std::vector<std::string>&)> remove_unused)
+                             std::function<void(const std::vector<std::string>&)> remove_unused,
+                             std::function<Result<int64_t>()> total_code_size)
     : store_(store),
       clock_(clock),
       arn_(std::move(arn)),
       code_(code),
       write_mu_(write_mu),
-      remove_unused_(std::move(remove_unused)) {}
+      remove_unused_(std::move(remove_unused)),
+      total_code_size_(std::move(total_code_size)) {}
 
 Status LayerRegistry::start() {
   return store_->migrate("lambda_layers", schema());
@@ -193,10 +195,7 @@ Result<LayerVersion> LayerRegistry::publish(PublishLayerInput in) {
   v.created_date = format_lambda_time(clock_->now());
 
   std::lock_guard lock(*write_mu_);
-  NUBO_ASSIGN_OR_RETURN(int64_t layers_total, total_code_size(*store_));
-  NUBO_ASSIGN_OR_RETURN(storage::Rows fn_total,
-                        store_->query("SELECT COALESCE(SUM(code_size), 0) FROM lambda_versions"));
-  int64_t total = layers_total + (fn_total.empty() ? 0 : fn_total[0].integer(0));
+  NUBO_ASSIGN_OR_RETURN(int64_t total, total_code_size_());
   if (total + v.code_size > kTotalCodeSize) {
     return Error{"CodeStorageExceededException", 400, "Code storage limit exceeded."};
   }

@@ -70,11 +70,13 @@ Result<std::optional<std::pair<std::string, int64_t>>> parse_layer_version_arn(
 
 class LayerRegistry {
  public:
-  // remove_unused: removes the packages of hexes that nothing uses any more (FunctionRegistry's,
-  // called with *write_mu held).
+  // remove_unused: removes the packages of hexes that nothing uses any more; total_code_size:
+  // the account's code storage in use, functions' and layers' (both FunctionRegistry's, called
+  // with *write_mu held).
   LayerRegistry(storage::Store* store, const Clock* clock, ArnContext arn, const CodeStore* code,
                 std::mutex* write_mu,
-                std::function<void(const std::vector<std::string>&)> remove_unused);
+                std::function<void(const std::vector<std::string>&)> remove_unused,
+                std::function<Result<int64_t>()> total_code_size);
 
   // Applies the schema. Blocking.
   Status start();
@@ -110,6 +112,7 @@ class LayerRegistry {
   const CodeStore* code_;
   std::mutex* write_mu_;
   std::function<void(const std::vector<std::string>&)> remove_unused_;
+  std::function<Result<int64_t>()> total_code_size_;
 };
 
 }  // namespace nubo::lambda

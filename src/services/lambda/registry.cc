@@ -281,8 +281,10 @@ FunctionRegistry::FunctionRegistry(storage::Store* store, const Clock* clock, Ar
       arn_(std::move(arn)),
       code_(std::move(root)),
       on_change_(std::move(on_change)),
-      layers_(store, clock, arn_, &code_, &write_mu_,
-              [this](const std::vector<std::string>& hexes) { remove_unused_code(hexes); }) {}
+      layers_(
+          store, clock, arn_, &code_, &write_mu_,
+          [this](const std::vector<std::string>& hexes) { remove_unused_code(hexes); },
+          [this] { return total_code_size(*store_); }) {}
 
 std::string FunctionRegistry::now_string() const {
   return format_lambda_time(clock_->now());
