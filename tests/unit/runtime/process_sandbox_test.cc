@@ -664,6 +664,24 @@ class ZygoteSandboxTest : public IsolatedSandboxTest {
     s.zygote = true;
     return s;
   }
+
+  // A spare forked from the zygote (no code yet, waiting on fd 3), as SparePool launches one;
+  // *writer is the node's end of its assignment pipe.
+  Result<std::unique_ptr<SandboxProcess>> launch_spare(bool prefault, int* writer) {
+    LaunchSpec spare = python();
+    spare.code_dir.clear();
+    spare.cwd = "/";
+    spare.prefault = prefault;
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) return internal_error("pipe2");
+    spare.control_fd = fds[0];
+    spare.env = SparePool::startup_environment(python().env);
+    spare.env.push_back("NUBO_SPARE_FD=3");
+    auto p = sandbox_->launch(spare);
+    ::close(fds[0]);
+    *writer = fds[1];
+    return p;
+  }
 };
 
 TEST_F(ZygoteSandboxTest, InstancesForkFromOneZygoteIntoTheirOwnSandboxes) {
@@ -705,21 +723,13 @@ TEST_F(ZygoteSandboxTest, InstancesForkFromOneZygoteIntoTheirOwnSandboxes) {
 }
 
 TEST_F(ZygoteSandboxTest, ASpareForkedFromTheZygoteGetsItsCodeWhenItIsAssigned) {
-  LaunchSpec spare = python();
-  spare.code_dir.clear();
-  spare.cwd = "/";
-  int fds[2];
-  ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
-  spare.control_fd = fds[0];
-  spare.env = SparePool::startup_environment(python().env);
-  spare.env.push_back("NUBO_SPARE_FD=3");
-  auto p = sandbox_->launch(spare);
-  ::close(fds[0]);
+  int writer = -1;
+  auto p = launch_spare(/*prefault=*/false, &writer);
   ASSERT_TRUE(p.ok()) << p.error().message;
   ASSERT_TRUE(p.value()->attach_code(data_.path() + "/code", {}).ok());
   std::string msg = SparePool::assignment_message(python());
-  ASSERT_EQ(::write(fds[1], msg.data(), msg.size()), static_cast<ssize_t>(msg.size()));
-  ::close(fds[1]);
+  ASSERT_EQ(::write(writer, msg.data(), msg.size()), static_cast<ssize_t>(msg.size()));
+  ::close(writer);
   std::string out = read_all(p.value()->take_output_fd());
   EXPECT_EQ(wait_exit(*p.value()).code, 3) << out;
   EXPECT_NE(out.find("uid=993 pid=1 ppid=0 cwd=/var/task\n"), std::string::npos) << out;
@@ -744,20 +754,11 @@ TEST_F(ZygoteSandboxTest, ASpareOwnsItsPagesBeforeItsFunctionRuns) {
   std::vector<std::unique_ptr<SandboxProcess>> spares;
   std::vector<int> writers;
   for (bool prefault : {false, true}) {
-    LaunchSpec spare = python();
-    spare.code_dir.clear();
-    spare.cwd = "/";
-    spare.prefault = prefault;
-    int fds[2];
-    ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
-    spare.control_fd = fds[0];
-    spare.env = SparePool::startup_environment(python().env);
-    spare.env.push_back("NUBO_SPARE_FD=3");
-    auto p = sandbox_->launch(spare);
-    ::close(fds[0]);
+    int writer = -1;
+    auto p = launch_spare(prefault, &writer);
     ASSERT_TRUE(p.ok()) << p.error().message;
     spares.push_back(std::move(p).value());
-    writers.push_back(fds[1]);
+    writers.push_back(writer);
   }
   // Both wait for their assignment by now (the prefault is done before the child waits).
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
