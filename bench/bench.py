@@ -118,6 +118,15 @@ class Node:
         self.lam = boto3.client("lambda", endpoint_url=f"http://127.0.0.1:{self.port}",
                                 region_name="us-east-1", aws_access_key_id="test",
                                 aws_secret_access_key="test", config=cfg)
+        # The execution role the benchmark functions run as (CreateFunction checks it exists
+        # and trusts Lambda, as on AWS).
+        self.iam = boto3.client("iam", endpoint_url=f"http://127.0.0.1:{self.port}",
+                                region_name="us-east-1", aws_access_key_id="test",
+                                aws_secret_access_key="test", config=cfg)
+        self.iam.create_role(RoleName=ROLE.rsplit("/", 1)[1], AssumeRolePolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole"}]}))
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)

@@ -28,7 +28,8 @@ std::string usage() {
          "                  [--isolation on|off] [--zygotes on|off] [--egress on|off]\n"
          "       nubo version\n"
          "environment: NUBO_ROOT_ACCESS_KEY_ID, NUBO_ROOT_SECRET_ACCESS_KEY, NUBO_REGION,\n"
-         "             NUBO_ACCOUNT_ID, NUBO_DATA_DIR, NUBO_RUNTIMES_DIR\n";
+         "             NUBO_ACCOUNT_ID, NUBO_DATA_DIR, NUBO_RUNTIMES_DIR,\n"
+         "             NUBO_MASTER_KEY (64 hex digits; default: <data-dir>/master.key)\n";
 }
 
 Result<Command> parse_command_line(const std::vector<std::string>& args,
@@ -44,6 +45,7 @@ Result<Command> parse_command_line(const std::vector<std::string>& args,
   env("NUBO_ACCOUNT_ID", c.account_id);
   env("NUBO_DATA_DIR", c.data_dir);
   env("NUBO_RUNTIMES_DIR", c.runtimes_dir);
+  env("NUBO_MASTER_KEY", c.master_key);
 
   if (args.empty()) return usage_error(usage());
   cmd.name = args[0];

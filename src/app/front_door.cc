@@ -37,9 +37,14 @@ auth::SignedRequest signed_view(const net::Request& req, const net::Target& targ
 
 }  // namespace
 
-FrontDoor::FrontDoor(const NodeConfig& config, const auth::CredentialProvider& credentials,
-                     const Clock& clock, Services services)
-    : config_(config), verifier_(credentials, clock), services_(services) {}
+FrontDoor::FrontDoor(const NodeConfig& config, const sts::Directory& directory, const Clock& clock,
+                     Services services, auth::AuditSink* audit)
+    : config_(config),
+      directory_(directory),
+      clock_(clock),
+      audit_(audit),
+      verifier_(directory, clock),
+      services_(services) {}
 
 net::Response FrontDoor::too_large(const net::Request& req) const {
   net::Target target = net::parse_target(req.target());
@@ -65,7 +70,7 @@ net::Task<net::Response> FrontDoor::handle(net::Request& req, const net::Peer& p
     // Code download links carry their own expiring signature (GetFunction's Code.Location).
     // A named caller, not a temporary: GCC 12 destroys a temporary bound to a coroutine's
     // reference parameter inside a co_await expression twice (a bad free under ASan).
-    Principal anonymous;
+    auth::Caller anonymous;
     auto handling = services_.lambda->handle(req, target, anonymous);
     co_return co_await std::move(handling);
   }
@@ -74,20 +79,45 @@ net::Task<net::Response> FrontDoor::handle(net::Request& req, const net::Peer& p
   if (!who.ok()) {
     co_return net::error_response(req, route.protocol, who.error(), new_uuid());
   }
-  Principal caller;
+  auth::Caller caller;
+  const auth::Credentials& creds = who->credentials;
   caller.access_key_id = who->access_key_id;
-  caller.arn = who->credentials.principal_arn;
+  caller.arn = creds.principal_arn;
   caller.account_id = config_.account_id;
-  caller.is_root = who->credentials.is_root;
+  caller.is_root = creds.is_root;
+  caller.temporary = !creds.session_token.empty();
+  caller.assumed_role = creds.kind == auth::Credentials::Kind::kAssumedRole;
+  caller.source_ip = peer.remote_ip;
+  caller.time = clock_.now();
+  caller.audit = audit_;
+  if (auto ua = req.find(net::http::field::user_agent); ua != req.end()) {
+    caller.user_agent = std::string(ua->value());
+  }
+  if (!caller.is_root) {
+    auto identity = directory_.identity(creds);
+    if (!identity.ok()) {
+      co_return net::error_response(req, route.protocol, identity.error(), new_uuid());
+    }
+    caller.identity = std::move(identity).value();
+  }
 
   if (route.service == "lambda" && services_.lambda != nullptr) {
     co_return co_await services_.lambda->handle(req, target, caller);
   }
-  if (route.service == "sts" && services_.sts != nullptr) {
-    co_return services_.sts->handle(req, caller);
-  }
   if (route.service == "iam" && services_.iam != nullptr) {
     auto handling = services_.iam->handle(req, caller);
+    co_return co_await std::move(handling);
+  }
+  if (route.service == "secretsmanager" && services_.secrets != nullptr) {
+    auto handling = services_.secrets->handle(req, caller);
+    co_return co_await std::move(handling);
+  }
+  if (route.service == "cloudtrail" && services_.cloudtrail != nullptr) {
+    auto handling = services_.cloudtrail->handle(req, caller);
+    co_return co_await std::move(handling);
+  }
+  if (route.service == "sts" && services_.sts != nullptr) {
+    auto handling = services_.sts->handle(req, caller);
     co_return co_await std::move(handling);
   }
   // A service nubo does not serve (yet): answer in its protocol so the client's error is clear.

@@ -6,13 +6,16 @@
 
 #include <memory>
 
-#include "auth/credentials.h"
+#include "auth/authorize.h"
 #include "auth/sigv4.h"
 #include "base/clock.h"
 #include "base/config.h"
 #include "net/http.h"
+#include "services/cloudtrail/cloudtrail_service.h"
 #include "services/iam/iam_service.h"
 #include "services/lambda/lambda_service.h"
+#include "services/secretsmanager/secretsmanager_service.h"
+#include "services/sts/directory.h"
 #include "services/sts/sts_service.h"
 
 namespace nubo::app {
@@ -21,12 +24,15 @@ struct Services {
   lambda::LambdaService* lambda = nullptr;
   const sts::StsService* sts = nullptr;
   iam::IamService* iam = nullptr;
+  secretsmanager::SecretsManagerService* secrets = nullptr;
+  cloudtrail::CloudTrailService* cloudtrail = nullptr;
 };
 
 class FrontDoor {
  public:
-  FrontDoor(const NodeConfig& config, const auth::CredentialProvider& credentials,
-            const Clock& clock, Services services);
+  // directory: who signs and what applies to them; audit: where decisions go (may be null).
+  FrontDoor(const NodeConfig& config, const sts::Directory& directory, const Clock& clock,
+            Services services, auth::AuditSink* audit);
 
   net::Task<net::Response> handle(net::Request& req, const net::Peer& peer);
 
@@ -35,6 +41,9 @@ class FrontDoor {
 
  private:
   const NodeConfig& config_;
+  const sts::Directory& directory_;
+  const Clock& clock_;
+  auth::AuditSink* audit_;
   auth::SigV4Verifier verifier_;
   Services services_;
 };

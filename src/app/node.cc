@@ -12,13 +12,18 @@
 
 #include "app/front_door.h"
 #include "auth/credentials.h"
+#include "auth/keyring.h"
 #include "base/log.h"
 #include "net/io_shards.h"
 #include "net/server.h"
 #include "runtime/local_invoker.h"
 #include "runtime/process_sandbox.h"
+#include "services/cloudtrail/audit_log.h"
+#include "services/cloudtrail/cloudtrail_service.h"
 #include "services/iam/iam_service.h"
 #include "services/lambda/lambda_service.h"
+#include "services/secretsmanager/secretsmanager_service.h"
+#include "services/sts/directory.h"
 #include "services/sts/sts_service.h"
 #include "storage/files.h"
 #include "storage/store.h"
@@ -33,12 +38,16 @@ struct Node::Impl {
   std::unique_ptr<net::IoShards> shards;  // shard 0 also runs the node's own timers and signals
   std::unique_ptr<asio::thread_pool> blocking;
   std::unique_ptr<storage::Store> store;
-  std::unique_ptr<auth::StaticCredentialProvider> credentials;
+  std::unique_ptr<auth::Keyring> keyring;
+  std::unique_ptr<sts::Directory> directory;
   std::unique_ptr<runtime::Sandbox> sandbox;  // outlives the invoker, which launches into it
   std::unique_ptr<runtime::Invoker> invoker;
   std::unique_ptr<lambda::LambdaService> lambda;
-  sts::StsService sts;
+  std::unique_ptr<sts::StsService> sts;
   std::unique_ptr<iam::IamService> iam;
+  std::unique_ptr<secretsmanager::SecretsManagerService> secrets;
+  std::unique_ptr<cloudtrail::AuditLog> audit;
+  std::unique_ptr<cloudtrail::CloudTrailService> cloudtrail;
   std::unique_ptr<FrontDoor> front_door;
   std::unique_ptr<net::HttpServer> server;
   std::once_flag stop_once;
@@ -46,6 +55,11 @@ struct Node::Impl {
 };
 
 namespace {
+
+// The service principal that assumes execution roles, and how long an instance's credentials
+// last (an instance older than that is replaced before they run out; runtime/pool.h).
+constexpr const char* kLambdaPrincipal = "lambda.amazonaws.com";
+constexpr int kInstanceCredentialSeconds = 12 * 3600;
 
 // ES modules ignore NODE_PATH: a function's `import '@aws-sdk/client-s3'` resolves by walking up
 // from its code folder. A node_modules link above the unpacked code folders makes the bundled SDK
@@ -91,8 +105,26 @@ Result<std::unique_ptr<Node>> Node::create(NodeConfig config) {
 
   NUBO_ASSIGN_OR_RETURN(m.store, storage::open_sqlite_store(
                                      {.path = m.config.data_dir + "/nubo.db", .strict = false}));
-  m.credentials = std::make_unique<auth::StaticCredentialProvider>(
-      m.config.root_access_key_id, m.config.root_secret_access_key, m.config.account_id);
+  NUBO_ASSIGN_OR_RETURN(
+      auto keyring,
+      auth::Keyring::open(m.config.data_dir + "/" + auth::kMasterKeyFile, m.config.master_key));
+  m.keyring = std::make_unique<auth::Keyring>(std::move(keyring));
+  m.config.master_key.clear();  // nothing else needs it, and a config may be logged
+  sts::DirectoryDeps dir_deps;
+  dir_deps.store = m.store.get();
+  dir_deps.keyring = m.keyring.get();
+  dir_deps.clock = &m.clock;
+  dir_deps.account_id = m.config.account_id;
+  dir_deps.root_access_key_id = m.config.root_access_key_id;
+  dir_deps.root_secret_access_key = m.config.root_secret_access_key;
+  m.directory = std::make_unique<sts::Directory>(std::move(dir_deps));
+  sts::StsDeps sts_deps;
+  sts_deps.directory = m.directory.get();
+  sts_deps.store = m.store.get();
+  sts_deps.clock = &m.clock;
+  sts_deps.blocking = m.blocking.get();
+  sts_deps.account_id = m.config.account_id;
+  m.sts = std::make_unique<sts::StsService>(std::move(sts_deps));
 
   runtime::LocalInvokerDeps rdeps;
   rdeps.config = &m.config;
@@ -117,6 +149,23 @@ Result<std::unique_ptr<Node>> Node::create(NodeConfig config) {
     }
   }
   rdeps.sandbox = m.sandbox.get();
+  // A function runs as its execution role (issue 4): Lambda's service principal assumes it for
+  // each instance, on the launcher thread.
+  const sts::StsService* sts_service = m.sts.get();
+  rdeps.credentials = [sts_service](const runtime::FunctionSpec& spec) {
+    runtime::InstanceCredentials out;
+    auto creds = sts_service->assume_role_as_service(spec.role, spec.name, kLambdaPrincipal,
+                                                     kInstanceCredentialSeconds);
+    if (!creds.ok()) {
+      log_warn("lambda: " + spec.name + " runs without credentials: " + creds.error().message);
+      return out;
+    }
+    out.access_key_id = creds->access_key_id;
+    out.secret_access_key = creds->secret_access_key;
+    out.session_token = creds->session_token;
+    out.expires_epoch = creds->expires_epoch;
+    return out;
+  };
   // An isolated instance reaches nubo through a listener in its own network that the front
   // door accepts on (the server exists once start() runs, before any instance does).
   Impl* mp = &m;
@@ -142,25 +191,64 @@ Result<std::unique_ptr<Node>> Node::create(NodeConfig config) {
   ldeps.io = &m.shards->shard(0);
   ldeps.blocking = m.blocking.get();
   ldeps.async.retry_base = m.config.async_retry_base;
+  // As Lambda answers a role it cannot assume (Lambda API reference, CreateFunction errors).
+  ldeps.check_role = [sts_service](const std::string& role_arn) -> Status {
+    auto creds =
+        sts_service->assume_role_as_service(role_arn, "nubo-role-check", kLambdaPrincipal, 900);
+    if (creds.ok()) return Ok{};
+    if (creds.error().status >= 500) return creds.error();
+    return Error{"InvalidParameterValueException", 400,
+                 "The role defined for the function cannot be assumed by Lambda."};
+  };
   m.lambda = std::make_unique<lambda::LambdaService>(ldeps);
 
   Services services;
   services.lambda = m.lambda.get();
-  services.sts = &m.sts;
+  services.sts = m.sts.get();
   iam::IamDeps ideps;
   ideps.store = m.store.get();
   ideps.clock = &m.clock;
   ideps.blocking = m.blocking.get();
   ideps.account_id = m.config.account_id;
+  ideps.keyring = m.keyring.get();
+  sts::Directory* directory = m.directory.get();
+  ideps.on_change = [directory] { directory->invalidate(); };
   m.iam = std::make_unique<iam::IamService>(std::move(ideps));
   services.iam = m.iam.get();
-  m.front_door = std::make_unique<FrontDoor>(m.config, *m.credentials, m.clock, services);
+
+  secretsmanager::SecretsDeps sdeps;
+  sdeps.store = m.store.get();
+  sdeps.clock = &m.clock;
+  sdeps.blocking = m.blocking.get();
+  sdeps.io = &m.shards->shard(0);
+  sdeps.keyring = m.keyring.get();
+  sdeps.account_id = m.config.account_id;
+  sdeps.region = m.config.region;
+  lambda::LambdaService* lambda_service = m.lambda.get();
+  sdeps.invoke = [lambda_service](std::string function_arn,
+                                  std::string payload) -> net::Task<Result<std::string>> {
+    return lambda_service->invoke_for_service(std::move(function_arn), std::move(payload));
+  };
+  m.secrets = std::make_unique<secretsmanager::SecretsManagerService>(std::move(sdeps));
+  services.secrets = m.secrets.get();
+  m.audit = std::make_unique<cloudtrail::AuditLog>(m.store.get(), &m.clock, m.config.region);
+  cloudtrail::CloudTrailDeps cdeps;
+  cdeps.store = m.store.get();
+  cdeps.log = m.audit.get();
+  cdeps.blocking = m.blocking.get();
+  cdeps.account_id = m.config.account_id;
+  m.cloudtrail = std::make_unique<cloudtrail::CloudTrailService>(std::move(cdeps));
+  services.cloudtrail = m.cloudtrail.get();
+  m.front_door =
+      std::make_unique<FrontDoor>(m.config, *m.directory, m.clock, services, m.audit.get());
   return node;
 }
 
 Result<uint16_t> Node::start() {
   Impl& m = *impl_;
   NUBO_TRY(m.iam->start());  // its schema, before the first request can reach it
+  NUBO_TRY(m.secrets->start());
+  NUBO_TRY(m.audit->start());
   net::ServerLimits limits;
   FrontDoor* fd = m.front_door.get();
   limits.too_large = [fd](const net::Request& req) { return fd->too_large(req); };
@@ -184,8 +272,10 @@ void Node::stop() {
     if (m.server && !m.server->wait_idle(std::chrono::seconds(30))) {
       log_warn("stopping: some connections did not finish in 30 s");
     }
+    if (m.secrets) m.secrets->stop();
     if (m.lambda) m.lambda->stop();
     if (m.invoker) m.invoker->shutdown(std::chrono::seconds(5));
+    if (m.audit) m.audit->stop();  // after the last request, so its decisions are kept
     m.shards->stop();
     log_info("stopped");
   });

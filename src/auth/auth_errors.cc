@@ -52,6 +52,21 @@ Error err_invalid_security_token(ErrorStyle style) {
   return err_unknown_access_key(style);
 }
 
+Error err_expired_token(ErrorStyle style) {
+  constexpr const char* kMsg = "The security token included in the request is expired";
+  switch (style) {
+    case ErrorStyle::kJson:
+      return make("ExpiredTokenException", 400, kMsg);
+    case ErrorStyle::kLambda:
+      return make("ExpiredTokenException", 403, kMsg);
+    case ErrorStyle::kQuery:
+      return make("ExpiredToken", 403, kMsg);
+    case ErrorStyle::kRestXml:
+      return make("ExpiredToken", 400, "The provided token has expired.");
+  }
+  return internal_error("unknown error style");
+}
+
 Error err_signature_mismatch(ErrorStyle style) {
   if (style == ErrorStyle::kRestXml) {
     return make("SignatureDoesNotMatch", 403, std::string(kMsgS3SignatureMismatch));

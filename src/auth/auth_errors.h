@@ -82,6 +82,12 @@ Error err_unknown_access_key(ErrorStyle style);
 //   malformed or otherwise invalid." [S3]
 Error err_invalid_security_token(ErrorStyle style);
 
+// X-Amz-Security-Token is genuine but past its expiry.
+//   kJson: ExpiredTokenException 400; kLambda: ExpiredTokenException 403; kQuery: ExpiredToken
+//   403 — all "The security token included in the request is expired" [J][L][Q];
+//   kRestXml: ExpiredToken 400 "The provided token has expired." [S3]
+Error err_expired_token(ErrorStyle style);
+
 // The signature does not match.
 //   kJson: InvalidSignatureException 400; kLambda: InvalidSignatureException 403;
 //   kQuery: SignatureDoesNotMatch 403 — all kMsgSignatureMismatch [J][L][Q];

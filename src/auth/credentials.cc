@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "auth/sigv4.h"
 #include "base/check.h"
 
 namespace nubo::auth {
@@ -15,6 +16,29 @@ std::string root_principal_arn(std::string_view account_id) {
   arn += account_id;
   arn += ":root";
   return arn;
+}
+
+KeyLookup CredentialProvider::lookup(std::string_view access_key_id,
+                                     std::string_view session_token) const {
+  KeyLookup out;
+  std::optional<Credentials> creds = lookup(access_key_id);
+  if (!creds) {
+    out.problem = KeyProblem::kUnknownKey;
+    return out;
+  }
+  if (!creds->session_token.empty()) {
+    // Temporary credentials are only valid with their token. A long-term key ignores a token.
+    if (session_token.empty()) {
+      out.problem = KeyProblem::kUnknownKey;
+      return out;
+    }
+    if (!constant_time_equal(session_token, creds->session_token)) {
+      out.problem = KeyProblem::kInvalidToken;
+      return out;
+    }
+  }
+  out.credentials = std::move(creds);
+  return out;
 }
 
 StaticCredentialProvider::StaticCredentialProvider(std::string access_key_id,

@@ -9,9 +9,11 @@
 // request thread.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/principal.h"
 
@@ -30,6 +32,16 @@ struct Credentials {
   std::string principal_arn;  // arn:aws:iam::<account>:root, a user, or an assumed role
   std::string account_id;     // 12 digits
   bool is_root = false;
+  // What kind of principal signs with these credentials, and what an authoriser needs beyond
+  // the ARN: the IAM user's name, or the role an assumed-role session came from, its session
+  // name, session policies and expiry.
+  enum class Kind { kRoot, kUser, kAssumedRole, kSession } kind = Kind::kRoot;
+  std::string user_name;       // kUser, and kSession from a user's GetSessionToken
+  std::string role_name;       // kAssumedRole
+  std::string session_name;    // kAssumedRole
+  std::string session_policy;  // kAssumedRole: AssumeRole's Policy, "" for none
+  std::vector<std::string> session_policy_arns;  // kAssumedRole: AssumeRole's PolicyArns
+  int64_t expires_epoch = 0;                     // temporary credentials: expiry, unix seconds
 
   // The principal these credentials act as (access key id included).
   Principal principal() const;
@@ -38,12 +50,23 @@ struct Credentials {
 // The root principal of an account: arn:aws:iam::<account_id>:root.
 std::string root_principal_arn(std::string_view account_id);
 
+// Why a key did not resolve.
+enum class KeyProblem { kNone, kUnknownKey, kInvalidToken, kExpiredToken };
+struct KeyLookup {
+  std::optional<Credentials> credentials;  // set when problem == kNone
+  KeyProblem problem = KeyProblem::kNone;
+};
+
 class CredentialProvider {
  public:
   virtual ~CredentialProvider() = default;
-  // The credentials of `access_key_id`, or nullopt when no such key exists (or it is disabled).
-  // Thread-safe.
+  // The credentials of a long-term `access_key_id`, or nullopt when no such key exists (or it is
+  // disabled). Thread-safe.
   virtual std::optional<Credentials> lookup(std::string_view access_key_id) const = 0;
+  // The credentials a request signs with: its access key id and its X-Amz-Security-Token (empty
+  // when it sent none). The default resolves long-term keys with lookup(), and temporary ones
+  // (whose Credentials carry a session_token) only with that exact token. Thread-safe.
+  virtual KeyLookup lookup(std::string_view access_key_id, std::string_view session_token) const;
 };
 
 // Holds exactly one key pair, the account's root pair. Immutable after construction, hence
@@ -55,6 +78,7 @@ class StaticCredentialProvider final : public CredentialProvider {
                            std::string account_id);
 
   std::optional<Credentials> lookup(std::string_view access_key_id) const override;
+  using CredentialProvider::lookup;
 
  private:
   Credentials root_;

@@ -483,7 +483,11 @@ bool role_of_session(std::string_view role_arn, std::string_view session_arn) {
 
 // exact: only the principal's own ARN counts (a resource policy that names an assumed-role
 // session itself is not limited by its session policies; one that names its role is).
-bool principal_matches(const PrincipalSet& p, const RequestContext& r, bool exact = false) {
+// direct: an account (its id or root ARN) does not count: within one account, a resource policy
+// that grants the account delegates to the account's identity policies (IAM User Guide,
+// "Policy evaluation logic": "... the account must also grant access with an identity policy").
+bool principal_matches(const PrincipalSet& p, const RequestContext& r, bool exact = false,
+                       bool direct = false) {
   if (exact) {
     return !r.principal_arn.empty() &&
            std::find(p.aws.begin(), p.aws.end(), r.principal_arn) != p.aws.end();
@@ -498,7 +502,7 @@ bool principal_matches(const PrincipalSet& p, const RequestContext& r, bool exac
       return true;
     }
     // An account (its id or its root ARN) stands for every principal of that account.
-    if (!r.account_id.empty() &&
+    if (!direct && !r.account_id.empty() &&
         (a == r.account_id || a == "arn:aws:iam::" + r.account_id + ":root")) {
       return true;
     }
@@ -525,7 +529,8 @@ struct Prepared {
   std::string action_lower;
   std::array<std::string_view, 6> resource{};
   size_t resource_n = 0;
-  bool exact_principal = false;  // resource policies: only statements naming principal_arn
+  bool exact_principal = false;   // resource policies: only statements naming principal_arn
+  bool direct_principal = false;  // resource policies: account principals do not count
 };
 
 bool resource_matches(std::string_view pattern, const Prepared& q) {
@@ -545,7 +550,10 @@ bool statement_applies(const Statement& s, const Prepared& q, bool check_princip
   const RequestContext& r = q.r;
   if (check_principal) {
     if (!s.principal) return false;
-    if (principal_matches(*s.principal, r, q.exact_principal) == s.not_principal) return false;
+    if (principal_matches(*s.principal, r, q.exact_principal, q.direct_principal) ==
+        s.not_principal) {
+      return false;
+    }
   }
   bool action = std::any_of(s.actions_lower.begin(), s.actions_lower.end(),
                             [&](const std::string& a) { return glob_match(a, q.action_lower); });
@@ -700,15 +708,18 @@ Decision decide(const PolicySet& policies, const RequestContext& request) {
   }
   // A resource policy's allow is not limited by session policies only when it names the
   // session itself (IAM User Guide, "Session policies"); its deny applies either way.
+  // An allow that names the account (not the principal, its role, a service or "*") is no
+  // allow of its own: it leaves the decision to the identity policies.
   Prepared exact = q;
   exact.exact_principal = true;
+  Prepared direct = q;
+  direct.direct_principal = true;
   for (const Policy* p : policies.resource) {
     Decision d = evaluate_prepared(*p, q, /*check_principal=*/true);
     if (d == Decision::kExplicitDeny) return d;
-    if (d == Decision::kAllow) {
+    if (d == Decision::kAllow && evaluate_prepared(*p, direct, true) == Decision::kAllow) {
       resource_allow = resource_allow || policies.session.empty() ||
-                       evaluate_prepared(*p, exact, true) == Decision::kAllow ||
-                       (identity_allow && session_allow);
+                       evaluate_prepared(*p, exact, true) == Decision::kAllow;
     }
   }
   if (resource_allow || (identity_allow && session_allow)) return Decision::kAllow;

@@ -4,7 +4,9 @@
 //   - A statement applies when its Principal (resource policies), Action/NotAction,
 //     Resource/NotResource and every Condition match the request.
 //   - Explicit Deny anywhere wins; else an Allow from an identity policy or a resource policy
-//     (within one account either suffices) allows; else the request is implicitly denied.
+//     (within one account either suffices, except that a resource policy granting the account
+//     itself, its id or root ARN, leaves it to the identity policies) allows; else the request
+//     is implicitly denied.
 //     Session policies (AssumeRole's Policy) limit what identity policies allow.
 //   - Action names match case-insensitively, resources case-sensitively, both with * and ?.
 //     ARNs match component by component (the six colon-separated parts), as ArnLike does.

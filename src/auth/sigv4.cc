@@ -746,15 +746,18 @@ Result<AuthContext> SigV4Verifier::verify(const SignedRequest& req, ErrorStyle s
   NUBO_ASSIGN_OR_RETURN(SigV4Fields fields, parse_sigv4(req, style));
   NUBO_TRY(check_time(fields, clock_.now(), style));
 
-  std::optional<Credentials> creds = credentials_.lookup(fields.access_key_id);
-  if (!creds) return err_unknown_access_key(style);
-  if (!creds->session_token.empty()) {
-    // Temporary credentials are only valid with their token. A long-term key ignores a token.
-    if (fields.security_token.empty()) return err_unknown_access_key(style);
-    if (!constant_time_equal(fields.security_token, creds->session_token)) {
+  KeyLookup found = credentials_.lookup(fields.access_key_id, fields.security_token);
+  switch (found.problem) {
+    case KeyProblem::kNone:
+      break;
+    case KeyProblem::kUnknownKey:
+      return err_unknown_access_key(style);
+    case KeyProblem::kInvalidToken:
       return err_invalid_security_token(style);
-    }
+    case KeyProblem::kExpiredToken:
+      return err_expired_token(style);
   }
+  std::optional<Credentials>& creds = found.credentials;
 
   std::string hash = payload_hash(req, fields);
   std::string creq = canonical_request(req, fields, hash);

@@ -15,6 +15,9 @@ struct NodeConfig {
   std::string account_id = "000000000000";
   std::string root_access_key_id = "test";
   std::string root_secret_access_key = "test";
+  // The master key that wraps every stored secret (auth/keyring.h): NUBO_MASTER_KEY, else the
+  // key file <data_dir>/master.key (created 0600 on first start).
+  std::string master_key;
   // Lambda's default account concurrency limit (GetAccountSettings ConcurrentExecutions).
   int account_concurrency = 1000;
   // A warm instance idle this long is stopped.

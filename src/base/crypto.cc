@@ -138,4 +138,66 @@ std::string random_bytes(size_t n) {
   return out;
 }
 
+namespace {
+
+struct CipherCtx {
+  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+  ~CipherCtx() { EVP_CIPHER_CTX_free(ctx); }
+};
+
+const unsigned char* bytes(std::string_view s) {
+  return reinterpret_cast<const unsigned char*>(s.data());
+}
+
+}  // namespace
+
+std::string aes256gcm_seal(std::string_view key, std::string_view plaintext, std::string_view aad) {
+  NUBO_CHECK(key.size() == kAeadKeySize);
+  std::string nonce = random_bytes(12);
+  std::string out = nonce;
+  out.resize(12 + plaintext.size() + 16);
+  CipherCtx c;
+  NUBO_CHECK(c.ctx != nullptr);
+  NUBO_CHECK(EVP_EncryptInit_ex(c.ctx, EVP_aes_256_gcm(), nullptr, bytes(key), bytes(nonce)) == 1);
+  int len = 0;
+  if (!aad.empty()) {
+    NUBO_CHECK(EVP_EncryptUpdate(c.ctx, nullptr, &len, bytes(aad), static_cast<int>(aad.size())) ==
+               1);
+  }
+  auto* dst = reinterpret_cast<unsigned char*>(out.data() + 12);
+  NUBO_CHECK(EVP_EncryptUpdate(c.ctx, dst, &len, bytes(plaintext),
+                               static_cast<int>(plaintext.size())) == 1);
+  int fin = 0;
+  NUBO_CHECK(EVP_EncryptFinal_ex(c.ctx, dst + len, &fin) == 1);
+  NUBO_CHECK(EVP_CIPHER_CTX_ctrl(c.ctx, EVP_CTRL_GCM_GET_TAG, 16,
+                                 out.data() + 12 + plaintext.size()) == 1);
+  return out;
+}
+
+std::optional<std::string> aes256gcm_open(std::string_view key, std::string_view sealed,
+                                          std::string_view aad) {
+  NUBO_CHECK(key.size() == kAeadKeySize);
+  if (sealed.size() < kAeadOverhead) return std::nullopt;
+  std::string_view nonce = sealed.substr(0, 12);
+  std::string_view body = sealed.substr(12, sealed.size() - kAeadOverhead);
+  std::string tag(sealed.substr(sealed.size() - 16));
+  CipherCtx c;
+  NUBO_CHECK(c.ctx != nullptr);
+  NUBO_CHECK(EVP_DecryptInit_ex(c.ctx, EVP_aes_256_gcm(), nullptr, bytes(key), bytes(nonce)) == 1);
+  int len = 0;
+  if (!aad.empty() &&
+      EVP_DecryptUpdate(c.ctx, nullptr, &len, bytes(aad), static_cast<int>(aad.size())) != 1) {
+    return std::nullopt;
+  }
+  std::string out(body.size(), '\0');
+  auto* dst = reinterpret_cast<unsigned char*>(out.data());
+  if (EVP_DecryptUpdate(c.ctx, dst, &len, bytes(body), static_cast<int>(body.size())) != 1) {
+    return std::nullopt;
+  }
+  if (EVP_CIPHER_CTX_ctrl(c.ctx, EVP_CTRL_GCM_SET_TAG, 16, tag.data()) != 1) return std::nullopt;
+  int fin = 0;
+  if (EVP_DecryptFinal_ex(c.ctx, dst + len, &fin) != 1) return std::nullopt;
+  return out;
+}
+
 }  // namespace nubo

@@ -40,4 +40,14 @@ std::optional<std::string> base64_decode(std::string_view text);
 // Cryptographically random bytes.
 std::string random_bytes(size_t n);
 
+// AES-256-GCM. seal() returns nonce (12 random bytes) || ciphertext || tag (16 bytes); `aad` is
+// authenticated, not encrypted (bind a ciphertext to what it belongs to). open() returns nullopt
+// when the key, the aad or any byte of `sealed` is wrong. REQUIRES: key.size() == 32.
+inline constexpr size_t kAeadKeySize = 32;
+inline constexpr size_t kAeadOverhead = 12 + 16;
+std::string aes256gcm_seal(std::string_view key, std::string_view plaintext,
+                           std::string_view aad = {});
+std::optional<std::string> aes256gcm_open(std::string_view key, std::string_view sealed,
+                                          std::string_view aad = {});
+
 }  // namespace nubo

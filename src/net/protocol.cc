@@ -15,7 +15,7 @@ struct TargetPrefix {
 };
 
 // X-Amz-Target prefixes of the JSON-protocol services (botocore service-2.json "targetPrefix").
-constexpr std::array<TargetPrefix, 10> kTargetPrefixes{{
+constexpr std::array<TargetPrefix, 11> kTargetPrefixes{{
     {"DynamoDB_20120810", "dynamodb"},
     {"DynamoDBStreams_20120810", "dynamodbstreams"},
     {"AmazonSQS", "sqs"},
@@ -26,6 +26,7 @@ constexpr std::array<TargetPrefix, 10> kTargetPrefixes{{
     {"GraniteServiceVersion20100801", "monitoring"},
     {"AWSInsightsIndexService", "ce"},
     {"AWSBudgetServiceGateway", "budgets"},
+    {"com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101", "cloudtrail"},
 }};
 
 bool is_query_service(std::string_view s) {
@@ -64,7 +65,8 @@ Route classify(const Request& req, const Target& target) {
   if (!amz_target.empty()) {
     r.target = std::string(amz_target);
     r.protocol = Protocol::kJson;
-    std::string_view prefix = amz_target.substr(0, amz_target.find('.'));
+    // The operation follows the last dot (CloudTrail's prefix has dots of its own).
+    std::string_view prefix = amz_target.substr(0, amz_target.rfind('.'));
     for (const auto& tp : kTargetPrefixes) {
       if (tp.prefix == prefix) {
         r.service = std::string(tp.service);

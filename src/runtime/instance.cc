@@ -108,6 +108,8 @@ struct Instance::Impl {
   asio::posix::stream_descriptor exit;    // a dup of the pidfd; used by the exit watcher only
   std::atomic<bool> stopped{false};
   std::atomic<bool> dead{false};
+  // The instance's credentials expire then (unix seconds, 0: never); set once by launch().
+  std::atomic<int64_t> credentials_expire{0};
   std::atomic<bool> pinned{false};
   const std::shared_ptr<net::OneShot<ExitStatus>> exited = net::OneShot<ExitStatus>::make();
 
@@ -251,6 +253,7 @@ Status Instance::launch(uint16_t api_port) {
   InstanceCredentials credentials;
   if (m.deps.credentials) {
     credentials = m.deps.credentials(spec);
+    m.credentials_expire = credentials.expires_epoch;
   } else {
     credentials.access_key_id = m.deps.config->root_access_key_id;
     credentials.secret_access_key = m.deps.config->root_secret_access_key;
@@ -515,7 +518,11 @@ void Instance::set_pinned(bool pinned) {
 }
 
 bool Instance::alive() const {
-  return !impl_->stopped.load() && !impl_->dead.load();
+  if (impl_->stopped.load() || impl_->dead.load()) return false;
+  int64_t expire = impl_->credentials_expire.load(std::memory_order_relaxed);
+  if (expire == 0) return true;
+  auto left = std::chrono::seconds(expire) - impl_->deps.clock->now().time_since_epoch();
+  return left > kCredentialRefreshMargin;
 }
 
 void Instance::stop(int sig) {

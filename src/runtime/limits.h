@@ -23,6 +23,9 @@ inline constexpr size_t kLogTailBytes = 4 * 1024;
 
 // RLIMIT_NOFILE of an instance (Lambda quotas: 1,024 file descriptors).
 inline constexpr int kMaxOpenFiles = 1024;
+// An instance whose credentials expire within this margin takes no new invocation (its last one
+// can run for Lambda's longest timeout, 15 minutes, on credentials that are still valid).
+inline constexpr std::chrono::seconds kCredentialRefreshMargin{15 * 60};
 // Processes and threads of one instance ("Lambda quotas": 1,024 execution processes/threads).
 inline constexpr int kMaxInstanceProcesses = 1024;
 

@@ -61,12 +61,15 @@ struct LaunchCommand {
 Result<LaunchCommand> launch_command(const FunctionSpec& spec, const RuntimeSettings& settings,
                                      const SandboxView* view = nullptr);
 
-// Credentials the instance's AWS SDK finds in its environment. For now the node's root pair;
-// issue 4 gives each function its execution role's session credentials (session_token set).
+// Credentials the instance's AWS SDK finds in its environment: its function's execution role's
+// session credentials (issue 4), or the node's root pair when the node has no role to give.
 struct InstanceCredentials {
   std::string access_key_id;
   std::string secret_access_key;
   std::string session_token;  // AWS_SESSION_TOKEN is omitted when empty
+  // When they expire (unix seconds; 0: never). An instance stops taking invocations
+  // kCredentialRefreshMargin before then, and the pool starts a new one with fresh credentials.
+  int64_t expires_epoch = 0;
 };
 
 // Per-instance values of the environment.

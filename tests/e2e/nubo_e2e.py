@@ -19,6 +19,13 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 AWS_CLI = "/usr/bin/aws"  # Debian's awscli v2
 ROLE = "arn:aws:iam::000000000000:role/lambda-role"
+# The execution role every test function runs as (Node.start() makes it): Lambda may assume it,
+# and it may list functions (what the tests' functions ask of nubo) and nothing else.
+LAMBDA_TRUST = {"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+    "Action": "sts:AssumeRole"}]}
+ROLE_POLICY = {"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Action": "lambda:ListFunctions", "Resource": "*"}]}
 
 
 def nubo_binary():
@@ -51,7 +58,21 @@ class Node:
             self.proc.kill()
             raise RuntimeError(f"nubo did not start: {line!r}; log: {self.log()}")
         self.port = int(line.strip().rsplit(":", 1)[1])
+        self.ensure_role(ROLE.rsplit("/", 1)[1])
         return self
+
+    def ensure_role(self, name, trust=None, policy=None):
+        """Creates an execution role (once per data directory): CreateFunction refuses a role
+        that does not exist or that Lambda may not assume, as on AWS."""
+        iam = self.client("iam")
+        try:
+            iam.create_role(RoleName=name,
+                            AssumeRolePolicyDocument=json.dumps(trust or LAMBDA_TRUST))
+        except iam.exceptions.EntityAlreadyExistsException:
+            return f"arn:aws:iam::000000000000:role/{name}"
+        iam.put_role_policy(RoleName=name, PolicyName="tests",
+                            PolicyDocument=json.dumps(policy or ROLE_POLICY))
+        return f"arn:aws:iam::000000000000:role/{name}"
 
     @property
     def url(self):
@@ -88,7 +109,8 @@ class Node:
                                      connect_timeout=5)
         return boto3.client(service, endpoint_url=self.url, region_name="us-east-1",
                             aws_access_key_id=kw.get("key", "test"),
-                            aws_secret_access_key=kw.get("secret", "test"), config=cfg)
+                            aws_secret_access_key=kw.get("secret", "test"),
+                            aws_session_token=kw.get("token"), config=cfg)
 
     def aws(self, *args, check=True):
         """Runs Debian's awscli v2 against the node; returns parsed JSON output (or text)."""

@@ -3,33 +3,12 @@
 #include <algorithm>
 #include <cctype>
 
-#include "auth/policy.h"
-#include "base/ids.h"
 #include "base/strings.h"
+#include "services/iam/schema.h"
 
 namespace nubo::iam {
 
 namespace {
-
-const std::vector<std::string>& schema() {
-  static const std::vector<std::string> s = {
-      "CREATE TABLE iam_roles ("
-      " name_lower TEXT PRIMARY KEY,"  // role names are unique without regard to case
-      " name TEXT NOT NULL,"
-      " path TEXT NOT NULL,"
-      " role_id TEXT NOT NULL,"
-      " create_date TEXT NOT NULL,"
-      " trust_policy TEXT NOT NULL,"
-      " description TEXT NOT NULL,"
-      " max_session INTEGER NOT NULL)",
-      "CREATE TABLE iam_role_policies ("
-      " role_lower TEXT NOT NULL,"
-      " name TEXT NOT NULL,"
-      " document TEXT NOT NULL,"
-      " PRIMARY KEY (role_lower, name))",
-  };
-  return s;
-}
 
 Error no_role(const std::string& name) {
   return Error{"NoSuchEntity", 404, "The role with name " + name + " cannot be found."};
@@ -51,31 +30,19 @@ Role role_of(const storage::Row& r, const std::string& account) {
   return role;
 }
 
-std::string new_role_id() {
-  std::string hex = random_hex(9);  // 18 characters
-  for (char& c : hex) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return "AROA" + hex.substr(0, 17);
-}
-
 }  // namespace
-
-size_t policy_size(const std::string& document) {
-  return static_cast<size_t>(std::count_if(document.begin(), document.end(), [](char c) {
-    return c != ' ' && c != '\t' && c != '\n' && c != '\r';
-  }));
-}
 
 Roles::Roles(storage::Store* store, const Clock* clock, std::string account_id)
     : store_(store), clock_(clock), account_id_(std::move(account_id)) {}
 
 Status Roles::start() {
-  return store_->migrate("iam_roles", schema());
+  return migrate_iam_schema(*store_);
 }
 
 Result<Role> Roles::create(Role role) {
-  auto parsed = auth::parse_policy(role.trust_policy);
-  if (!parsed.ok()) return parsed.error();
-  role.role_id = new_role_id();
+  NUBO_TRY(check_policy_document(role.trust_policy));
+  NUBO_TRY(validate_tags(role.tags));
+  role.role_id = new_entity_id("AROA");
   role.create_date = format_iso8601(clock_->now());
   role.arn = "arn:aws:iam::" + account_id_ + ":role" + role.path + role.name;
   bool exists = false;
@@ -88,11 +55,11 @@ Result<Role> Roles::create(Role role) {
       return Ok{};
     }
     NUBO_TRY(txn.exec(
-        std::string("INSERT INTO iam_roles (name_lower, ") + kColumns +
-            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        {to_lower(role.name), role.name, role.path, role.role_id, role.create_date,
+        std::string("INSERT INTO iam_roles (name_lower, arn, ") + kColumns +
+            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        {to_lower(role.name), role.arn, role.name, role.path, role.role_id, role.create_date,
          role.trust_policy, role.description, static_cast<int64_t>(role.max_session_duration)}));
-    return Ok{};
+    return merge_tags(txn, TagOwner{"role", to_lower(role.name)}, role.tags, "Role");
   }));
   if (exists) {
     return Error{"EntityAlreadyExists", 409, "Role with name " + role.name + " already exists."};
@@ -106,7 +73,9 @@ Result<Role> Roles::get(const std::string& name) {
       store_->query(std::string("SELECT ") + kColumns + " FROM iam_roles WHERE name_lower = ?",
                     {to_lower(name)}));
   if (rows.empty()) return no_role(name);
-  return role_of(rows[0], account_id_);
+  Role role = role_of(rows[0], account_id_);
+  NUBO_ASSIGN_OR_RETURN(role.tags, load_tags(*store_, TagOwner{"role", to_lower(name)}));
+  return role;
 }
 
 Status Roles::remove(const std::string& name) {
@@ -126,8 +95,16 @@ Status Roles::remove(const std::string& name) {
       refused = Error{"DeleteConflict", 409, "Cannot delete entity, must delete policies first."};
       return Ok{};
     }
+    NUBO_ASSIGN_OR_RETURN(storage::Rows attached, txn.query("SELECT COUNT(*) FROM iam_attachments "
+                                                            "WHERE kind = 'role' AND owner = ?",
+                                                            {to_lower(name)}));
+    if (!attached.empty() && attached[0].integer(0) > 0) {
+      refused =
+          Error{"DeleteConflict", 409, "Cannot delete entity, must detach all policies first."};
+      return Ok{};
+    }
     NUBO_TRY(txn.exec("DELETE FROM iam_roles WHERE name_lower = ?", {to_lower(name)}));
-    return Ok{};
+    return drop_tags(txn, TagOwner{"role", to_lower(name)});
   }));
   if (refused) return *refused;
   return Ok{};
@@ -155,8 +132,7 @@ Result<RolePage> Roles::list(const std::string& path_prefix, const std::string& 
 
 Status Roles::put_policy(const std::string& role, const std::string& policy,
                          const std::string& doc) {
-  auto parsed = auth::parse_policy(doc);
-  if (!parsed.ok()) return parsed.error();
+  NUBO_TRY(check_policy_document(doc));
   std::optional<Error> refused;
   NUBO_TRY(store_->transaction([&](storage::Txn& txn) -> Status {
     NUBO_ASSIGN_OR_RETURN(
@@ -219,6 +195,69 @@ Result<std::vector<std::string>> Roles::list_policies(const std::string& role) {
   std::vector<std::string> out;
   for (const auto& r : rows) out.push_back(r.text(0));
   return out;
+}
+
+Status Roles::update(const std::string& name, std::optional<std::string> description,
+                     std::optional<int> max_session_duration) {
+  std::optional<Error> refused;
+  NUBO_TRY(store_->transaction([&](storage::Txn& txn) -> Status {
+    NUBO_ASSIGN_OR_RETURN(
+        storage::Rows rows,
+        txn.query("SELECT name FROM iam_roles WHERE name_lower = ?", {to_lower(name)}));
+    if (rows.empty()) {
+      refused = no_role(name);
+      return Ok{};
+    }
+    if (description) {
+      NUBO_TRY(txn.exec("UPDATE iam_roles SET description = ? WHERE name_lower = ?",
+                        {*description, to_lower(name)}));
+    }
+    if (max_session_duration) {
+      NUBO_TRY(txn.exec("UPDATE iam_roles SET max_session = ? WHERE name_lower = ?",
+                        {static_cast<int64_t>(*max_session_duration), to_lower(name)}));
+    }
+    return Ok{};
+  }));
+  if (refused) return *refused;
+  return Ok{};
+}
+
+Status Roles::update_trust_policy(const std::string& name, const std::string& document) {
+  NUBO_TRY(check_policy_document(document));
+  std::optional<Error> refused;
+  NUBO_TRY(store_->transaction([&](storage::Txn& txn) -> Status {
+    NUBO_ASSIGN_OR_RETURN(int64_t n,
+                          txn.exec("UPDATE iam_roles SET trust_policy = ? WHERE name_lower = ?",
+                                   {document, to_lower(name)}));
+    if (n == 0) refused = no_role(name);
+    return Ok{};
+  }));
+  if (refused) return *refused;
+  return Ok{};
+}
+
+Status Roles::tag(const std::string& name, const Tags& tags) {
+  NUBO_TRY(validate_tags(tags));
+  // An error returned inside the transaction rolls it back and comes out as it is.
+  return store_->transaction([&](storage::Txn& txn) -> Status {
+    NUBO_ASSIGN_OR_RETURN(
+        storage::Rows rows,
+        txn.query("SELECT name FROM iam_roles WHERE name_lower = ?", {to_lower(name)}));
+    if (rows.empty()) return no_role(name);
+    return merge_tags(txn, TagOwner{"role", to_lower(name)}, tags, "Role");
+  });
+}
+
+Status Roles::untag(const std::string& name, const std::vector<std::string>& keys) {
+  NUBO_TRY(get(name));
+  return store_->transaction([&](storage::Txn& txn) -> Status {
+    return remove_tags(txn, TagOwner{"role", to_lower(name)}, keys);
+  });
+}
+
+Result<Tags> Roles::tags(const std::string& name) {
+  NUBO_ASSIGN_OR_RETURN(Role role, get(name));
+  return role.tags;
 }
 
 }  // namespace nubo::iam

@@ -1,5 +1,6 @@
-// Roles: IAM roles and their inline policies, the logic layer (no HTTP types). The Store is the
-// truth; every write is one transaction.
+// Roles: IAM roles, their inline policies and tags, the logic layer (no HTTP types). The Store
+// is the truth; every write is one transaction. (Managed policies attached to roles:
+// managed_policies.h.)
 //
 // Threads: every method blocks on the Store: call them from the blocking pool. Thread-safe
 // (the Store serialises writes; an exists-check and its insert share one transaction).
@@ -12,23 +13,11 @@
 
 #include "base/clock.h"
 #include "base/result.h"
+#include "services/iam/common.h"
+#include "services/iam/limits.h"
 #include "storage/store.h"
 
 namespace nubo::iam {
-
-// IAM's limits (IAM User Guide, "IAM and AWS STS quotas"; API reference).
-inline constexpr size_t kRoleNameMax = 64;
-inline constexpr size_t kPolicyNameMax = 128;
-inline constexpr size_t kPathMax = 512;
-inline constexpr size_t kRoleDescriptionMax = 1000;
-inline constexpr int kMaxSessionMin = 3600;
-inline constexpr int kMaxSessionMax = 43200;
-inline constexpr size_t kTrustPolicyMax = 2048;          // role trust policy, characters
-inline constexpr size_t kInlineRolePoliciesMax = 10240;  // all inline policies of a role
-inline constexpr int kMaxItemsDefault = 100;
-
-// A policy's size as IAM counts it against its quotas: characters, white space not counted.
-size_t policy_size(const std::string& document);
 
 struct Role {
   std::string name;
@@ -38,7 +27,8 @@ struct Role {
   std::string create_date;  // ISO 8601, "2024-01-01T00:00:00Z"
   std::string trust_policy;
   std::string description;
-  int max_session_duration = 3600;
+  int max_session_duration = kMaxSessionDefault;
+  Tags tags;  // get() fills them; create() stores them
 };
 
 struct RolePage {
@@ -49,14 +39,25 @@ struct RolePage {
 class Roles {
  public:
   Roles(storage::Store* store, const Clock* clock, std::string account_id);
-  Status start();  // applies the schema
+  Status start();  // applies the schema (migrate_iam_schema)
 
-  // EntityAlreadyExists (409); the trust policy must parse (MalformedPolicyDocument).
+  // EntityAlreadyExists (409); the trust policy must parse (MalformedPolicyDocument); tags as
+  // validate_tags() allows them.
   Result<Role> create(Role role);
-  Result<Role> get(const std::string& name);  // NoSuchEntity (404)
-  // DeleteConflict (409) while the role has inline policies.
+  Result<Role> get(const std::string& name);  // NoSuchEntity (404); with its tags
+  // DeleteConflict (409) while the role has inline policies or attached managed policies.
   Status remove(const std::string& name);
   Result<RolePage> list(const std::string& path_prefix, const std::string& marker, int max_items);
+
+  // UpdateRole: a new description and/or maximum session duration (nullopt: unchanged).
+  Status update(const std::string& name, std::optional<std::string> description,
+                std::optional<int> max_session_duration);
+  // UpdateAssumeRolePolicy: the document must parse (MalformedPolicyDocument).
+  Status update_trust_policy(const std::string& name, const std::string& document);
+
+  Status tag(const std::string& name, const Tags& tags);  // LimitExceeded past 50 tags
+  Status untag(const std::string& name, const std::vector<std::string>& keys);
+  Result<Tags> tags(const std::string& name);
 
   Status put_policy(const std::string& role, const std::string& policy, const std::string& doc);
   Result<std::string> get_policy(const std::string& role, const std::string& policy);

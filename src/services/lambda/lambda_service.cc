@@ -22,6 +22,7 @@
 #include "base/log.h"
 #include "base/strings.h"
 #include "net/async.h"
+#include "services/lambda/actions.h"
 #include "services/lambda/limits.h"
 #include "services/lambda/model.h"
 #include "services/lambda/registry.h"
@@ -995,6 +996,7 @@ Result<Response> LambdaService::Impl::create_function(Request& req, const std::s
       return invalid_parameter("Number of tags exceeds resource tag limit.");
     }
   }
+  if (deps.check_role) NUBO_TRY(deps.check_role(*in.settings.role));
   NUBO_ASSIGN_OR_RETURN(VersionConfig c, registry.create_function(std::move(in)));
   return json_response(req, http::status::created,
                        to_wire_json(c, arn, RenderOptions{ConfigView::kCreated, false, ""}), rid);
@@ -1115,6 +1117,7 @@ Result<Response> LambdaService::Impl::update_configuration(Request& req,
   NUBO_ASSIGN_OR_RETURN(FunctionRef ref, parse_function_ref(name_text, NameUse::kOther, arn));
   NUBO_ASSIGN_OR_RETURN(json::object o, body_object(req));
   NUBO_ASSIGN_OR_RETURN(FunctionSettings s, parse_settings(o, /*create=*/false));
+  if (s.role && deps.check_role) NUBO_TRY(deps.check_role(*s.role));
   NUBO_ASSIGN_OR_RETURN(auto revision, opt_string(o, "RevisionId"));
   NUBO_ASSIGN_OR_RETURN(VersionConfig c, registry.update_configuration(ref.name, s, revision));
   return json_response(req, http::status::ok,
@@ -1801,10 +1804,40 @@ void LambdaService::stop() {
   }
 }
 
+Task<Result<std::string>> LambdaService::invoke_for_service(std::string function,
+                                                            std::string payload) {
+  Impl* impl = impl_.get();
+  auto resolving = impl->resolve(function, std::nullopt);
+  Result<ResolvedPtr> resolved = co_await std::move(resolving);
+  if (!resolved.ok()) co_return resolved.error();
+  ResolvedPtr res = *resolved;
+  runtime::InvokeRequest ir;
+  ir.payload = payload.empty() ? std::string("{}") : std::move(payload);
+  ir.request_id = new_uuid();
+  auto invoking = impl->deps.invoker->invoke(res->primary, std::move(ir));
+  Result<runtime::InvokeResult> out = co_await std::move(invoking);
+  if (!out.ok()) co_return out.error();
+  if (!out->function_error.empty()) {
+    std::string type = "Unhandled", message = out->payload;
+    if (auto v = parse_json(out->payload); v.ok() && v->is_object()) {
+      type = get_string(v->as_object(), "errorType").value_or(type);
+      message = get_string(v->as_object(), "errorMessage").value_or(message);
+    }
+    co_return Error{type, 400, message};
+  }
+  co_return std::move(out->payload);
+}
+
 Task<Response> LambdaService::handle(Request& req, const net::Target& target,
-                                     const Principal& caller) {
-  (void)caller;
+                                     const auth::Caller& caller) {
   const std::string& path = target.path;
+  // Every Lambda action is authorised before it acts (issue 4).
+  if (auto op = lambda_action(req.method(), target, impl_->deps.config->region,
+                              impl_->deps.config->account_id)) {
+    Status allowed =
+        auth::authorize(caller, {op->action, op->resource}, {"AccessDeniedException", 403});
+    if (!allowed.ok()) co_return error_response(req, allowed.error(), new_uuid());
+  }
   // Invoke stays on this io thread (cached resolution, no store access when warm).
   if (req.method() == http::verb::post && starts_with(path, kFunctionsPrefix)) {
     std::string_view rest = std::string_view(path).substr(kFunctionsPrefix.size());

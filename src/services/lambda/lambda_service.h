@@ -14,11 +14,12 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <functional>
 #include <memory>
 
+#include "auth/authorize.h"
 #include "base/clock.h"
 #include "base/config.h"
-#include "base/principal.h"
 #include "base/result.h"
 #include "net/http.h"
 #include "runtime/invoker.h"
@@ -37,6 +38,11 @@ struct LambdaDeps {
   // The async-invocation queue's concurrency, retry delays and limits (AWS's by default; tests
   // shorten the delays).
   AsyncQueueOptions async;
+  // Whether Lambda can assume a function's execution role (it exists and trusts
+  // lambda.amazonaws.com): Ok, or the InvalidParameterValueException to answer
+  // CreateFunction / UpdateFunctionConfiguration with. Blocks; called on the blocking pool.
+  // Empty: every well-formed role is accepted (unit tests).
+  std::function<Status(const std::string& role_arn)> check_role;
 };
 
 class LambdaService {
@@ -53,7 +59,13 @@ class LambdaService {
   // Answers one Lambda API request. `target` is the parsed request target; `caller` the
   // authenticated principal. Never throws for bad input: errors leave in Lambda's error shape.
   net::Task<net::Response> handle(net::Request& req, const net::Target& target,
-                                  const Principal& caller);
+                                  const auth::Caller& caller);
+
+  // A synchronous invocation on behalf of another service (Secrets Manager's rotation steps):
+  // `function` is a name or ARN, optionally qualified. The function's response payload, or its
+  // error as an Error ("ResourceNotFoundException" for no such function, the function's own
+  // errorType and errorMessage for a failed invocation). Runs on an io thread.
+  net::Task<Result<std::string>> invoke_for_service(std::string function, std::string payload);
 
   // Stops the async workers; events not yet delivered stay queued in the Store.
   // Must not run on an io thread.

@@ -259,7 +259,7 @@ class Harness {
     req.prepare_payload();
     net::Target t = net::parse_target(target);
     std::promise<net::Response> done;
-    Principal caller;
+    auth::Caller caller = auth::root_caller("000000000000");
     asio::co_spawn(
         io_,
         [&]() -> net::Task<void> { done.set_value(co_await service_->handle(req, t, caller)); },

@@ -1,0 +1,164 @@
+#include "services/sts/directory.h"
+
+#include <chrono>
+#include <utility>
+
+#include "auth/sigv4.h"
+#include "base/log.h"
+#include "services/iam/principals.h"
+
+namespace nubo::sts {
+
+namespace {
+
+int64_t epoch_seconds(SystemTime t) {
+  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+
+// Parses every document; one that no longer parses (it did when IAM stored it) is skipped and
+// logged, which can only deny more.
+void add_policies(const std::vector<std::string>& docs,
+                  std::vector<std::shared_ptr<const auth::Policy>>& out) {
+  for (const auto& doc : docs) {
+    auto p = auth::parse_policy(doc);
+    if (!p.ok()) {
+      log_warn("iam: a stored policy does not parse: " + p.error().message);
+      continue;
+    }
+    out.push_back(std::make_shared<const auth::Policy>(std::move(p).value()));
+  }
+}
+
+}  // namespace
+
+Directory::Directory(DirectoryDeps deps) : deps_(std::move(deps)), tokens_(*deps_.keyring) {
+  root_.access_key_id = deps_.root_access_key_id;
+  root_.secret_access_key = deps_.root_secret_access_key;
+  root_.account_id = deps_.account_id;
+  root_.principal_arn = auth::root_principal_arn(deps_.account_id);
+  root_.is_root = true;
+  root_.kind = auth::Credentials::Kind::kRoot;
+}
+
+void Directory::invalidate() {
+  std::lock_guard lock(mu_);
+  keys_.clear();
+  identities_.clear();
+  ++generation_;
+}
+
+std::optional<auth::Credentials> Directory::lookup(std::string_view access_key_id) const {
+  if (access_key_id == root_.access_key_id) return root_;
+  std::string id(access_key_id);
+  uint64_t gen;
+  {
+    std::lock_guard lock(mu_);
+    auto it = keys_.find(id);
+    if (it != keys_.end()) return it->second;
+    gen = generation_;
+  }
+  std::optional<auth::Credentials> found;
+  auto rec = iam::find_access_key(*deps_.store, *deps_.keyring, id);
+  if (!rec.ok()) {
+    log_warn("iam: cannot look up an access key: " + rec.error().message);
+    return std::nullopt;  // not cached: a storage error is not an answer
+  }
+  if (rec->has_value() && (*rec)->active) {
+    const iam::AccessKeyRecord& k = **rec;
+    auth::Credentials c;
+    c.access_key_id = k.access_key_id;
+    c.secret_access_key = k.secret_access_key;
+    c.principal_arn = k.user_arn;
+    c.account_id = deps_.account_id;
+    c.kind = auth::Credentials::Kind::kUser;
+    c.user_name = k.user_name;
+    found = std::move(c);
+  }
+  std::lock_guard lock(mu_);
+  if (gen == generation_) {
+    if (keys_.size() >= kMaxCached) keys_.clear();
+    keys_.emplace(id, found);
+  }
+  return found;
+}
+
+auth::KeyLookup Directory::lookup(std::string_view access_key_id,
+                                  std::string_view session_token) const {
+  if (access_key_id.substr(0, kTemporaryKeyPrefix.size()) == kTemporaryKeyPrefix) {
+    auth::KeyLookup out;
+    if (session_token.empty()) {
+      out.problem = auth::KeyProblem::kUnknownKey;
+      return out;
+    }
+    return tokens_.open(access_key_id, session_token, epoch_seconds(deps_.clock->now()));
+  }
+  return CredentialProvider::lookup(access_key_id, session_token);
+}
+
+Result<std::shared_ptr<const auth::Identity>> Directory::identity(
+    const auth::Credentials& who) const {
+  if (who.is_root) return std::shared_ptr<const auth::Identity>();
+  std::string key;
+  switch (who.kind) {
+    case auth::Credentials::Kind::kRoot:
+      return std::shared_ptr<const auth::Identity>();
+    case auth::Credentials::Kind::kUser:
+    case auth::Credentials::Kind::kSession:
+      key = "user/" + who.user_name;
+      break;
+    case auth::Credentials::Kind::kAssumedRole:
+      key = "role/" + who.role_name + "\n" + who.session_name + "\n" + who.session_policy;
+      for (const auto& a : who.session_policy_arns) key += "\n" + a;
+      break;
+  }
+  uint64_t gen;
+  {
+    std::lock_guard lock(mu_);
+    auto it = identities_.find(key);
+    if (it != identities_.end()) return it->second;
+    gen = generation_;
+  }
+  NUBO_ASSIGN_OR_RETURN(auto id, load(who));
+  std::lock_guard lock(mu_);
+  if (gen == generation_) {
+    if (identities_.size() >= kMaxCached) identities_.clear();
+    identities_.emplace(key, id);
+  }
+  return id;
+}
+
+Result<std::shared_ptr<const auth::Identity>> Directory::load(const auth::Credentials& who) const {
+  auto id = std::make_shared<auth::Identity>();
+  if (who.kind == auth::Credentials::Kind::kAssumedRole) {
+    id->principal_type = "AssumedRole";
+    NUBO_ASSIGN_OR_RETURN(auto role, iam::load_role(*deps_.store, who.role_name));
+    if (role) {
+      add_policies(role->policy_documents, id->policies);
+      id->user_id = role->id + ":" + who.session_name;
+      id->tags = role->tags;
+    }
+    if (!who.session_policy.empty()) add_policies({who.session_policy}, id->session);
+    if (!who.session_policy_arns.empty()) {
+      auto docs =
+          iam::managed_policy_documents(*deps_.store, deps_.account_id, who.session_policy_arns);
+      // A session policy that was deleted since grants nothing: keep the session bounded.
+      if (docs.ok()) {
+        add_policies(*docs, id->session);
+      } else if (id->session.empty()) {
+        id->session.push_back(std::make_shared<const auth::Policy>());
+      }
+    }
+    return std::shared_ptr<const auth::Identity>(std::move(id));
+  }
+  id->principal_type = "User";
+  id->user_name = who.user_name;
+  NUBO_ASSIGN_OR_RETURN(auto user, iam::load_user(*deps_.store, who.user_name));
+  if (user) {
+    add_policies(user->policy_documents, id->policies);
+    id->user_id = user->id;
+    id->tags = user->tags;
+  }
+  return std::shared_ptr<const auth::Identity>(std::move(id));
+}
+
+}  // namespace nubo::sts
