@@ -13,6 +13,7 @@
 #include "app/front_door.h"
 #include "auth/credentials.h"
 #include "auth/keyring.h"
+#include "base/crypto.h"
 #include "base/log.h"
 #include "net/io_shards.h"
 #include "net/server.h"
@@ -60,6 +61,30 @@ namespace {
 // last (an instance older than that is replaced before they run out; runtime/pool.h).
 constexpr const char* kLambdaPrincipal = "lambda.amazonaws.com";
 constexpr int kInstanceCredentialSeconds = 12 * 3600;
+
+// The master key must be the one the data directory's secrets were sealed with: a key file
+// lost (and made anew) or a wrong NUBO_MASTER_KEY would leave every stored secret and access key
+// unreadable, so the node refuses to start instead. The first start records a check value
+// (an HMAC under a key derived for this purpose, which says nothing of the key itself).
+Status check_master_key(storage::Store& store, const auth::Keyring& keyring) {
+  NUBO_TRY(store.migrate("keyring", {"CREATE TABLE keyring_check (id INTEGER PRIMARY KEY, "
+                                     "check_mac TEXT NOT NULL)"}));
+  std::string mac = hex_encode(hmac_sha256(keyring.subkey("key-check"), "nubo master key"));
+  return store.transaction([&](storage::Txn& txn) -> Status {
+    NUBO_ASSIGN_OR_RETURN(storage::Rows rows,
+                          txn.query("SELECT check_mac FROM keyring_check WHERE id = 1"));
+    if (rows.empty()) {
+      NUBO_TRY(txn.exec("INSERT INTO keyring_check (id, check_mac) VALUES (1, ?)", {mac}));
+      return Ok{};
+    }
+    if (rows[0].text(0) != mac) {
+      return internal_error(
+          "the master key (NUBO_MASTER_KEY or <data-dir>/master.key) is not the one this data "
+          "directory's secrets were sealed with; restore the original key to start");
+    }
+    return Ok{};
+  });
+}
 
 // ES modules ignore NODE_PATH: a function's `import '@aws-sdk/client-s3'` resolves by walking up
 // from its code folder. A node_modules link above the unpacked code folders makes the bundled SDK
@@ -109,6 +134,7 @@ Result<std::unique_ptr<Node>> Node::create(NodeConfig config) {
       auto keyring,
       auth::Keyring::open(m.config.data_dir + "/" + auth::kMasterKeyFile, m.config.master_key));
   m.keyring = std::make_unique<auth::Keyring>(std::move(keyring));
+  NUBO_TRY(check_master_key(*m.store, *m.keyring));
   m.config.master_key.clear();  // nothing else needs it, and a config may be logged
   sts::DirectoryDeps dir_deps;
   dir_deps.store = m.store.get();

@@ -4,7 +4,6 @@
 
 namespace nubo::auth {
 
-
 RequestContext request_context(const Caller& caller, const Access& access) {
   RequestContext ctx;
   ctx.action = access.action;

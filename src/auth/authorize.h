@@ -81,13 +81,13 @@ Caller root_caller(const std::string& account_id);
 // What is asked of authorize().
 struct Access {
   Access() = default;
-  Access(std::string action_name, std::string resource_arn = "*",
-         const Policy* policy = nullptr)
-      : action(std::move(action_name)), resource(std::move(resource_arn)),
+  Access(std::string action_name, std::string resource_arn = "*", const Policy* policy = nullptr)
+      : action(std::move(action_name)),
+        resource(std::move(resource_arn)),
         resource_policy(policy) {}
 
-  std::string action;          // "lambda:GetFunction"
-  std::string resource = "*";  // the resource's ARN
+  std::string action;                       // "lambda:GetFunction"
+  std::string resource = "*";               // the resource's ARN
   const Policy* resource_policy = nullptr;  // the resource's own policy (borrowed), if any
   // Service-specific condition keys ("lambda:FunctionArn", "secretsmanager:SecretId", ...).
   std::vector<std::pair<std::string, std::string>> keys;

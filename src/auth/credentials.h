@@ -36,10 +36,13 @@ struct Credentials {
   // the ARN: the IAM user's name, or the role an assumed-role session came from, its session
   // name, session policies and expiry.
   enum class Kind { kRoot, kUser, kAssumedRole, kSession } kind = Kind::kRoot;
-  std::string user_name;       // kUser, and kSession from a user's GetSessionToken
-  std::string role_name;       // kAssumedRole
-  std::string session_name;    // kAssumedRole
-  std::string session_policy;  // kAssumedRole: AssumeRole's Policy, "" for none
+  std::string user_name;  // kUser, and kSession from a user's GetSessionToken
+  std::string role_name;  // kAssumedRole
+  // The role's or user's unique id (AROA..., AIDA...) the session was issued for: a principal
+  // deleted and made again under the same name is another principal, and gets nothing.
+  std::string principal_id;
+  std::string session_name;                      // kAssumedRole
+  std::string session_policy;                    // kAssumedRole: AssumeRole's Policy, "" for none
   std::vector<std::string> session_policy_arns;  // kAssumedRole: AssumeRole's PolicyArns
   int64_t expires_epoch = 0;                     // temporary credentials: expiry, unix seconds
 

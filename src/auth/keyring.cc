@@ -60,7 +60,8 @@ Result<Keyring> Keyring::open(const std::string& key_file, std::string_view env_
     // First start: a new key, written whole under a temporary name and renamed, so a crash
     // leaves either no key file or a complete one.
     std::string tmp = key_file + ".tmp";
-    int out = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    ::unlink(tmp.c_str());  // a leftover of a crash; O_EXCL below refuses anything else there
+    int out = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (out < 0) return internal_error("cannot create " + tmp + ": " + std::strerror(errno));
     std::string text = hex_encode(random_bytes(kMasterKeySize)) + "\n";
     bool ok = ::write(out, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
@@ -68,6 +69,13 @@ Result<Keyring> Keyring::open(const std::string& key_file, std::string_view env_
     ::close(out);
     if (!ok || ::rename(tmp.c_str(), key_file.c_str()) != 0) {
       return internal_error("cannot write " + key_file + ": " + std::strerror(errno));
+    }
+    // The rename itself is durable only once the directory is.
+    std::string dir = key_file.substr(0, key_file.find_last_of('/') + 1);
+    int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+      ::fsync(dfd);
+      ::close(dfd);
     }
     fd = ::open(key_file.c_str(), O_RDONLY | O_CLOEXEC);
   }

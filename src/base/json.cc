@@ -25,6 +25,8 @@ std::optional<int64_t> get_int(const json::object& o, std::string_view key) {
   if (v.is_uint64()) return static_cast<int64_t>(v.get_uint64());
   if (v.is_double()) {
     double d = v.get_double();
+    // Out of int64's range the cast is undefined: such a number is no integer here.
+    if (!(d >= -9.2e18 && d <= 9.2e18)) return std::nullopt;
     if (d == static_cast<double>(static_cast<int64_t>(d))) return static_cast<int64_t>(d);
   }
   return std::nullopt;

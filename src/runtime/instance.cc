@@ -315,6 +315,8 @@ Status Instance::launch(uint16_t api_port) {
         m.restored = true;
         m.restored_port = port;
         m.template_of_this = from->lease;
+        // It runs with the snapshot's environment, so with the snapshot's credentials.
+        m.credentials_expire = from->lease->instance->impl_->credentials_expire.load();
       } else {
         if (gone) m.deps.templates->forget(spec);
         log_warn("snapstart: a restore of " + spec.qualified_arn +
@@ -518,7 +520,10 @@ void Instance::set_pinned(bool pinned) {
 }
 
 bool Instance::alive() const {
-  if (impl_->stopped.load() || impl_->dead.load()) return false;
+  return !impl_->stopped.load() && !impl_->dead.load();
+}
+
+bool Instance::fresh() const {
   int64_t expire = impl_->credentials_expire.load(std::memory_order_relaxed);
   if (expire == 0) return true;
   auto left = std::chrono::seconds(expire) - impl_->deps.clock->now().time_since_epoch();

@@ -109,6 +109,8 @@ class Instance final : public PoolMember, public std::enable_shared_from_this<In
 
   // PoolMember: can serve another invocation.
   bool alive() const override;
+  // PoolMember: false once its credentials expire within kCredentialRefreshMargin. Any thread.
+  bool fresh() const override;
   // PoolMember: kept by the pool however long it idles (one of a version's provisioned
   // instances). Any thread.
   bool pinned() const override;

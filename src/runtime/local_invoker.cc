@@ -208,7 +208,9 @@ struct LocalInvoker::Core : std::enable_shared_from_this<LocalInvoker::Core> {
   // them to *released (release() stops the idle ones).
   static void prune_locked(ProvisionedVersion& v,
                            std::vector<std::shared_ptr<Instance>>* released) {
-    std::erase_if(v.members, [](const std::shared_ptr<Instance>& i) { return !i->alive(); });
+    // A stale one (credentials about to expire) is forgotten too: the pool retires it, and a
+    // fresh one is started in its place.
+    std::erase_if(v.members, [](const std::shared_ptr<Instance>& i) { return !i->usable(); });
     while (static_cast<int>(v.members.size()) > v.target) {
       v.members.back()->set_pinned(false);
       released->push_back(std::move(v.members.back()));
@@ -516,7 +518,7 @@ Invoker::ProvisionedStatus LocalInvoker::provisioned_status(
   ProvisionedStatus out;
   auto it = c.provisioned.find(qualified_arn);
   if (it == c.provisioned.end()) return out;
-  for (const auto& inst : it->second.members) out.ready += inst->alive() ? 1 : 0;
+  for (const auto& inst : it->second.members) out.ready += inst->usable() ? 1 : 0;
   out.failure = it->second.failure;
   return out;
 }

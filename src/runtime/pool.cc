@@ -21,7 +21,7 @@ Pool::Member Pool::take_idle(std::string_view qualified_arn, std::string_view re
   }
   // Most recently used first; the dead are retired on the way.
   for (size_t i = e.idle.size(); i-- > 0;) {
-    if (!e.idle[i].member->alive()) {
+    if (!e.idle[i].member->usable()) {
       retired->push_back(std::move(e.idle[i].member));
       e.idle.erase(e.idle.begin() + static_cast<std::ptrdiff_t>(i));
       continue;
@@ -42,7 +42,7 @@ void Pool::put_idle(std::string_view qualified_arn, std::string_view revision_id
                     SteadyTime now, std::vector<Member>* retired) {
   std::lock_guard lock(mu_);
   auto it = entries_.find(qualified_arn);
-  if (it == entries_.end() || it->second.revision_id != revision_id || !m->alive()) {
+  if (it == entries_.end() || it->second.revision_id != revision_id || !m->usable()) {
     retired->push_back(std::move(m));
     return;
   }
@@ -52,7 +52,7 @@ void Pool::put_idle(std::string_view qualified_arn, std::string_view revision_id
 void Pool::add_idle(std::string_view qualified_arn, std::string_view revision_id, Member m,
                     SteadyTime now, std::vector<Member>* retired) {
   std::lock_guard lock(mu_);
-  if (!m->alive()) {
+  if (!m->usable()) {
     retired->push_back(std::move(m));
     return;
   }
@@ -77,7 +77,7 @@ std::vector<Pool::Member> Pool::take_expired(SteadyTime now,
     // Dead and expired ones may be anywhere (pinned ones are never expired).
     std::erase_if(e.idle, [&](Idle& idle) {
       bool expired = now - idle.since >= idle_timeout && !idle.member->pinned();
-      if (expired || !idle.member->alive()) {
+      if (expired || !idle.member->usable()) {
         out.push_back(std::move(idle.member));
         return true;
       }

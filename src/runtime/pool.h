@@ -28,6 +28,10 @@ class PoolMember {
   virtual ~PoolMember() = default;
   // False once it cannot serve any more (its process exited, or it was stopped).
   virtual bool alive() const = 0;
+  // False once it should take no new invocation although it still runs (its credentials are
+  // about to expire): the pool retires it as it would a dead one, and a new one takes its place.
+  virtual bool fresh() const { return true; }
+  bool usable() const { return alive() && fresh(); }
   // Where it lives (an instance: the io_context of its Runtime API endpoint); compared only.
   virtual const void* home() const { return nullptr; }
   // True while it is kept regardless of idleness (provisioned concurrency): never expired.

@@ -75,11 +75,15 @@ std::optional<Templates::Ready> Templates::ready(const FunctionSpec& spec) {
   std::lock_guard lock(m.mu);
   auto it = m.entries.find(key);
   if (it != m.entries.end() && it->second.state == Entry::State::kReady) {
-    if (it->second.lease->instance->alive()) {
+    // A snapshot whose credentials expire soon is made again: its restores would inherit them.
+    if (it->second.lease->instance->usable()) {
       it->second.last_used = ++m.clock;
       return Ready{it->second.lease, it->second.lease->instance->template_control()};
     }
-    log_warn("snapstart: the snapshot of " + spec.qualified_arn + " is gone; making it again");
+    log_warn(
+        "snapstart: the snapshot of " + spec.qualified_arn +
+        (it->second.lease->instance->alive() ? " has credentials about to expire" : " is gone") +
+        "; making it again");
     dead = std::move(it->second.lease);
     m.entries.erase(it);
     it = m.entries.end();

@@ -3,13 +3,16 @@ authorised by one policy engine, functions run as their execution role, and ever
 the audit trail. Real clients (boto3, awscli v2) against a real node."""
 import json
 import time
+import urllib.error
+import urllib.request
 
-import boto3
-import botocore.config
+import botocore.auth
+import botocore.awsrequest
+import botocore.credentials
 import botocore.exceptions
 import pytest
 
-from nubo_e2e import LAMBDA_TRUST, create, invoke_json
+from nubo_e2e import LAMBDA_TRUST, Node, create, invoke_json
 
 ACCOUNT = "000000000000"
 
@@ -270,3 +273,61 @@ def test_every_decision_is_in_the_audit_trail(node):
     # A user without cloudtrail:LookupEvents cannot read the trail.
     assert err(client_as(node, "cloudtrail", key, secret).lookup_events)[0] == \
         "AccessDeniedException"
+
+
+def test_passing_a_role_to_a_function_needs_iam_pass_role(node):
+    """Without iam:PassRole, lambda:CreateFunction would let anyone run code as any role."""
+    iam = node.client("iam")
+    admin = node.ensure_role("powerful", policy={"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "*", "Resource": "*"}]})
+    key, secret = user_with(node, "deployer",
+                            {"Effect": "Allow", "Action": "lambda:*", "Resource": "*"})
+    lam = client_as(node, "lambda", key, secret)
+    files = {"app.py": "def handler(e, c):\n    return 1\n"}
+    code, status, msg = err(create, lam, "escalate", "python3.12", "app.handler", files,
+                            Role=admin)
+    assert (code, status) == ("AccessDeniedException", 403)
+    assert f"iam:PassRole on resource: {admin}" in msg
+    iam.put_user_policy(UserName="deployer", PolicyName="pass", PolicyDocument=policy(
+        {"Effect": "Allow", "Action": "iam:PassRole", "Resource": admin,
+         "Condition": {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}}))
+    create(lam, "escalate", "python3.12", "app.handler", files, Role=admin)
+    # Unknown Lambda paths are no way around authorisation either.
+    req = urllib.request.Request(f"{node.url}/2014-11-13/functions/escalate/invoke-asyncX/",
+                                 data=b"{}", method="POST")
+    aws_req = botocore.awsrequest.AWSRequest(method="POST", url=req.full_url, data=b"{}")
+    botocore.auth.SigV4Auth(botocore.credentials.Credentials(key, secret), "lambda",
+                            "us-east-1").add_auth(aws_req)
+    for k, v in aws_req.headers.items():
+        req.add_header(k, v)
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(req)
+    assert e.value.code == 404
+
+
+def test_rotation_needs_invoke_permission_on_its_function(node):
+    key, secret = user_with(node, "rotator", {"Effect": "Allow", "Action": "secretsmanager:*",
+                                              "Resource": "*"})
+    sm = client_as(node, "secretsmanager", key, secret)
+    sm.create_secret(Name="rot/one", SecretString="v1")
+    code, status, msg = err(sm.rotate_secret, SecretId="rot/one",
+                            RotationLambdaARN="arn:aws:lambda:us-east-1:000000000000:function:dev-fn")
+    assert (code, status) == ("AccessDeniedException", 400)
+    assert "lambda:InvokeFunction" in msg
+
+
+def test_a_node_refuses_a_master_key_that_is_not_its_own(tmp_path):
+    n = Node(str(tmp_path)).start()
+    n.client("secretsmanager").create_secret(Name="kept", SecretString="v")
+    assert n.stop() == 0
+    key_file = tmp_path / "master.key"
+    original = key_file.read_text()
+    assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+    key_file.write_text("00" * 32 + "\n")
+    with pytest.raises(RuntimeError) as e:
+        Node(str(tmp_path)).start()
+    assert "master key" in str(e.value)
+    key_file.write_text(original)
+    n = Node(str(tmp_path)).start()
+    assert n.client("secretsmanager").get_secret_value(SecretId="kept")["SecretString"] == "v"
+    assert n.stop() == 0

@@ -16,26 +16,24 @@ int64_t epoch_ms(SystemTime t) {
 }  // namespace
 
 Status migrate_audit_schema(storage::Store& store) {
-  return store.migrate(
-      "cloudtrail",
-      {
-          "CREATE TABLE audit_events ("
-          " seq INTEGER PRIMARY KEY,"
-          " event_id TEXT NOT NULL,"
-          " time_ms INTEGER NOT NULL,"
-          " event_source TEXT NOT NULL,"
-          " event_name TEXT NOT NULL,"
-          " principal_arn TEXT NOT NULL,"
-          " access_key_id TEXT NOT NULL,"
-          " action TEXT NOT NULL,"
-          " resource TEXT NOT NULL,"
-          " allowed INTEGER NOT NULL,"
-          " source_ip TEXT NOT NULL,"
-          " user_agent TEXT NOT NULL,"
-          " request_id TEXT NOT NULL,"
-          " region TEXT NOT NULL)",
-          "CREATE INDEX audit_events_time ON audit_events (time_ms)",
-      });
+  return store.migrate("cloudtrail", {
+                                         "CREATE TABLE audit_events ("
+                                         " seq INTEGER PRIMARY KEY,"
+                                         " event_id TEXT NOT NULL,"
+                                         " time_ms INTEGER NOT NULL,"
+                                         " event_source TEXT NOT NULL,"
+                                         " event_name TEXT NOT NULL,"
+                                         " principal_arn TEXT NOT NULL,"
+                                         " access_key_id TEXT NOT NULL,"
+                                         " action TEXT NOT NULL,"
+                                         " resource TEXT NOT NULL,"
+                                         " allowed INTEGER NOT NULL,"
+                                         " source_ip TEXT NOT NULL,"
+                                         " user_agent TEXT NOT NULL,"
+                                         " request_id TEXT NOT NULL,"
+                                         " region TEXT NOT NULL)",
+                                         "CREATE INDEX audit_events_time ON audit_events (time_ms)",
+                                     });
 }
 
 AuditLog::AuditLog(storage::Store* store, const Clock* clock, std::string region)
@@ -47,6 +45,11 @@ AuditLog::~AuditLog() {
 
 Status AuditLog::start() {
   NUBO_TRY(migrate_audit_schema(*store_));
+  {
+    std::lock_guard lock(mu_);
+    running_ = true;
+    stopping_ = false;
+  }
   writer_ = std::thread([this] { run(); });
   return Ok{};
 }
@@ -58,6 +61,8 @@ void AuditLog::stop() {
   }
   wake_.notify_all();
   if (writer_.joinable()) writer_.join();
+  std::lock_guard lock(mu_);
+  running_ = false;
 }
 
 void AuditLog::record(auth::AuditEvent event) {
@@ -76,7 +81,7 @@ void AuditLog::record(auth::AuditEvent event) {
 
 void AuditLog::flush() {
   std::unique_lock lock(mu_);
-  if (!writer_.joinable() || stopping_) return;
+  if (!running_ || stopping_) return;
   uint64_t target = recorded_;
   flush_wanted_ = true;
   wake_.notify_all();
@@ -98,10 +103,12 @@ void AuditLog::run() {
     batch.swap(pending_);
     uint64_t dropped = std::exchange(dropped_, 0);
     lock.unlock();
-    if (dropped > 0) log_warn("audit: " + std::to_string(dropped) + " events dropped (disk behind)");
+    if (dropped > 0)
+      log_warn("audit: " + std::to_string(dropped) + " events dropped (disk behind)");
     Status st = write(batch);
-    if (!st.ok()) log_warn("audit: cannot store " + std::to_string(batch.size()) + " events: " +
-                           st.error().message);
+    if (!st.ok())
+      log_warn("audit: cannot store " + std::to_string(batch.size()) +
+               " events: " + st.error().message);
     if (std::chrono::steady_clock::now() >= next_trim) {
       next_trim = std::chrono::steady_clock::now() + std::chrono::hours(1);
       int64_t cutoff = epoch_ms(clock_->now() - kRetention);

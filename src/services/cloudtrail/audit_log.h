@@ -65,6 +65,7 @@ class AuditLog final : public auth::AuditSink {
   uint64_t dropped_ = 0;                   // GUARDED_BY(mu_)
   bool stopping_ = false;                  // GUARDED_BY(mu_)
   bool flush_wanted_ = false;              // GUARDED_BY(mu_)
+  bool running_ = false;                   // GUARDED_BY(mu_): the writer thread was started
   std::thread writer_;
 };
 

@@ -48,7 +48,8 @@ std::optional<int64_t> time_ms(const json::object& o, std::string_view key) {
   auto it = o.find(key);
   if (it == o.end()) return std::nullopt;
   if (it->value().is_int64()) return it->value().as_int64() * 1000;
-  if (it->value().is_double()) return static_cast<int64_t>(std::llround(it->value().as_double() * 1000));
+  if (it->value().is_double())
+    return static_cast<int64_t>(std::llround(it->value().as_double() * 1000));
   return std::nullopt;
 }
 
@@ -124,10 +125,17 @@ Result<std::string> lookup(storage::Store& store, const Query& q, const std::str
   storage::Params params;
   if (q.column == "principal_arn") {
     // Username: the user, role session or "root" the ARN ends with.
-    sql += " AND (principal_arn = ? OR principal_arn LIKE ? OR (? = 'root' AND principal_arn LIKE "
-           "'%:root'))";
+    // The value is matched literally: LIKE's own wildcards in it are escaped.
+    std::string literal;
+    for (char ch : q.value) {
+      if (ch == '%' || ch == '_' || ch == '\\') literal += '\\';
+      literal += ch;
+    }
+    sql +=
+        " AND (principal_arn = ? OR principal_arn LIKE ? ESCAPE '\\' OR (? = 'root' AND "
+        "principal_arn LIKE '%:root'))";
     params.emplace_back(q.value);
-    params.emplace_back("%/" + q.value);
+    params.emplace_back("%/" + literal);
     params.emplace_back(q.value);
   } else if (q.column == "read_only") {
     sql += q.value == "true" ? " AND (event_name LIKE 'Get%' OR event_name LIKE 'List%' OR "
@@ -168,10 +176,11 @@ Result<std::string> lookup(storage::Store& store, const Query& q, const std::str
     bool allowed = r.integer(9) != 0;
     double seconds = static_cast<double>(r.integer(2)) / 1000.0;
     SystemTime when{std::chrono::milliseconds(r.integer(2))};
-    json::object identity{{"type", identity_type(arn)},
-                          {"arn", arn},
-                          {"accountId", account},
-                          {"principalId", identity_type(arn) == "Root" ? account : user_name_of(arn)}};
+    json::object identity{
+        {"type", identity_type(arn)},
+        {"arn", arn},
+        {"accountId", account},
+        {"principalId", identity_type(arn) == "Root" ? account : user_name_of(arn)}};
     if (!key.empty()) identity["accessKeyId"] = key;
     json::object record{{"eventVersion", "1.08"},
                         {"userIdentity", std::move(identity)},
@@ -227,11 +236,11 @@ net::Task<net::Response> CloudTrailService::handle(net::Request& req, const auth
     return net::error_response(req, net::Protocol::kJson, e, rid);
   };
   if (action != "LookupEvents") {
-    co_return fail(Error{"UnknownOperationException", 400,
-                         "nubo's CloudTrail implements LookupEvents only"});
+    co_return fail(
+        Error{"UnknownOperationException", 400, "nubo's CloudTrail implements LookupEvents only"});
   }
-  Status allowed = auth::authorize(caller, {"cloudtrail:LookupEvents", "*"},
-                                   {"AccessDeniedException", 400});
+  Status allowed =
+      auth::authorize(caller, {"cloudtrail:LookupEvents", "*"}, {"AccessDeniedException", 400});
   if (!allowed.ok()) co_return fail(allowed.error());
   auto q = parse_query(req.body());
   if (!q.ok()) co_return fail(q.error());

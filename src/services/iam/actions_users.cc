@@ -95,6 +95,14 @@ Result<std::string> update_user(Call& c) {
   }
   NUBO_ASSIGN_OR_RETURN(std::string arn, c.user_arn(name));
   NUBO_TRY(c.allow(arn));
+  // IAM checks the target as well as the source (UpdateUser: "permission on both the source
+  // object and the target object"), so a rename cannot move a user out of reach of a Deny.
+  if (new_name || new_path) {
+    NUBO_ASSIGN_OR_RETURN(std::optional<User> u, c.logic.users.find(name));
+    std::string to_path = new_path.value_or(u ? u->path : std::string("/"));
+    std::string to_name = new_name.value_or(name);
+    NUBO_TRY(c.allow(iam_arn(c.logic.account_id, "user", to_path, to_name)));
+  }
   NUBO_TRY(c.logic.users.update(name, new_name, new_path));
   return std::string();
 }

@@ -4,6 +4,7 @@
 
 #include "base/strings.h"
 #include "services/lambda/limits.h"
+#include "services/lambda/model.h"
 
 namespace nubo::lambda {
 
@@ -29,20 +30,19 @@ LambdaAction act(std::string name, std::string resource) {
 std::string function_resource(std::string_view ref, std::string_view region,
                               std::string_view account,
                               const std::optional<std::string>& qualifier) {
-  std::string arn;
-  if (starts_with(ref, "arn:")) {
-    arn = std::string(ref);
-  } else if (ref.find(":function:") != std::string_view::npos) {
-    arn = "arn:aws:lambda:" + std::string(region) + ":" + std::string(ref);
-  } else {
-    arn = "arn:aws:lambda:" + std::string(region) + ":" + std::string(account) + ":function:" +
-          std::string(ref);
+  // The function as the service itself resolves the name (every accepted form: a name,
+  // "ACCOUNT:NAME", "REGION:ACCOUNT:function:NAME", ARNs of any partition), so that the ARN
+  // authorised is the ARN acted on: an explicit Deny on a function cannot be dodged by
+  // spelling its name another way.
+  ArnContext ctx{std::string(region), std::string(account)};
+  auto parsed = parse_function_ref(ref, NameUse::kGetOrInvoke, ctx);
+  if (!parsed.ok()) {
+    // The service will refuse the name; authorise what it says, verbatim.
+    return ctx.function_arn(ref);
   }
-  // arn:aws:lambda:R:A:function:NAME has 7 components; an 8th is the qualifier.
-  size_t colons = 0;
-  for (char c : arn) colons += c == ':';
-  if (colons == 6 && qualifier && !qualifier->empty()) arn += ":" + *qualifier;
-  return arn;
+  std::string q = parsed->qualifier;
+  if (q.empty() && qualifier) q = *qualifier;
+  return q.empty() ? ctx.function_arn(parsed->name) : ctx.qualified_arn(parsed->name, q);
 }
 
 std::optional<LambdaAction> lambda_action(http::verb method, const net::Target& t,
@@ -55,8 +55,7 @@ std::optional<LambdaAction> lambda_action(http::verb method, const net::Target& 
     return function_resource(name, region, account, std::nullopt);
   };
   if (starts_with(path, kFunctionsPrefix)) {
-    std::vector<std::string> seg =
-        segments(std::string_view(path).substr(kFunctionsPrefix.size()));
+    std::vector<std::string> seg = segments(std::string_view(path).substr(kFunctionsPrefix.size()));
     if (seg.empty()) {
       if (method == http::verb::post) return act("CreateFunction", "*");
       if (method == http::verb::get) return act("ListFunctions", "*");
@@ -138,6 +137,7 @@ std::optional<LambdaAction> lambda_action(http::verb method, const net::Target& 
   }
   if (starts_with(path, kTagsPrefix)) {
     std::string arn = path.substr(kTagsPrefix.size());
+    if (arn.find(":function:") != std::string::npos) arn = unqualified(arn);
     if (method == http::verb::get) return act("ListTags", arn);
     if (method == http::verb::post) return act("TagResource", arn);
     if (method == http::verb::delete_) return act("UntagResource", arn);

@@ -29,6 +29,7 @@ std::optional<LambdaAction> lambda_action(boost::beast::http::verb method, const
 // optionally with ":QUALIFIER"; `qualifier` (the Qualifier parameter) is appended when the
 // reference has none.
 std::string function_resource(std::string_view ref, std::string_view region,
-                              std::string_view account, const std::optional<std::string>& qualifier);
+                              std::string_view account,
+                              const std::optional<std::string>& qualifier);
 
 }  // namespace nubo::lambda

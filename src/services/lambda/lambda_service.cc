@@ -846,14 +846,19 @@ struct LambdaService::Impl {
 
   // ---- everything else (blocking pool) ----
 
-  Response dispatch(Request& req, const net::Target& target, const std::string& request_id);
-  Result<Response> route(Request& req, const net::Target& target, const std::string& request_id);
+  // caller: the authenticated principal (CreateFunction and UpdateFunctionConfiguration check
+  // that it may pass the execution role).
+  Response dispatch(Request& req, const net::Target& target, const std::string& request_id,
+                    const auth::Caller& caller);
+  Result<Response> route(Request& req, const net::Target& target, const std::string& request_id,
+                         const auth::Caller& caller);
 
   std::string code_url(const std::string& hex) const;
   Result<Response> serve_code(Request& req, const net::Target& target, const std::string& hex,
                               const std::string& request_id);
 
-  Result<Response> create_function(Request& req, const std::string& rid);
+  Result<Response> create_function(Request& req, const std::string& rid,
+                                   const auth::Caller& caller);
   Result<Response> list_functions(Request& req, const net::Target& t, const std::string& rid);
   Result<Response> get_function(Request& req, const net::Target& t, const std::string& name,
                                 bool configuration_only, const std::string& rid);
@@ -861,7 +866,9 @@ struct LambdaService::Impl {
                                    const std::string& rid);
   Result<Response> update_code(Request& req, const std::string& name, const std::string& rid);
   Result<Response> update_configuration(Request& req, const std::string& name,
-                                        const std::string& rid);
+                                        const std::string& rid, const auth::Caller& caller);
+  // The caller may hand `role_arn` to Lambda (iam:PassRole), and Lambda can assume it.
+  Status pass_role(const auth::Caller& caller, const std::string& role_arn);
   Result<Response> publish_version(Request& req, const std::string& name, const std::string& rid);
   Result<Response> list_versions(Request& req, const net::Target& t, const std::string& name,
                                  const std::string& rid);
@@ -941,7 +948,8 @@ Result<Response> LambdaService::Impl::serve_code(Request& req, const net::Target
   return res;
 }
 
-Result<Response> LambdaService::Impl::create_function(Request& req, const std::string& rid) {
+Result<Response> LambdaService::Impl::create_function(Request& req, const std::string& rid,
+                                                      const auth::Caller& caller) {
   NUBO_ASSIGN_OR_RETURN(json::object o, body_object(req));
   CreateFunctionInput in;
   NUBO_ASSIGN_OR_RETURN(auto name, opt_string(o, "FunctionName"));
@@ -996,7 +1004,7 @@ Result<Response> LambdaService::Impl::create_function(Request& req, const std::s
       return invalid_parameter("Number of tags exceeds resource tag limit.");
     }
   }
-  if (deps.check_role) NUBO_TRY(deps.check_role(*in.settings.role));
+  NUBO_TRY(pass_role(caller, *in.settings.role));
   NUBO_ASSIGN_OR_RETURN(VersionConfig c, registry.create_function(std::move(in)));
   return json_response(req, http::status::created,
                        to_wire_json(c, arn, RenderOptions{ConfigView::kCreated, false, ""}), rid);
@@ -1111,13 +1119,22 @@ Result<Response> LambdaService::Impl::update_code(Request& req, const std::strin
   return json_response(req, http::status::ok, to_wire_json(c, arn, ro), rid);
 }
 
+Status LambdaService::Impl::pass_role(const auth::Caller& caller, const std::string& role_arn) {
+  auth::Access access("iam:PassRole", role_arn);
+  access.keys.emplace_back("iam:PassedToService", "lambda.amazonaws.com");
+  NUBO_TRY(auth::authorize(caller, access, {"AccessDeniedException", 403}));
+  if (deps.check_role) NUBO_TRY(deps.check_role(role_arn));
+  return Ok{};
+}
+
 Result<Response> LambdaService::Impl::update_configuration(Request& req,
                                                            const std::string& name_text,
-                                                           const std::string& rid) {
+                                                           const std::string& rid,
+                                                           const auth::Caller& caller) {
   NUBO_ASSIGN_OR_RETURN(FunctionRef ref, parse_function_ref(name_text, NameUse::kOther, arn));
   NUBO_ASSIGN_OR_RETURN(json::object o, body_object(req));
   NUBO_ASSIGN_OR_RETURN(FunctionSettings s, parse_settings(o, /*create=*/false));
-  if (s.role && deps.check_role) NUBO_TRY(deps.check_role(*s.role));
+  if (s.role) NUBO_TRY(pass_role(caller, *s.role));
   NUBO_ASSIGN_OR_RETURN(auto revision, opt_string(o, "RevisionId"));
   NUBO_ASSIGN_OR_RETURN(VersionConfig c, registry.update_configuration(ref.name, s, revision));
   return json_response(req, http::status::ok,
@@ -1688,13 +1705,13 @@ Result<Response> LambdaService::Impl::account_settings(Request& req, const std::
 }
 
 Result<Response> LambdaService::Impl::route(Request& req, const net::Target& target,
-                                            const std::string& rid) {
+                                            const std::string& rid, const auth::Caller& caller) {
   const std::string& path = target.path;
   auto method = req.method();
   if (starts_with(path, kFunctionsPrefix)) {
     std::string_view rest = std::string_view(path).substr(kFunctionsPrefix.size());
     if (rest.empty() || rest == "/") {
-      if (method == http::verb::post) return create_function(req, rid);
+      if (method == http::verb::post) return create_function(req, rid, caller);
       if (method == http::verb::get) return list_functions(req, target, rid);
       return unknown_operation();
     }
@@ -1712,7 +1729,7 @@ Result<Response> LambdaService::Impl::route(Request& req, const net::Target& tar
     if (seg.size() == 2) {
       if (sub == "configuration") {
         if (method == http::verb::get) return get_function(req, target, name, true, rid);
-        if (method == http::verb::put) return update_configuration(req, name, rid);
+        if (method == http::verb::put) return update_configuration(req, name, rid, caller);
       } else if (sub == "code" && method == http::verb::put) {
         return update_code(req, name, rid);
       } else if (sub == "versions") {
@@ -1763,9 +1780,9 @@ Result<Response> LambdaService::Impl::route(Request& req, const net::Target& tar
 }
 
 Response LambdaService::Impl::dispatch(Request& req, const net::Target& target,
-                                       const std::string& rid) {
+                                       const std::string& rid, const auth::Caller& caller) {
   try {
-    Result<Response> r = route(req, target, rid);
+    Result<Response> r = route(req, target, rid, caller);
     if (r.ok()) return std::move(r).value();
     return error_response(req, r.error(), rid);
   } catch (const std::exception& e) {
@@ -1832,11 +1849,16 @@ Task<Response> LambdaService::handle(Request& req, const net::Target& target,
                                      const auth::Caller& caller) {
   const std::string& path = target.path;
   // Every Lambda action is authorised before it acts (issue 4).
-  if (auto op = lambda_action(req.method(), target, impl_->deps.config->region,
-                              impl_->deps.config->account_id)) {
+  auto op = lambda_action(req.method(), target, impl_->deps.config->region,
+                          impl_->deps.config->account_id);
+  if (op) {
     Status allowed =
         auth::authorize(caller, {op->action, op->resource}, {"AccessDeniedException", 403});
     if (!allowed.ok()) co_return error_response(req, allowed.error(), new_uuid());
+  } else if (!caller.is_root && !starts_with(path, kCodeDownloadPrefix)) {
+    // No action this request could be authorised as: it is not served to anyone but root
+    // (who is allowed everything, and gets the service's own answer to what it asked).
+    co_return error_response(req, unknown_operation(), new_uuid());
   }
   // Invoke stays on this io thread (cached resolution, no store access when warm).
   if (req.method() == http::verb::post && starts_with(path, kFunctionsPrefix)) {
@@ -1853,14 +1875,17 @@ Task<Response> LambdaService::handle(Request& req, const net::Target& target,
   if (req.method() == http::verb::post && starts_with(path, kInvokeAsyncPrefix)) {
     std::string_view rest = std::string_view(path).substr(kInvokeAsyncPrefix.size());
     size_t slash = rest.find('/');
-    if (slash != std::string_view::npos && rest.substr(slash).starts_with("/invoke-async")) {
+    if (slash != std::string_view::npos &&
+        (rest.substr(slash) == "/invoke-async" || rest.substr(slash) == "/invoke-async/")) {
       auto invoking = impl_->invoke(req, target, std::string(rest.substr(0, slash)), true);
       co_return co_await std::move(invoking);
     }
   }
   std::string rid = new_uuid();
   Impl* impl = impl_.get();
-  auto work = [impl, &req, &target, rid] { return impl->dispatch(req, target, rid); };
+  auto work = [impl, &req, &target, rid, &caller] {
+    return impl->dispatch(req, target, rid, caller);
+  };
   auto task = net::run_blocking(*impl->deps.blocking, std::move(work));
   co_return co_await std::move(task);
 }

@@ -20,6 +20,7 @@
 #include <set>
 
 #include "auth/policy.h"
+#include "base/check.h"
 #include "base/crypto.h"
 #include "base/ids.h"
 #include "base/json.h"
@@ -457,8 +458,13 @@ struct SecretsManagerService::Core : std::enable_shared_from_this<Core> {
     if (it != policies.end() && it->second.first == *s.policy) return it->second.second;
     auto parsed = auth::parse_policy(*s.policy);
     if (!parsed.ok()) {
-      log_warn("secretsmanager: the resource policy of " + s.arn + " does not parse");
-      return nullptr;
+      // It parsed when it was stored; one that no longer does must not allow more than it did.
+      log_warn("secretsmanager: the resource policy of " + s.arn +
+               " does not parse: it denies everything");
+      parsed = auth::parse_policy(
+          R"({"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*",)"
+          R"("Action":"*","Resource":"*"}]})");
+      NUBO_CHECK(parsed.ok());
     }
     auto p = std::make_shared<const auth::Policy>(std::move(parsed).value());
     policies[s.arn] = {*s.policy, p};
@@ -951,6 +957,9 @@ struct SecretsManagerService::Core : std::enable_shared_from_this<Core> {
           "provided.");
     }
     NUBO_TRY(check_global(caller, "BatchGetSecretValue"));
+    // With filters it lists, too (BatchGetSecretValue: "If you use filters, you must also
+    // have secretsmanager:ListSecrets").
+    if (filters_json) NUBO_TRY(check_global(caller, "ListSecrets"));
     json::array values, errors;
     auto one = [&](const std::string& id) {
       auto v = read(caller, id, "", "");
@@ -1035,6 +1044,13 @@ struct SecretsManagerService::Core : std::enable_shared_from_this<Core> {
     NUBO_ASSIGN_OR_RETURN(Named n, named(id));
     NUBO_TRY(check(caller, "RotateSecret", n, std::move(keys)));
     if (!n.secret) return secrets.describe(id).error();
+    // The caller must also be allowed to invoke the rotation function (RotateSecret: "you
+    // also need lambda:InvokeFunction permissions on the rotation function").
+    std::string function = lambda.value_or(n.secret->rotation_lambda_arn);
+    if (!function.empty()) {
+      NUBO_TRY(auth::authorize(caller, {"lambda:InvokeFunction", function},
+                               {"AccessDeniedException", 400}));
+    }
     if (external || external_role) {
       return invalid_request(
           "nubo rotates secrets with Lambda functions only: managed external "

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "auth/sigv4.h"
+#include "base/check.h"
 #include "base/log.h"
 #include "services/iam/principals.h"
 
@@ -15,14 +16,25 @@ int64_t epoch_seconds(SystemTime t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
 }
 
-// Parses every document; one that no longer parses (it did when IAM stored it) is skipped and
-// logged, which can only deny more.
+// A policy that denies everything: what stands in for one that cannot be read, so that a
+// broken document (it parsed when IAM stored it) can never allow more than it did.
+std::shared_ptr<const auth::Policy> deny_all() {
+  static const std::shared_ptr<const auth::Policy> p = [] {
+    auto parsed = auth::parse_policy(
+        R"({"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]})");
+    NUBO_CHECK(parsed.ok());
+    return std::make_shared<const auth::Policy>(std::move(parsed).value());
+  }();
+  return p;
+}
+
 void add_policies(const std::vector<std::string>& docs,
                   std::vector<std::shared_ptr<const auth::Policy>>& out) {
   for (const auto& doc : docs) {
     auto p = auth::parse_policy(doc);
     if (!p.ok()) {
-      log_warn("iam: a stored policy does not parse: " + p.error().message);
+      log_warn("iam: a stored policy does not parse (it denies everything): " + p.error().message);
+      out.push_back(deny_all());
       continue;
     }
     out.push_back(std::make_shared<const auth::Policy>(std::move(p).value()));
@@ -72,6 +84,7 @@ std::optional<auth::Credentials> Directory::lookup(std::string_view access_key_i
     c.account_id = deps_.account_id;
     c.kind = auth::Credentials::Kind::kUser;
     c.user_name = k.user_name;
+    c.principal_id = k.user_id;
     found = std::move(c);
   }
   std::lock_guard lock(mu_);
@@ -104,10 +117,11 @@ Result<std::shared_ptr<const auth::Identity>> Directory::identity(
       return std::shared_ptr<const auth::Identity>();
     case auth::Credentials::Kind::kUser:
     case auth::Credentials::Kind::kSession:
-      key = "user/" + who.user_name;
+      key = "user/" + who.user_name + "\n" + who.principal_id;
       break;
     case auth::Credentials::Kind::kAssumedRole:
-      key = "role/" + who.role_name + "\n" + who.session_name + "\n" + who.session_policy;
+      key = "role/" + who.role_name + "\n" + who.principal_id + "\n" + who.session_name + "\n" +
+            who.session_policy;
       for (const auto& a : who.session_policy_arns) key += "\n" + a;
       break;
   }
@@ -132,7 +146,8 @@ Result<std::shared_ptr<const auth::Identity>> Directory::load(const auth::Creden
   if (who.kind == auth::Credentials::Kind::kAssumedRole) {
     id->principal_type = "AssumedRole";
     NUBO_ASSIGN_OR_RETURN(auto role, iam::load_role(*deps_.store, who.role_name));
-    if (role) {
+    // A role deleted since, or deleted and made again (another id): the session has nothing.
+    if (role && (who.principal_id.empty() || role->id == who.principal_id)) {
       add_policies(role->policy_documents, id->policies);
       id->user_id = role->id + ":" + who.session_name;
       id->tags = role->tags;
@@ -141,11 +156,13 @@ Result<std::shared_ptr<const auth::Identity>> Directory::load(const auth::Creden
     if (!who.session_policy_arns.empty()) {
       auto docs =
           iam::managed_policy_documents(*deps_.store, deps_.account_id, who.session_policy_arns);
-      // A session policy that was deleted since grants nothing: keep the session bounded.
       if (docs.ok()) {
         add_policies(*docs, id->session);
-      } else if (id->session.empty()) {
-        id->session.push_back(std::make_shared<const auth::Policy>());
+      } else if (docs.error().status >= 500) {
+        return docs.error();  // not cached: a storage error is no answer
+      } else {
+        // A session policy deleted since grants nothing: the session stays bounded by it.
+        id->session.push_back(deny_all());
       }
     }
     return std::shared_ptr<const auth::Identity>(std::move(id));
@@ -153,7 +170,7 @@ Result<std::shared_ptr<const auth::Identity>> Directory::load(const auth::Creden
   id->principal_type = "User";
   id->user_name = who.user_name;
   NUBO_ASSIGN_OR_RETURN(auto user, iam::load_user(*deps_.store, who.user_name));
-  if (user) {
+  if (user && (who.principal_id.empty() || user->id == who.principal_id)) {
     add_policies(user->policy_documents, id->policies);
     id->user_id = user->id;
     id->tags = user->tags;

@@ -37,6 +37,7 @@ auth::Credentials SessionTokens::issue(auth::Credentials claims) const {
   o["r"] = claims.is_root;
   if (!claims.user_name.empty()) o["u"] = claims.user_name;
   if (!claims.role_name.empty()) o["R"] = claims.role_name;
+  if (!claims.principal_id.empty()) o["I"] = claims.principal_id;
   if (!claims.session_name.empty()) o["s"] = claims.session_name;
   if (!claims.session_policy.empty()) o["P"] = claims.session_policy;
   if (!claims.session_policy_arns.empty()) {
@@ -76,6 +77,7 @@ auth::KeyLookup SessionTokens::open(std::string_view access_key_id, std::string_
   c.is_root = get_bool(o, "r").value_or(false);
   c.user_name = get_string(o, "u").value_or("");
   c.role_name = get_string(o, "R").value_or("");
+  c.principal_id = get_string(o, "I").value_or("");
   c.session_name = get_string(o, "s").value_or("");
   c.session_policy = get_string(o, "P").value_or("");
   if (const json::array* arns = get_array(o, "A")) {

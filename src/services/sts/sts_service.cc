@@ -128,6 +128,7 @@ Result<auth::Credentials> StsService::assume_role_as_service(const std::string& 
   claims.kind = auth::Credentials::Kind::kAssumedRole;
   claims.account_id = deps_.account_id;
   claims.role_name = role->name;
+  claims.principal_id = role->id;
   claims.session_name = session_name;
   claims.principal_arn =
       "arn:aws:sts::" + deps_.account_id + ":assumed-role/" + role->name + "/" + session_name;
@@ -172,12 +173,15 @@ net::Task<net::Response> StsService::handle(net::Request& req, const auth::Calle
       co_return fail(
           Error{"AccessDenied", 403, "Cannot call GetSessionToken with session credentials"});
     }
-    auto st = auth::authorize(caller, {"sts:GetSessionToken", "*"}, kDenied);
-    if (!st.ok()) co_return fail(st.error());
+    // No permission is needed (STS API reference, GetSessionToken). Root's sessions last at
+    // most an hour: a longer request gets an hour, not an error.
     bool given = false;
-    int max = caller.is_root ? kRootSessionTokenMaxSeconds : kSessionTokenMaxSeconds;
+    int max = kSessionTokenMaxSeconds;
     auto duration =
         duration_param(form, kSessionTokenDefaultSeconds, kSessionTokenMinSeconds, max, &given);
+    if (duration.ok() && caller.is_root) {
+      *duration = std::min(*duration, kRootSessionTokenMaxSeconds);
+    }
     if (!duration.ok()) {
       Error e = duration.error();
       if (e.message.empty()) {
@@ -191,7 +195,10 @@ net::Task<net::Response> StsService::handle(net::Request& req, const auth::Calle
     claims.account_id = caller.account_id;
     claims.principal_arn = caller.arn;
     claims.is_root = caller.is_root;
-    if (caller.identity) claims.user_name = caller.identity->user_name;
+    if (caller.identity) {
+      claims.user_name = caller.identity->user_name;
+      claims.principal_id = caller.identity->user_id;
+    }
     claims.expires_epoch = now + *duration;
     auth::Credentials c = deps_.directory->tokens().issue(std::move(claims));
     co_return ok(envelope("GetSessionToken", credentials_xml(c), rid));
@@ -280,10 +287,12 @@ net::Task<net::Response> StsService::handle(net::Request& req, const auth::Calle
     if (std::string src = param(form, "SourceIdentity"); !src.empty()) {
       access.keys.emplace_back("sts:SourceIdentity", src);
     }
-    if (caller.is_root && auth::evaluate(*trust, auth::request_context(caller, access), true) !=
-                              auth::Decision::kAllow) {
-      // Root is allowed everything its account's policies could grant, but a role's trust
-      // policy still decides who may become the role.
+    // The trust policy decides who may become the role, for every caller, root included: it
+    // must name the caller (or its role, or its account). When it names only the account,
+    // the caller's own policies must allow sts:AssumeRole too (authorize() below: within one
+    // account a resource policy that grants the account delegates to identity policies).
+    if (auth::evaluate(*trust, auth::request_context(caller, access), true) !=
+        auth::Decision::kAllow) {
       co_return fail(denied);
     }
     auto st = auth::authorize(caller, access, kDenied);
@@ -309,6 +318,7 @@ net::Task<net::Response> StsService::handle(net::Request& req, const auth::Calle
     claims.kind = auth::Credentials::Kind::kAssumedRole;
     claims.account_id = deps_.account_id;
     claims.role_name = role->name;
+    claims.principal_id = role->id;
     claims.session_name = session;
     claims.session_policy = policy;
     claims.session_policy_arns = arns;

@@ -101,13 +101,12 @@ TEST(AuthorizeTest, AResourcePolicyNamingTheAccountDelegatesToIdentityPolicies) 
       "Principal": {"AWS": "arn:aws:iam::000000000000:user/alice"}, "Action": "*",
       "Resource": "*"}})");
   Caller c = user_with({});
-  EXPECT_FALSE(authorize(c, {"sts:AssumeRole", "arn:aws:iam::000000000000:role/r",
-                             account.get()},
-                         kShape)
-                   .ok());
-  EXPECT_TRUE(authorize(c, {"sts:AssumeRole", "arn:aws:iam::000000000000:role/r", named.get()},
-                        kShape)
-                  .ok());
+  EXPECT_FALSE(
+      authorize(c, {"sts:AssumeRole", "arn:aws:iam::000000000000:role/r", account.get()}, kShape)
+          .ok());
+  EXPECT_TRUE(
+      authorize(c, {"sts:AssumeRole", "arn:aws:iam::000000000000:role/r", named.get()}, kShape)
+          .ok());
   auto allow = policy(R"({"Version": "2012-10-17", "Statement": {"Effect": "Allow",
       "Action": "sts:AssumeRole", "Resource": "*"}})");
   Caller granted = user_with({allow});

@@ -52,6 +52,16 @@ TEST(LambdaActionsTest, EachRouteIsItsIamActionOnItsResource) {
             "lambda:PublishLayerVersion arn:aws:lambda:us-east-1:000000000000:layer:lib");
   EXPECT_EQ(of(verb::get, "/2018-10-31/layers/lib/versions/2"),
             "lambda:GetLayerVersion arn:aws:lambda:us-east-1:000000000000:layer:lib:2");
+  // Every spelling of one function is that function's ARN: a Deny on it cannot be dodged.
+  for (const char* name :
+       {"f", "function:f", "000000000000:f", "000000000000:function:f",
+        "us-east-1:000000000000:function:f", "arn:aws:lambda:us-east-1:000000000000:function:f"}) {
+    EXPECT_EQ(of(verb::delete_, std::string("/2015-03-31/functions/") + name),
+              std::string("lambda:DeleteFunction ") + kFn)
+        << name;
+  }
+  // Only the exact invoke-async path is InvokeAsync.
+  EXPECT_EQ(of(verb::post, "/2014-11-13/functions/f/invoke-asyncX/"), "none");
   // Not operations: the service answers them itself.
   EXPECT_EQ(of(verb::patch, "/2015-03-31/functions/f"), "none");
   EXPECT_EQ(of(verb::get, "/_nubo/lambda/code/abc.zip"), "none");

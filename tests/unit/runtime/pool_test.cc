@@ -16,8 +16,10 @@ struct FakeMember : PoolMember {
   bool alive() const override { return live; }
   const void* home() const override { return where; }
   bool pinned() const override { return pin; }
+  bool fresh() const override { return is_fresh; }
   int id;
   bool live = true;
+  bool is_fresh = true;
   bool pin = false;
   const void* where = nullptr;
 };
@@ -55,6 +57,30 @@ TEST_F(PoolTest, MostRecentlyUsedFirst) {
   EXPECT_EQ(id_of(pool_.take_idle(latest_, "r1", &retired_)), 1);
   EXPECT_EQ(pool_.take_idle(latest_, "r1", &retired_), nullptr);
   EXPECT_TRUE(retired_.empty());
+}
+
+TEST_F(PoolTest, AMemberWhoseCredentialsAreAboutToExpireIsRetiredNotServed) {
+  EXPECT_EQ(pool_.take_idle(latest_, "r1", &retired_), nullptr);  // the version is current
+  auto stale = member(1);
+  pool_.put_idle(latest_, "r1", stale, t0_, &retired_);
+  pool_.put_idle(latest_, "r1", member(2), t0_ + 1ms, &retired_);
+  stale->is_fresh = false;  // still running, but its credentials run out soon
+  EXPECT_EQ(id_of(pool_.take_idle(latest_, "r1", &retired_)), 2);
+  EXPECT_EQ(pool_.take_idle(latest_, "r1", &retired_), nullptr);
+  ASSERT_EQ(retired_.size(), 1u);  // handed back to be stopped, not dropped running
+  EXPECT_EQ(id_of(retired_[0]), 1);
+  // Back from an invocation, a stale one is retired too.
+  retired_.clear();
+  pool_.put_idle(latest_, "r1", stale, t0_ + 2ms, &retired_);
+  ASSERT_EQ(retired_.size(), 1u);
+  EXPECT_EQ(pool_.idle_count(), 0u);
+  // And the reaper takes a pinned (provisioned) stale one as well.
+  retired_.clear();
+  auto pinned = member(3);
+  pinned->pin = true;
+  pool_.put_idle(latest_, "r1", pinned, t0_ + 3ms, &retired_);
+  pinned->is_fresh = false;
+  EXPECT_EQ(pool_.take_expired(t0_ + 4ms, std::chrono::hours(1)).size(), 1u);
 }
 
 TEST_F(PoolTest, VersionsAreSeparate) {

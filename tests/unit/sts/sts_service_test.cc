@@ -227,6 +227,57 @@ TEST_F(StsTest, AssumeRoleChecksTrustAndIdentityAndBoundsTheSession) {
   EXPECT_EQ(r.result(), net::http::status::forbidden);
 }
 
+TEST_F(StsTest, AnIdentityAllowCannotSkipTheTrustPolicy) {
+  make_role("lambda-only", kTrustLambda);
+  make_role("reader", kTrustAccount, kReadSecrets);
+  // A principal whose own policies allow sts:AssumeRole on everything.
+  make_role("admin", kTrustAccount,
+            R"({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*",
+                "Resource": "*"}]})");
+  auto admin = sts_->assume_role_as_service("arn:aws:iam::000000000000:role/admin", "x",
+                                            "lambda.amazonaws.com", 3600);
+  ASSERT_FALSE(admin.ok());  // admin trusts the account, not Lambda
+  net::Response r = call("Action=AssumeRole&Version=2011-06-15&RoleSessionName=a1&RoleArn=" +
+                             url_encode("arn:aws:iam::000000000000:role/admin"),
+                         auth::root_caller(kAccount));
+  ASSERT_EQ(r.result(), net::http::status::ok) << r.body();
+  auth::KeyLookup found =
+      directory_->lookup(between(r.body(), "<AccessKeyId>", "</AccessKeyId>"),
+                         between(r.body(), "<SessionToken>", "</SessionToken>"));
+  ASSERT_EQ(found.problem, auth::KeyProblem::kNone);
+  auth::Caller admin_session = caller_for(*found.credentials);
+  // Its identity allows everything, but lambda-only's trust policy names only Lambda.
+  r = call("Action=AssumeRole&Version=2011-06-15&RoleSessionName=a2&RoleArn=" +
+               url_encode("arn:aws:iam::000000000000:role/lambda-only"),
+           admin_session);
+  EXPECT_EQ(r.result(), net::http::status::forbidden) << r.body();
+  // A role that trusts the account: the identity allow is what lets it in.
+  r = call("Action=AssumeRole&Version=2011-06-15&RoleSessionName=a3&RoleArn=" +
+               url_encode("arn:aws:iam::000000000000:role/reader"),
+           admin_session);
+  EXPECT_EQ(r.result(), net::http::status::ok) << r.body();
+}
+
+TEST_F(StsTest, ASessionOfADeletedRoleGetsNothingFromItsNamesake) {
+  make_role("reader", kTrustAccount, kReadSecrets);
+  net::Response r = call("Action=AssumeRole&Version=2011-06-15&RoleSessionName=old&RoleArn=" +
+                             url_encode("arn:aws:iam::000000000000:role/reader"),
+                         auth::root_caller(kAccount));
+  ASSERT_EQ(r.result(), net::http::status::ok) << r.body();
+  std::string key = between(r.body(), "<AccessKeyId>", "</AccessKeyId>");
+  std::string token = between(r.body(), "<SessionToken>", "</SessionToken>");
+  ASSERT_TRUE(roles_->delete_policy("reader", "p").ok());
+  ASSERT_TRUE(roles_->remove("reader").ok());
+  make_role("reader", kTrustAccount, kReadSecrets);  // same name, another role
+  directory_->invalidate();
+  auth::KeyLookup found = directory_->lookup(key, token);
+  ASSERT_EQ(found.problem, auth::KeyProblem::kNone);  // the token itself is still genuine
+  auth::Caller c = caller_for(*found.credentials);
+  EXPECT_FALSE(
+      auth::authorize(c, {"secretsmanager:GetSecretValue", "*"}, {"AccessDeniedException", 400})
+          .ok());
+}
+
 TEST_F(StsTest, SessionPoliciesNarrowTheRole) {
   make_role("reader", kTrustAccount, kReadSecrets);
   std::string policy = R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow",)"
