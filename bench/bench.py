@@ -59,13 +59,14 @@ def pct(values, p):
     return v[min(len(v) - 1, int(round(p / 100 * (len(v) - 1))))]
 
 
-def http_load(port, request, concurrency, seconds):
+def http_load(port, request, concurrency, seconds, reconnect=False):
     with tempfile.NamedTemporaryFile(delete=False) as f:
         f.write(request)
     try:
         out = subprocess.run([os.path.join(BUILD, "bench", "http_load"), "run", "--port", str(port),
                               "--request-file", f.name, "--concurrency", str(concurrency),
-                              "--seconds", str(seconds), "--warmup", "1"],
+                              "--seconds", str(seconds), "--warmup", "1"] +
+                             (["--reconnect", "1"] if reconnect else []),
                              capture_output=True, text=True, timeout=seconds + 60)
     finally:
         os.unlink(f.name)
@@ -452,9 +453,10 @@ def main():
     report.append(policy.rstrip())
     report.append("\nauth::decide() (src/auth/policy.h) for a role with 20 identity policies of 10 "
                   "statements each (wildcard actions and resources, two conditions each), one "
-                  "thread, release build (bench/policy_bench.cc). The end-to-end figure (GetItem "
-                  "or GetSecretValue, root key vs that role, beside moto) comes with those "
-                  "services.\n")
+                  "thread, release build (bench/policy_bench.cc).\n")
+    # End to end: GetSecretValue with the root key vs that kind of role, beside moto.
+    import secrets_bench
+    report.extend(secrets_bench.run(min(args.seconds, 3)))
 
     header = (f"## {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} — "
               f"{platform.node()}, {os.cpu_count()} cores, {platform.platform()}\n\n"

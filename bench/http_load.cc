@@ -4,6 +4,7 @@
 //                                         "listening <port>" and answers every request with
 //                                         200 "{}" (the loopback floor)
 //   http_load run --port P --request-file F [--concurrency N] [--seconds S] [--warmup S]
+//                 [--reconnect 1]  (a new connection per request)
 //                                         sends the raw request in F over N keep-alive
 //                                         connections for S seconds; prints one JSON line with
 //                                         requests, errors, rps, p50_us, p90_us, p99_us, max_us
@@ -62,15 +63,26 @@ struct Stats {
   long errors = 0;
 };
 
+// reconnect: a new connection for every request (its connect counted in the latency), for
+// servers without keep-alive (moto's werkzeug server answers HTTP/1.0 and closes).
 asio::awaitable<void> client(tcp::endpoint ep, const std::string& request, Clock::time_point start,
-                             Clock::time_point stop, Stats& stats) {
+                             Clock::time_point stop, Stats& stats, bool reconnect) {
   tcp::socket s(co_await asio::this_coro::executor);
-  co_await s.async_connect(ep, asio::use_awaitable);
-  s.set_option(tcp::no_delay(true));
+  if (!reconnect) {
+    co_await s.async_connect(ep, asio::use_awaitable);
+    s.set_option(tcp::no_delay(true));
+  }
   std::string buf;
   while (true) {
     auto t0 = Clock::now();
     if (t0 >= stop) break;
+    if (reconnect) {
+      boost::system::error_code ignored;
+      s.close(ignored);
+      buf.clear();
+      co_await s.async_connect(ep, asio::use_awaitable);
+      s.set_option(tcp::no_delay(true));
+    }
     co_await asio::async_write(s, asio::buffer(request), asio::use_awaitable);
     int status = co_await read_response(s, buf);
     auto t1 = Clock::now();
@@ -200,6 +212,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   int port = 0, concurrency = 1, count = 1;
+  bool reconnect = false;
   double seconds = 5, warmup = 1;
   std::string file;
   for (int i = 2; i + 1 < argc; i += 2) {
@@ -216,6 +229,8 @@ int main(int argc, char** argv) {
       warmup = std::atof(v.c_str());
     else if (f == "--count")
       count = std::atoi(v.c_str());
+    else if (f == "--reconnect")
+      reconnect = v == "1";
   }
   std::ifstream in(file, std::ios::binary);
   std::stringstream ss;
@@ -234,15 +249,16 @@ int main(int argc, char** argv) {
       start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
   std::vector<Stats> stats(concurrency);
   for (int i = 0; i < concurrency; ++i) {
-    asio::co_spawn(io, client(ep, request, start, stop, stats[i]), [](std::exception_ptr e) {
-      if (e) {
-        try {
-          std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-          std::fprintf(stderr, "http_load: connection failed: %s\n", ex.what());
-        }
-      }
-    });
+    asio::co_spawn(io, client(ep, request, start, stop, stats[i], reconnect),
+                   [](std::exception_ptr e) {
+                     if (e) {
+                       try {
+                         std::rethrow_exception(e);
+                       } catch (const std::exception& ex) {
+                         std::fprintf(stderr, "http_load: connection failed: %s\n", ex.what());
+                       }
+                     }
+                   });
   }
   io.run();
   std::vector<double> all;

@@ -298,9 +298,11 @@ void Node::stop() {
     if (m.server && !m.server->wait_idle(std::chrono::seconds(30))) {
       log_warn("stopping: some connections did not finish in 30 s");
     }
-    if (m.secrets) m.secrets->stop();
     if (m.lambda) m.lambda->stop();
     if (m.invoker) m.invoker->shutdown(std::chrono::seconds(5));
+    // After the invoker: a rotation waiting on its function's instance ends when that instance
+    // is stopped, and then records its outcome (the io threads and the Store still run).
+    if (m.secrets) m.secrets->stop();
     if (m.audit) m.audit->stop();  // after the last request, so its decisions are kept
     m.shards->stop();
     log_info("stopped");

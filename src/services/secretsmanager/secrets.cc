@@ -84,6 +84,10 @@ const std::vector<std::string>& schema() {
       " PRIMARY KEY (arn, tag_key))",
       "CREATE INDEX sm_secrets_deletion ON sm_secrets (deletion_ms)",
       "CREATE INDEX sm_secrets_rotation ON sm_secrets (next_rotation_ms)",
+      // The write generation every write transaction bumps: what the read cache is checked
+      // against, in the Store, so that another node's (or service's) writes are seen too.
+      "CREATE TABLE sm_generation (id INTEGER PRIMARY KEY, generation INTEGER NOT NULL)",
+      "INSERT INTO sm_generation (id, generation) VALUES (1, 0)",
   };
   return s;
 }
@@ -652,8 +656,84 @@ Result<Secret> load(const Query& q, const std::string& prefix, const std::string
 
 }  // namespace
 
+Status Secrets::write(const std::function<Status(storage::Txn&)>& fn) {
+  return store_->transaction([&](Txn& txn) -> Status {
+    NUBO_TRY(fn(txn));
+    NUBO_TRY(txn.exec("UPDATE sm_generation SET generation = generation + 1 WHERE id = 1"));
+    return Ok{};
+  });
+}
+
+Result<uint64_t> Secrets::generation() {
+  NUBO_ASSIGN_OR_RETURN(Rows rows,
+                        store_->query("SELECT generation FROM sm_generation WHERE id = 1"));
+  if (rows.empty()) return internal_error("sm_generation has no row");
+  return static_cast<uint64_t>(rows[0].integer(0));
+}
+
+namespace {
+
+// The entry of `key` if it was read at generation `gen`; a full cache starts over.
+template <typename C>
+const typename C::mapped_type::second_type* cache_find(C& cache, const std::string& key,
+                                                       uint64_t gen) {
+  auto it = cache.find(key);
+  return it != cache.end() && it->second.first == gen ? &it->second.second : nullptr;
+}
+
+template <typename C, typename T>
+void cache_put(C& cache, size_t max, std::string key, uint64_t gen, T value) {
+  if (cache.size() >= max) cache.clear();
+  cache[std::move(key)] = {gen, std::move(value)};
+}
+
+}  // namespace
+
+Result<Secret> Secrets::cached_load(const std::string& secret_id) {
+  NUBO_ASSIGN_OR_RETURN(uint64_t gen, generation());
+  {
+    std::lock_guard lock(cache_mu_);
+    if (const Secret* s = cache_find(secrets_, secret_id, gen)) return *s;
+  }
+  NUBO_ASSIGN_OR_RETURN(Secret s, load(on(store_), arn_prefix(), secret_id));
+  std::lock_guard lock(cache_mu_);
+  cache_put(secrets_, kCacheMax, secret_id, gen, s);
+  return s;
+}
+
+Result<std::string> Secrets::cached_data_key(const std::string& arn) {
+  NUBO_ASSIGN_OR_RETURN(uint64_t gen, generation());
+  {
+    std::lock_guard lock(cache_mu_);
+    if (const std::string* k = cache_find(keys_, arn, gen)) return *k;
+  }
+  NUBO_ASSIGN_OR_RETURN(std::string key, data_key(on(store_), *keyring_, arn));
+  std::lock_guard lock(cache_mu_);
+  cache_put(keys_, kCacheMax, arn, gen, key);
+  return key;
+}
+
+Result<std::pair<int64_t, std::string>> Secrets::cached_ciphertext(const std::string& arn,
+                                                                   const std::string& vid) {
+  NUBO_ASSIGN_OR_RETURN(uint64_t gen, generation());
+  std::string id = arn + "\n" + vid;
+  {
+    std::lock_guard lock(cache_mu_);
+    if (const auto* c = cache_find(versions_, id, gen)) return *c;
+  }
+  NUBO_ASSIGN_OR_RETURN(
+      Rows rows,
+      store_->query("SELECT kind, ciphertext FROM sm_versions WHERE arn = ? AND version_id = ?",
+                    {arn, vid}));
+  if (rows.empty()) return no_value("VersionId", vid);
+  std::pair<int64_t, std::string> c{rows[0].integer(0), rows[0].text(1)};
+  std::lock_guard lock(cache_mu_);
+  cache_put(versions_, kCacheMax, std::move(id), gen, c);
+  return c;
+}
+
 Result<Secret> Secrets::describe(const std::string& secret_id) {
-  return load(on(store_), arn_prefix(), secret_id);
+  return cached_load(secret_id);
 }
 
 Result<Written> Secrets::create(CreateRequest req) {
@@ -661,7 +741,7 @@ Result<Written> Secrets::create(CreateRequest req) {
   const std::string arn = req.arn.empty() ? new_arn(req.name) : req.arn;
   const std::string token = req.token.empty() ? new_uuid() : req.token;
   Written out;
-  NUBO_TRY(store_->transaction([&](Txn& txn) -> Status {
+  NUBO_TRY(write([&](Txn& txn) -> Status {
     NUBO_ASSIGN_OR_RETURN(
         Rows taken,
         txn.query("SELECT arn, deletion_ms FROM sm_secrets WHERE name = ?", {req.name}));
@@ -717,7 +797,7 @@ Result<Written> Secrets::put_value(PutRequest req) {
   std::vector<std::string> stages =
       req.stages ? *req.stages : std::vector<std::string>{std::string(kStageCurrent)};
   Written out;
-  NUBO_TRY(store_->transaction([&](Txn& txn) -> Status {
+  NUBO_TRY(write([&](Txn& txn) -> Status {
     NUBO_ASSIGN_OR_RETURN(Secret s, load(on(txn), arn_prefix(), req.secret_id));
     if (s.deleted()) return marked_deleted();
     NUBO_ASSIGN_OR_RETURN(out, write_value(txn, *keyring_, s, token, req.value, stages, now));
@@ -730,7 +810,7 @@ Result<Written> Secrets::update(UpdateRequest req) {
   const int64_t now = to_ms(clock_->now());
   const std::string token = req.token.empty() ? new_uuid() : req.token;
   Written out;
-  NUBO_TRY(store_->transaction([&](Txn& txn) -> Status {
+  NUBO_TRY(write([&](Txn& txn) -> Status {
     NUBO_ASSIGN_OR_RETURN(Secret s, load(on(txn), arn_prefix(), req.secret_id));
     if (s.deleted()) return marked_deleted();
     if (req.description) {
@@ -761,8 +841,7 @@ Result<ReadValue> Secrets::get_value(const std::string& secret_id, const std::st
   const SystemTime now = clock_->now();
   // A read outside any transaction (reads do not queue behind writes); only a new access date
   // is written, at most once a day.
-  const Query q = on(store_);
-  NUBO_ASSIGN_OR_RETURN(Secret s, load(q, arn_prefix(), secret_id));
+  NUBO_ASSIGN_OR_RETURN(Secret s, cached_load(secret_id));
   if (s.deleted()) return marked_deleted();
   const Version* v = nullptr;
   if (!version_id.empty()) {
@@ -780,9 +859,13 @@ Result<ReadValue> Secrets::get_value(const std::string& secret_id, const std::st
   }
   if (v->kind == ValueKind::kNone) return no_value("VersionId", v->version_id);
   ReadValue out;
-  NUBO_ASSIGN_OR_RETURN(std::string key, data_key(q, *keyring_, s.arn));
-  NUBO_ASSIGN_OR_RETURN(out.value, read_value(q, key, s.arn, v->version_id));
+  NUBO_ASSIGN_OR_RETURN(std::string key, cached_data_key(s.arn));
+  NUBO_ASSIGN_OR_RETURN(auto sealed, cached_ciphertext(s.arn, v->version_id));
+  out.value.kind = static_cast<ValueKind>(sealed.first);
   if (out.value.kind == ValueKind::kNone) return no_value("VersionId", v->version_id);
+  auto plain = aes256gcm_open(key, sealed.second, aad(s.arn, v->version_id, out.value.kind));
+  if (!plain) return decryption_failure();
+  out.value.bytes = std::move(*plain);
   out.arn = s.arn;
   out.name = s.name;
   out.version_id = v->version_id;
@@ -790,7 +873,7 @@ Result<ReadValue> Secrets::get_value(const std::string& secret_id, const std::st
   out.created = v->created;
   const SystemTime today = day_of(now);
   if (s.last_accessed != today || v->last_accessed != today) {
-    NUBO_TRY(store_->transaction([&](Txn& txn) -> Status {
+    NUBO_TRY(write([&](Txn& txn) -> Status {
       NUBO_TRY(
           txn.exec("UPDATE sm_secrets SET accessed_ms = ? WHERE arn = ?", {to_ms(today), s.arn}));
       NUBO_TRY(txn.exec("UPDATE sm_versions SET accessed_ms = ? WHERE arn = ? AND version_id = ?",
@@ -805,7 +888,7 @@ Result<Written> Secrets::update_stage(const std::string& secret_id, const std::s
                                       const std::string& remove_from, const std::string& move_to) {
   const int64_t now = to_ms(clock_->now());
   Written out;
-  NUBO_TRY(store_->transaction([&](Txn& txn) -> Status {
+  NUBO_TRY(write([&](Txn& txn) -> Status {
     NUBO_ASSIGN_OR_RETURN(Secret s, load(on(txn), arn_prefix(), secret_id));
     if (s.deleted()) return marked_deleted();
     out = Written{s.arn, s.name, "", {}};
@@ -856,7 +939,7 @@ Result<Deleted> Secrets::remove(const std::string& secret_id, std::optional<int6
                                 bool force) {
   const SystemTime now = clock_->now();
   Deleted out;
-  NUBO_TRY(store_->transaction([&](Txn& txn) -> Status {
+  NUBO_TRY(write([&](Txn& txn) -> Status {
     NUBO_ASSIGN_OR_RETURN(std::optional<std::string> arn,
                           resolve(on(txn), arn_prefix(), secret_id));
     if (!arn) {
@@ -889,7 +972,7 @@ Result<Deleted> Secrets::remove(const std::string& secret_id, std::optional<int6
 Result<Secret> Secrets::restore(const std::string& secret_id) {
   const int64_t now = to_ms(clock_->now());
   Secret out;
-  NUBO_TRY(store_->transaction([&](Txn& txn) -> Status {
+  NUBO_TRY(write([&](Txn& txn) -> Status {
     NUBO_ASSIGN_OR_RETURN(out, load(on(txn), arn_prefix(), secret_id));
     if (!out.deleted()) return Ok{};
     NUBO_TRY(txn.exec("UPDATE sm_secrets SET deletion_ms = NULL, changed_ms = ? WHERE arn = ?",
@@ -902,7 +985,7 @@ Result<Secret> Secrets::restore(const std::string& secret_id) {
 
 Result<int> Secrets::purge(SystemTime now) {
   int n = 0;
-  NUBO_TRY(store_->transaction([&](Txn& txn) -> Status {
+  NUBO_TRY(write([&](Txn& txn) -> Status {
     NUBO_ASSIGN_OR_RETURN(Rows rows,
                           txn.query("SELECT arn FROM sm_secrets WHERE deletion_ms IS NOT NULL AND "
                                     "deletion_ms <= ?",
@@ -918,7 +1001,7 @@ Result<int> Secrets::purge(SystemTime now) {
 
 Status Secrets::tag(const std::string& secret_id, const std::vector<Tag>& tags) {
   const int64_t now = to_ms(clock_->now());
-  return store_->transaction([&](Txn& txn) -> Status {
+  return write([&](Txn& txn) -> Status {
     NUBO_ASSIGN_OR_RETURN(Secret s, load(on(txn), arn_prefix(), secret_id));
     std::vector<Tag> merged = s.tags;
     for (const Tag& t : tags) {
@@ -946,7 +1029,7 @@ Status Secrets::tag(const std::string& secret_id, const std::vector<Tag>& tags) 
 
 Status Secrets::untag(const std::string& secret_id, const std::vector<std::string>& keys) {
   const int64_t now = to_ms(clock_->now());
-  return store_->transaction([&](Txn& txn) -> Status {
+  return write([&](Txn& txn) -> Status {
     NUBO_ASSIGN_OR_RETURN(Secret s, load(on(txn), arn_prefix(), secret_id));
     for (const std::string& k : keys) {
       NUBO_TRY(txn.exec("DELETE FROM sm_tags WHERE arn = ? AND tag_key = ?", {s.arn, k}));
@@ -958,7 +1041,7 @@ Status Secrets::untag(const std::string& secret_id, const std::vector<std::strin
 Result<Secret> Secrets::put_policy(const std::string& secret_id, const std::string& policy) {
   const int64_t now = to_ms(clock_->now());
   Secret out;
-  NUBO_TRY(store_->transaction([&](Txn& txn) -> Status {
+  NUBO_TRY(write([&](Txn& txn) -> Status {
     NUBO_ASSIGN_OR_RETURN(out, load(on(txn), arn_prefix(), secret_id));
     if (out.deleted()) return marked_deleted();
     NUBO_TRY(txn.exec("UPDATE sm_secrets SET policy = ?, changed_ms = ? WHERE arn = ?",
@@ -972,7 +1055,7 @@ Result<Secret> Secrets::put_policy(const std::string& secret_id, const std::stri
 Result<Secret> Secrets::delete_policy(const std::string& secret_id) {
   const int64_t now = to_ms(clock_->now());
   Secret out;
-  NUBO_TRY(store_->transaction([&](Txn& txn) -> Status {
+  NUBO_TRY(write([&](Txn& txn) -> Status {
     NUBO_ASSIGN_OR_RETURN(out, load(on(txn), arn_prefix(), secret_id));
     NUBO_TRY(txn.exec("UPDATE sm_secrets SET policy = NULL, changed_ms = ? WHERE arn = ?",
                       {now, out.arn}));
@@ -1068,7 +1151,7 @@ Result<RotationJob> Secrets::begin_rotation(RotateRequest req) {
   const SystemTime now_t = clock_->now();
   const int64_t now = to_ms(now_t);
   RotationJob job;
-  NUBO_TRY(store_->transaction([&](Txn& txn) -> Status {
+  NUBO_TRY(write([&](Txn& txn) -> Status {
     NUBO_ASSIGN_OR_RETURN(Secret s, load(on(txn), arn_prefix(), req.secret_id));
     if (s.deleted()) return marked_deleted();
     std::string lambda =
@@ -1109,7 +1192,7 @@ Status Secrets::finish_rotation(const RotationJob& job) {
   const SystemTime now_t = clock_->now();
   const int64_t now = to_ms(now_t);
   bool not_current = false;
-  NUBO_TRY(store_->transaction([&](Txn& txn) -> Status {
+  NUBO_TRY(write([&](Txn& txn) -> Status {
     NUBO_ASSIGN_OR_RETURN(std::optional<Secret> s, load_arn(on(txn), job.arn));
     if (!s) return Ok{};  // deleted meanwhile
     if (job.test_only) return delete_version(txn, s->arn, job.token);
@@ -1143,7 +1226,7 @@ Status Secrets::finish_rotation(const RotationJob& job) {
 
 Status Secrets::fail_rotation(const RotationJob& job, const std::string& what) {
   const SystemTime now = clock_->now();
-  return store_->transaction([&](Txn& txn) -> Status {
+  return write([&](Txn& txn) -> Status {
     NUBO_ASSIGN_OR_RETURN(std::optional<Secret> s, load_arn(on(txn), job.arn));
     if (!s) return Ok{};
     if (job.test_only) NUBO_TRY(delete_version(txn, s->arn, job.token));
@@ -1157,7 +1240,7 @@ Status Secrets::fail_rotation(const RotationJob& job, const std::string& what) {
 Result<Written> Secrets::cancel_rotation(const std::string& secret_id) {
   const int64_t now = to_ms(clock_->now());
   Written out;
-  NUBO_TRY(store_->transaction([&](Txn& txn) -> Status {
+  NUBO_TRY(write([&](Txn& txn) -> Status {
     NUBO_ASSIGN_OR_RETURN(Secret s, load(on(txn), arn_prefix(), secret_id));
     if (s.deleted()) return marked_deleted();
     if (s.rotation_lambda_arn.empty()) {
@@ -1179,7 +1262,7 @@ Result<Written> Secrets::cancel_rotation(const std::string& secret_id) {
 Result<std::vector<RotationJob>> Secrets::due_rotations(SystemTime now_t) {
   const int64_t now = to_ms(now_t);
   std::vector<RotationJob> jobs;
-  NUBO_TRY(store_->transaction([&](Txn& txn) -> Status {
+  NUBO_TRY(write([&](Txn& txn) -> Status {
     NUBO_ASSIGN_OR_RETURN(
         Rows rows,
         txn.query("SELECT arn FROM sm_secrets WHERE rotation_enabled = 1 AND deletion_ms IS NULL "

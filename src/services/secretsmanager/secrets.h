@@ -13,8 +13,12 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "auth/keyring.h"
@@ -236,10 +240,32 @@ class Secrets {
   Result<std::vector<RotationJob>> due_rotations(SystemTime now);
 
  private:
+  // Reads come from a cache of what the Store holds (the secret with its versions and tags, its
+  // unwrapped data key, each version's ciphertext), tagged with the write generation they were
+  // read at. Every write transaction bumps the generation in the Store (sm_generation), and a
+  // read checks it there first (one indexed row), so no read sees an entry older than the last
+  // acknowledged write of any node sharing the Store. Values stay sealed in the cache; they are
+  // opened per read.
+  Result<Secret> cached_load(const std::string& secret_id);
+  Result<std::string> cached_data_key(const std::string& arn);
+  Result<std::pair<int64_t, std::string>> cached_ciphertext(const std::string& arn,
+                                                            const std::string& version_id);
+  // store_->transaction, bumping the write generation in the same transaction.
+  Status write(const std::function<Status(storage::Txn&)>& fn);
+  Result<uint64_t> generation();  // the Store's write generation
+
+  static constexpr size_t kCacheMax = 10000;
+
   storage::Store* store_;
   const Clock* clock_;
   const auth::Keyring* keyring_;
   std::string account_id_, region_;
+  std::mutex cache_mu_;
+  template <typename T>
+  using Cache = std::unordered_map<std::string, std::pair<uint64_t, T>>;
+  Cache<Secret> secrets_;                            // GUARDED_BY(cache_mu_), by SecretId
+  Cache<std::string> keys_;                          // GUARDED_BY(cache_mu_), by ARN
+  Cache<std::pair<int64_t, std::string>> versions_;  // GUARDED_BY(cache_mu_), ARN '\n' id
 };
 
 }  // namespace nubo::secretsmanager
