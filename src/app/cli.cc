@@ -26,6 +26,7 @@ std::string usage() {
          "                  [--account-concurrency N] [--idle-timeout SECONDS] [--threads N]\n"
          "                  [--async-retry-base-ms MS] [--runtimes-dir DIR] [--spare-instances N]\n"
          "                  [--isolation on|off] [--zygotes on|off] [--egress on|off]\n"
+         "                  [--audit-data-events on|off]\n"
          "       nubo version\n"
          "environment: NUBO_ROOT_ACCESS_KEY_ID, NUBO_ROOT_SECRET_ACCESS_KEY, NUBO_REGION,\n"
          "             NUBO_ACCOUNT_ID, NUBO_DATA_DIR, NUBO_RUNTIMES_DIR,\n"
@@ -108,6 +109,11 @@ Result<Command> parse_command_line(const std::vector<std::string>& args,
     } else if (flag == "--egress") {
       if (value != "on" && value != "off") return usage_error("--egress takes on or off");
       c.egress = value == "on";
+    } else if (flag == "--audit-data-events") {
+      if (value != "on" && value != "off") {
+        return usage_error("--audit-data-events takes on or off");
+      }
+      c.audit_data_events = value == "on";
     } else if (flag == "--zygotes") {
       if (value != "on" && value != "off") return usage_error("--zygotes takes on or off");
       c.zygotes = value == "on";

@@ -181,7 +181,7 @@ Result<std::unique_ptr<Node>> Node::create(NodeConfig config) {
   rdeps.credentials = [sts_service](const runtime::FunctionSpec& spec) {
     runtime::InstanceCredentials out;
     auto creds = sts_service->assume_role_as_service(spec.role, spec.name, kLambdaPrincipal,
-                                                     kInstanceCredentialSeconds);
+                                                     kInstanceCredentialSeconds, /*reuse=*/true);
     if (!creds.ok()) {
       log_warn("lambda: " + spec.name + " runs without credentials: " + creds.error().message);
       return out;
@@ -257,7 +257,8 @@ Result<std::unique_ptr<Node>> Node::create(NodeConfig config) {
   };
   m.secrets = std::make_unique<secretsmanager::SecretsManagerService>(std::move(sdeps));
   services.secrets = m.secrets.get();
-  m.audit = std::make_unique<cloudtrail::AuditLog>(m.store.get(), &m.clock, m.config.region);
+  m.audit = std::make_unique<cloudtrail::AuditLog>(m.store.get(), &m.clock, m.config.region,
+                                                   m.config.audit_data_events);
   cloudtrail::CloudTrailDeps cdeps;
   cdeps.store = m.store.get();
   cdeps.log = m.audit.get();

@@ -65,7 +65,8 @@ Decision decide_for(const Caller& caller, const Access& access) {
 
 Status authorize(const Caller& caller, const Access& access, const DenialShape& shape) {
   Decision d = decide_for(caller, access);
-  if (caller.audit != nullptr) {
+  if (caller.audit != nullptr &&
+      (!access.data_event || d != Decision::kAllow || caller.audit->wants_data_events())) {
     AuditEvent e;
     e.time = caller.time == SystemTime{} ? std::chrono::system_clock::now() : caller.time;
     e.event_source = event_source(access.action);

@@ -60,6 +60,9 @@ class AuditSink {
  public:
   virtual ~AuditSink() = default;
   virtual void record(AuditEvent event) = 0;
+  // Whether allowed data events (invocations: Access::data_event) are kept. CloudTrail records
+  // data events only when a trail asks for them; denied ones are always kept.
+  virtual bool wants_data_events() const { return true; }
 };
 
 // The caller of one request. Built by the front door; services borrow it for the request.
@@ -91,6 +94,9 @@ struct Access {
   const Policy* resource_policy = nullptr;  // the resource's own policy (borrowed), if any
   // Service-specific condition keys ("lambda:FunctionArn", "secretsmanager:SecretId", ...).
   std::vector<std::pair<std::string, std::string>> keys;
+  // A data-plane call (lambda:InvokeFunction), which the audit trail keeps only when it is
+  // denied or the sink wants data events.
+  bool data_event = false;
 };
 
 // How a service says no: its AccessDenied code and status (Lambda "AccessDeniedException" 403,

@@ -45,6 +45,9 @@ struct NodeConfig {
   // Isolated instances of functions without VPC subnets reach out through the node's NAT
   // (runtime/egress.h), as a Lambda function without a VPC does; `--egress off`: loopback only.
   bool egress = true;
+  // The audit trail keeps allowed invocations too (CloudTrail's data events, off by default as
+  // there); denied calls and every other call are always kept.
+  bool audit_data_events = false;
   // First retry delay of a failed async invocation (AWS: 1 minute, then 2). Tests shorten it.
   std::chrono::milliseconds async_retry_base{60000};
 };

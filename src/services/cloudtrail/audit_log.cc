@@ -36,8 +36,8 @@ Status migrate_audit_schema(storage::Store& store) {
                                      });
 }
 
-AuditLog::AuditLog(storage::Store* store, const Clock* clock, std::string region)
-    : store_(store), clock_(clock), region_(std::move(region)) {}
+AuditLog::AuditLog(storage::Store* store, const Clock* clock, std::string region, bool data_events)
+    : store_(store), clock_(clock), region_(std::move(region)), data_events_(data_events) {}
 
 AuditLog::~AuditLog() {
   stop();

@@ -39,7 +39,8 @@ Status migrate_audit_schema(storage::Store& store);
 
 class AuditLog final : public auth::AuditSink {
  public:
-  AuditLog(storage::Store* store, const Clock* clock, std::string region);
+  // data_events: keep allowed invocations too (`--audit-data-events`); denied ones always are.
+  AuditLog(storage::Store* store, const Clock* clock, std::string region, bool data_events = false);
   ~AuditLog() override;
 
   Status start();  // schema, then the writer thread
@@ -48,6 +49,7 @@ class AuditLog final : public auth::AuditSink {
   // Writes everything recorded so far before returning (tests, and LookupEvents so that a
   // caller sees its own earlier calls).
   void flush();
+  bool wants_data_events() const override { return data_events_; }
 
  private:
   void run();
@@ -56,6 +58,7 @@ class AuditLog final : public auth::AuditSink {
   storage::Store* store_;
   const Clock* clock_;
   std::string region_;
+  const bool data_events_;
   std::mutex mu_;
   std::condition_variable wake_;
   std::condition_variable flushed_;

@@ -1852,8 +1852,9 @@ Task<Response> LambdaService::handle(Request& req, const net::Target& target,
   auto op = lambda_action(req.method(), target, impl_->deps.config->region,
                           impl_->deps.config->account_id);
   if (op) {
-    Status allowed =
-        auth::authorize(caller, {op->action, op->resource}, {"AccessDeniedException", 403});
+    auth::Access access(op->action, op->resource);
+    access.data_event = op->action == "lambda:InvokeFunction" || op->action == "lambda:InvokeAsync";
+    Status allowed = auth::authorize(caller, access, {"AccessDeniedException", 403});
     if (!allowed.ok()) co_return error_response(req, allowed.error(), new_uuid());
   } else if (!caller.is_root && !starts_with(path, kCodeDownloadPrefix)) {
     // No action this request could be authorised as: it is not served to anyone but root

@@ -107,7 +107,17 @@ StsService::StsService(StsDeps deps) : deps_(std::move(deps)) {}
 Result<auth::Credentials> StsService::assume_role_as_service(const std::string& role_arn,
                                                              const std::string& session_name,
                                                              const std::string& service,
-                                                             int duration_seconds) const {
+                                                             int duration_seconds,
+                                                             bool reuse) const {
+  const std::string key = role_arn + "\n" + session_name + "\n" + service;
+  const int64_t now = epoch_seconds(deps_.clock->now());
+  if (reuse) {
+    std::lock_guard lock(reuse_mu_);
+    auto it = reused_.find(key);
+    if (it != reused_.end() && it->second.expires_epoch - now > duration_seconds / 2) {
+      return it->second;
+    }
+  }
   std::string name = role_name_of(role_arn, deps_.account_id);
   NUBO_ASSIGN_OR_RETURN(auto role, iam::load_role(*deps_.store, name));
   if (name.empty() || !role || role->arn != role_arn) {
@@ -132,8 +142,14 @@ Result<auth::Credentials> StsService::assume_role_as_service(const std::string& 
   claims.session_name = session_name;
   claims.principal_arn =
       "arn:aws:sts::" + deps_.account_id + ":assumed-role/" + role->name + "/" + session_name;
-  claims.expires_epoch = epoch_seconds(deps_.clock->now()) + duration_seconds;
-  return deps_.directory->tokens().issue(std::move(claims));
+  claims.expires_epoch = now + duration_seconds;
+  auth::Credentials c = deps_.directory->tokens().issue(std::move(claims));
+  if (reuse) {
+    std::lock_guard lock(reuse_mu_);
+    if (reused_.size() >= kMaxReused) reused_.clear();
+    reused_[key] = c;
+  }
+  return c;
 }
 
 net::Task<net::Response> StsService::handle(net::Request& req, const auth::Caller& caller) const {

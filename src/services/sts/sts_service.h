@@ -9,7 +9,9 @@
 #pragma once
 
 #include <boost/asio/thread_pool.hpp>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 
 #include "auth/authorize.h"
 #include "base/clock.h"
@@ -47,13 +49,21 @@ class StsService {
   // sts:AssumeRole. Errors: InvalidParameterValueException-free plain codes the caller maps:
   // "NoSuchEntity" (404) when the role does not exist, "AccessDenied" (403) when it does not
   // trust the service. Blocks on the Store.
+  // reuse: hand out the credentials issued for the same role, session name and service while
+  // more than half of their lifetime is left (an instance's cold start then reads nothing from
+  // the Store); a role deleted since still gets nothing with them (its id is in the claims).
   Result<auth::Credentials> assume_role_as_service(const std::string& role_arn,
                                                    const std::string& session_name,
-                                                   const std::string& service,
-                                                   int duration_seconds) const;
+                                                   const std::string& service, int duration_seconds,
+                                                   bool reuse = false) const;
 
  private:
+  static constexpr size_t kMaxReused = 4096;
+
   StsDeps deps_;
+  mutable std::mutex reuse_mu_;
+  // role ARN '\n' session '\n' service -> credentials. GUARDED_BY(reuse_mu_)
+  mutable std::unordered_map<std::string, auth::Credentials> reused_;
 };
 
 // The name of the role an IAM role ARN names (arn:aws:iam::ACCT:role/path/NAME), or "" when

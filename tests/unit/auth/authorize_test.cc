@@ -16,7 +16,9 @@ std::shared_ptr<const Policy> policy(const char* text) {
 class Recorder final : public AuditSink {
  public:
   void record(AuditEvent e) override { events.push_back(std::move(e)); }
+  bool wants_data_events() const override { return data_events; }
   std::vector<AuditEvent> events;
+  bool data_events = true;
 };
 
 Caller user_with(std::vector<std::shared_ptr<const Policy>> policies) {
@@ -60,6 +62,25 @@ TEST(AuthorizeTest, RootIsAllowedEverythingAndOthersNothingByDefault) {
   EXPECT_FALSE(audit.events[1].allowed);
   EXPECT_EQ(audit.events[1].source_ip, "10.1.2.3");
   EXPECT_EQ(audit.events[1].resource, kSecret);
+}
+
+TEST(AuthorizeTest, AllowedDataEventsAreKeptOnlyWhenTheSinkWantsThem) {
+  Recorder audit;
+  audit.data_events = false;
+  Caller root = root_caller("000000000000");
+  root.audit = &audit;
+  Access invoke("lambda:InvokeFunction", "arn:aws:lambda:us-east-1:000000000000:function:f");
+  invoke.data_event = true;
+  EXPECT_TRUE(authorize(root, invoke, kShape).ok());
+  EXPECT_TRUE(audit.events.empty());
+  Caller nobody = user_with({});
+  nobody.audit = &audit;
+  EXPECT_FALSE(authorize(nobody, invoke, kShape).ok());  // a denied one is always kept
+  ASSERT_EQ(audit.events.size(), 1u);
+  EXPECT_FALSE(audit.events[0].allowed);
+  audit.data_events = true;
+  EXPECT_TRUE(authorize(root, invoke, kShape).ok());
+  EXPECT_EQ(audit.events.size(), 2u);
 }
 
 TEST(AuthorizeTest, ExplicitDenyOverridesAllowAndSaysWhere) {

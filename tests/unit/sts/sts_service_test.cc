@@ -311,6 +311,19 @@ TEST_F(StsTest, LambdaAssumesOnlyRolesThatTrustIt) {
   EXPECT_EQ(c->principal_arn, "arn:aws:sts::000000000000:assumed-role/fn/my-function");
   EXPECT_EQ(directory_->lookup(c->access_key_id, c->session_token).problem,
             auth::KeyProblem::kNone);
+  // Reused while more than half their lifetime is left; new ones after that.
+  auto again = sts_->assume_role_as_service("arn:aws:iam::000000000000:role/fn", "my-function",
+                                            "lambda.amazonaws.com", 3600, /*reuse=*/true);
+  auto same = sts_->assume_role_as_service("arn:aws:iam::000000000000:role/fn", "my-function",
+                                           "lambda.amazonaws.com", 3600, /*reuse=*/true);
+  ASSERT_TRUE(again.ok() && same.ok());
+  EXPECT_EQ(again->access_key_id, same->access_key_id);
+  EXPECT_NE(again->access_key_id, c->access_key_id);  // c was not issued for reuse
+  clock_.advance(std::chrono::seconds(1801));
+  auto later = sts_->assume_role_as_service("arn:aws:iam::000000000000:role/fn", "my-function",
+                                            "lambda.amazonaws.com", 3600, /*reuse=*/true);
+  ASSERT_TRUE(later.ok());
+  EXPECT_NE(later->access_key_id, same->access_key_id);
   auto denied = sts_->assume_role_as_service("arn:aws:iam::000000000000:role/humans", "f",
                                              "lambda.amazonaws.com", 3600);
   ASSERT_FALSE(denied.ok());
