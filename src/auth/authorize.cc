@@ -2,7 +2,56 @@
 
 #include <chrono>
 
+#include "base/strings.h"
+
 namespace nubo::auth {
+
+namespace {
+
+// The request's condition keys, computed when a policy asks for one (RequestContext's
+// resolver; its sources are the Caller and the Access): the service's keys, then the caller's
+// global ones.
+bool request_key(const RequestContext& ctx, std::string_view key, std::vector<std::string>& out) {
+  const Caller& caller = *static_cast<const Caller*>(ctx.sources[0]);
+  const Access& access = *static_cast<const Access*>(ctx.sources[1]);
+  auto one = [&](std::string value) {
+    out.push_back(std::move(value));
+    return true;
+  };
+  for (const auto& [k, v] : access.keys) {  // keys match case-insensitively
+    if (iequals(k, key)) return one(v);
+  }
+  const Identity* id = caller.identity.get();
+  if (key == "aws:principalarn") return one(caller.arn);
+  if (key == "aws:principalaccount") return one(caller.account_id);
+  if (key == "aws:securetransport") return one(caller.secure_transport ? "true" : "false");
+  if (key == "aws:sourceip") return !caller.source_ip.empty() && one(caller.source_ip);
+  if (key == "aws:useragent") return !caller.user_agent.empty() && one(caller.user_agent);
+  if (key == "aws:currenttime" || key == "aws:epochtime") {
+    SystemTime now = caller.time == SystemTime{} ? std::chrono::system_clock::now() : caller.time;
+    if (key == "aws:currenttime") return one(format_iso8601(now));
+    return one(std::to_string(
+        std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count()));
+  }
+  if (key == "aws:principaltype") {
+    if (id != nullptr) return !id->principal_type.empty() && one(id->principal_type);
+    return caller.is_root && one("Account");
+  }
+  if (key == "aws:userid") {
+    if (id != nullptr) return !id->user_id.empty() && one(id->user_id);
+    return caller.is_root && one(caller.account_id);
+  }
+  if (key == "aws:username") return id != nullptr && !id->user_name.empty() && one(id->user_name);
+  constexpr std::string_view kTag = "aws:principaltag/";
+  if (id != nullptr && key.substr(0, kTag.size()) == kTag) {
+    for (const auto& [k, v] : id->tags) {  // tag keys match case-insensitively
+      if (to_lower(k) == key.substr(kTag.size())) return one(v);
+    }
+  }
+  return false;
+}
+
+}  // namespace
 
 RequestContext request_context(const Caller& caller, const Access& access) {
   RequestContext ctx;
@@ -10,27 +59,8 @@ RequestContext request_context(const Caller& caller, const Access& access) {
   ctx.resource = access.resource;
   ctx.principal_arn = caller.arn;
   ctx.account_id = caller.account_id;
-  ctx.set("aws:PrincipalArn", caller.arn);
-  ctx.set("aws:PrincipalAccount", caller.account_id);
-  if (!caller.source_ip.empty()) ctx.set("aws:SourceIp", caller.source_ip);
-  ctx.set("aws:SecureTransport", caller.secure_transport ? "true" : "false");
-  SystemTime now = caller.time == SystemTime{} ? std::chrono::system_clock::now() : caller.time;
-  ctx.set("aws:CurrentTime", format_iso8601(now));
-  ctx.set("aws:EpochTime",
-          std::to_string(
-              std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count()));
-  if (!caller.user_agent.empty()) ctx.set("aws:UserAgent", caller.user_agent);
-  if (caller.identity) {
-    const Identity& id = *caller.identity;
-    if (!id.principal_type.empty()) ctx.set("aws:PrincipalType", id.principal_type);
-    if (!id.user_id.empty()) ctx.set("aws:userid", id.user_id);
-    if (!id.user_name.empty()) ctx.set("aws:username", id.user_name);
-    for (const auto& [k, v] : id.tags) ctx.set("aws:PrincipalTag/" + k, v);
-  } else if (caller.is_root) {
-    ctx.set("aws:PrincipalType", "Account");
-    ctx.set("aws:userid", caller.account_id);
-  }
-  for (const auto& [k, v] : access.keys) ctx.set(k, v);
+  ctx.resolve = request_key;
+  ctx.sources = {&caller, &access};
   return ctx;
 }
 
@@ -56,7 +86,9 @@ Decision decide_for(const Caller& caller, const Access& access) {
   RequestContext ctx = request_context(caller, access);
   PolicySet set;
   if (caller.identity) {
+    set.identity.reserve(caller.identity->policies.size());
     for (const auto& p : caller.identity->policies) set.identity.push_back(p.get());
+    set.session.reserve(caller.identity->session.size());
     for (const auto& p : caller.identity->session) set.session.push_back(p.get());
   }
   if (access.resource_policy != nullptr) set.resource.push_back(access.resource_policy);

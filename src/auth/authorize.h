@@ -113,6 +113,7 @@ struct DenialShape {
 Status authorize(const Caller& caller, const Access& access, const DenialShape& shape);
 
 // The request context authorize() evaluates: the access, the caller's global condition keys.
+// The context borrows `caller` and `access`, which must outlive it.
 RequestContext request_context(const Caller& caller, const Access& access);
 
 // The engine's decision alone (no audit, no error): for callers that combine several checks,

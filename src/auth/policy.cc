@@ -199,7 +199,10 @@ Result<Statement> statement_of(const json::value& v) {
   s.not_action = not_action != o.end();
   NUBO_ASSIGN_OR_RETURN(s.actions,
                         strings_of(s.not_action ? not_action->value() : action->value(), "Action"));
-  for (const auto& a : s.actions) s.actions_lower.push_back(to_lower(a));
+  for (const auto& a : s.actions) {
+    s.actions_lower.push_back(to_lower(a));
+    s.action_globs.push_back(compile_glob(s.actions_lower.back()));
+  }
   auto resource = o.find("Resource"), not_resource = o.find("NotResource");
   if (resource != o.end() && not_resource != o.end()) {
     return malformed("Syntax errors in policy: a statement has both Resource and NotResource.");
@@ -223,9 +226,10 @@ Result<Statement> statement_of(const json::value& v) {
         }
         sp.parts[sp.n++] = {static_cast<uint16_t>(at), static_cast<uint16_t>(r.size() - at)};
         for (size_t i = 0; i < sp.n; ++i) {
-          std::string_view part(r.data() + sp.parts[i].first, sp.parts[i].second);
-          sp.wild[i] = part.find_first_of("*?") != std::string_view::npos;
+          sp.globs[i] =
+              compile_glob(std::string_view(r.data() + sp.parts[i].first, sp.parts[i].second));
         }
+        sp.whole = compile_glob(r);
       }
       s.split_resources.push_back(sp);
     }
@@ -384,13 +388,6 @@ bool ip_in(std::string_view ip_text, std::string_view cidr_text) {
   return true;
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
 // The operator, not negated, applied to one request value and one policy value.
 bool matches_one(std::string_view op, std::string_view have, std::string_view want) {
   if (op == "StringEquals" || op == "StringNotEquals") return have == want;
@@ -424,8 +421,7 @@ bool matches_one(std::string_view op, std::string_view have, std::string_view wa
 }
 
 bool condition_holds(const ConditionClause& c, const RequestContext& r, bool variables) {
-  auto found = r.keys.find(c.key);  // both lower-cased already
-  const std::vector<std::string>* have = found == r.keys.end() ? nullptr : &found->second;
+  const std::vector<std::string>* have = r.find_lower(c.key);  // lower-cased when parsed
   bool present = have && !have->empty();
   if (c.op == "Null") {
     // Null: "true" asks for the key to be absent, "false" for it to be there.
@@ -445,11 +441,13 @@ bool condition_holds(const ConditionClause& c, const RequestContext& r, bool var
   auto m = [&](const std::string& v) {
     bool any = false;
     for (const auto& raw : c.values) {
-      auto want = substitute(raw, r, variables);
-      if (want && matches_one(c.op, v, *want)) {
-        any = true;
-        break;
+      if (!variables || raw.find("${") == std::string::npos) {  // no copy for a plain value
+        any = matches_one(c.op, v, raw);
+      } else {
+        auto want = substitute(raw, r, variables);
+        any = want && matches_one(c.op, v, *want);
       }
+      if (any) break;
     }
     return neg ? !any : any;
   };
@@ -527,6 +525,7 @@ size_t arn_components(std::string_view s, std::array<std::string_view, 6>& out) 
 struct Prepared {
   const RequestContext& r;
   std::string action_lower;
+  size_t service_len = 0;  // of action_lower: the length of the text before its ':'
   std::array<std::string_view, 6> resource{};
   size_t resource_n = 0;
   bool exact_principal = false;   // resource policies: only statements naming principal_arn
@@ -555,8 +554,10 @@ bool statement_applies(const Statement& s, const Prepared& q, bool check_princip
       return false;
     }
   }
-  bool action = std::any_of(s.actions_lower.begin(), s.actions_lower.end(),
-                            [&](const std::string& a) { return glob_match(a, q.action_lower); });
+  bool action = false;
+  for (size_t i = 0; i < s.actions_lower.size() && !action; ++i) {
+    action = glob_matches(s.action_globs[i], s.actions_lower[i], q.action_lower);
+  }
   if (action == s.not_action) return false;
   if (s.has_resource) {
     bool resource = false;
@@ -569,12 +570,12 @@ bool statement_applies(const Statement& s, const Prepared& q, bool check_princip
       } else if (p == "*") {
         resource = true;
       } else if (sp.n != 6 || q.resource_n != 6) {
-        resource = glob_match(p, r.resource);
+        resource = glob_matches(sp.whole, p, r.resource);
       } else {
         resource = true;
         for (size_t c = 6; c-- > 0 && resource;) {  // the resource part first: most selective
           std::string_view part(p.data() + sp.parts[c].first, sp.parts[c].second);
-          resource = sp.wild[c] ? glob_match(part, q.resource[c]) : part == q.resource[c];
+          resource = glob_matches(sp.globs[c], part, q.resource[c]);
         }
       }
     }
@@ -582,6 +583,37 @@ bool statement_applies(const Statement& s, const Prepared& q, bool check_princip
   }
   return std::all_of(s.conditions.begin(), s.conditions.end(),
                      [&](const ConditionClause& c) { return condition_holds(c, r, variables); });
+}
+
+// The service an action pattern is confined to ("s3" for "s3:get*"), or "" when it may
+// match an action of any service.
+std::string_view service_of(std::string_view action_lower) {
+  size_t colon = action_lower.find(':');
+  if (colon == std::string_view::npos) return {};
+  std::string_view service = action_lower.substr(0, colon);
+  return service.find_first_of("*?") == std::string_view::npos ? service : std::string_view{};
+}
+
+void index_by_service(Policy& p) {
+  std::map<std::string, std::vector<uint32_t>, std::less<>> by;
+  for (uint32_t i = 0; i < p.statements.size(); ++i) {
+    const Statement& s = p.statements[i];
+    std::vector<std::string_view> services;
+    bool any = s.not_action || s.actions_lower.empty();
+    for (const auto& a : s.actions_lower) {
+      std::string_view svc = service_of(a);
+      if (svc.empty()) any = true;
+      if (std::find(services.begin(), services.end(), svc) == services.end()) {
+        services.push_back(svc);
+      }
+    }
+    if (any) {
+      p.any_service.push_back(i);
+      continue;
+    }
+    for (std::string_view svc : services) by[std::string(svc)].push_back(i);
+  }
+  p.by_service.assign(by.begin(), by.end());
 }
 
 }  // namespace
@@ -618,6 +650,7 @@ Result<Policy> parse_policy(std::string_view document) {
     NUBO_ASSIGN_OR_RETURN(Statement parsed_statement, statement_of(st->value()));
     p.statements.push_back(std::move(parsed_statement));
   }
+  index_by_service(p);
   return p;
 }
 
@@ -626,8 +659,16 @@ void RequestContext::set(std::string_view key, std::string value) {
 }
 
 const std::vector<std::string>* RequestContext::find(std::string_view key) const {
-  auto it = keys.find(to_lower(key));
-  return it == keys.end() ? nullptr : &it->second;
+  return find_lower(to_lower(key));
+}
+
+const std::vector<std::string>* RequestContext::find_lower(std::string_view lower_key) const {
+  if (auto it = keys.find(lower_key); it != keys.end()) return &it->second;
+  if (resolve == nullptr) return nullptr;
+  if (auto it = resolved.find(lower_key); it != resolved.end()) return &it->second;
+  std::vector<std::string> values;
+  if (!resolve(*this, lower_key, values)) return nullptr;
+  return &resolved.emplace(std::string(lower_key), std::move(values)).first->second;
 }
 
 bool glob_match(std::string_view pattern, std::string_view text, bool ignore_case) {
@@ -655,6 +696,37 @@ bool glob_match(std::string_view pattern, std::string_view text, bool ignore_cas
   return p == pattern.size();
 }
 
+Glob compile_glob(std::string_view pattern) {
+  Glob g;
+  size_t first = pattern.find_first_of("*?");
+  g.literal = static_cast<uint16_t>(std::min<size_t>(first, UINT16_MAX));
+  if (pattern == "*") {
+    g.kind = Glob::Kind::kAny;
+  } else if (first == std::string_view::npos) {
+    g.kind = pattern.size() <= UINT16_MAX ? Glob::Kind::kExact : Glob::Kind::kGeneral;
+  } else if (first == pattern.size() - 1 && pattern[first] == '*') {
+    g.kind = Glob::Kind::kPrefix;
+  }
+  return g;
+}
+
+bool glob_matches(const Glob& g, std::string_view pattern, std::string_view text) {
+  switch (g.kind) {
+    case Glob::Kind::kAny:
+      return true;
+    case Glob::Kind::kExact:
+      return pattern == text;
+    case Glob::Kind::kPrefix:
+      return text.size() >= g.literal && std::memcmp(text.data(), pattern.data(), g.literal) == 0;
+    case Glob::Kind::kGeneral:
+      break;
+  }
+  if (text.size() < g.literal || std::memcmp(text.data(), pattern.data(), g.literal) != 0) {
+    return false;
+  }
+  return glob_match(pattern.substr(g.literal), text.substr(g.literal));
+}
+
 bool arn_match(std::string_view pattern, std::string_view arn) {
   if (pattern == "*") return true;
   std::array<std::string_view, 6> pc, ac;
@@ -671,6 +743,7 @@ namespace {
 
 Prepared prepare(const RequestContext& request) {
   Prepared q{request, to_lower(request.action)};
+  q.service_len = std::min(q.action_lower.find(':'), q.action_lower.size());
   q.resource_n = arn_components(request.resource, q.resource);
   return q;
 }
@@ -678,10 +751,23 @@ Prepared prepare(const RequestContext& request) {
 Decision evaluate_prepared(const Policy& policy, const Prepared& q, bool check_principal) {
   bool variables = policy.version == "2012-10-17";
   Decision d = Decision::kImplicitDeny;
-  for (const Statement& s : policy.statements) {
-    if (!statement_applies(s, q, check_principal, variables)) continue;
-    if (!s.allow) return Decision::kExplicitDeny;
-    d = Decision::kAllow;
+  // Statements apply or not independently of one another, so their order does not matter:
+  // those of the request's service, then those of any service.
+  std::string_view service = std::string_view(q.action_lower).substr(0, q.service_len);
+  auto it = std::lower_bound(
+      policy.by_service.begin(), policy.by_service.end(), service,
+      [](const auto& entry, std::string_view svc) { return std::string_view(entry.first) < svc; });
+  const std::vector<uint32_t>* lists[2] = {
+      it != policy.by_service.end() && it->first == service ? &it->second : nullptr,
+      &policy.any_service};
+  for (const std::vector<uint32_t>* list : lists) {
+    if (list == nullptr) continue;
+    for (uint32_t i : *list) {
+      const Statement& s = policy.statements[i];
+      if (!statement_applies(s, q, check_principal, variables)) continue;
+      if (!s.allow) return Decision::kExplicitDeny;
+      d = Decision::kAllow;
+    }
   }
   return d;
 }
@@ -710,6 +796,9 @@ Decision decide(const PolicySet& policies, const RequestContext& request) {
   // session itself (IAM User Guide, "Session policies"); its deny applies either way.
   // An allow that names the account (not the principal, its role, a service or "*") is no
   // allow of its own: it leaves the decision to the identity policies.
+  if (policies.resource.empty()) {
+    return identity_allow && session_allow ? Decision::kAllow : Decision::kImplicitDeny;
+  }
   Prepared exact = q;
   exact.exact_principal = true;
   Prepared direct = q;

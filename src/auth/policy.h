@@ -49,21 +49,34 @@ struct PrincipalSet {
   std::vector<std::string> federated;
 };
 
+// A wildcard pattern compiled when its policy is parsed: how it matches, and the length of the
+// literal text before its first wildcard (a text without that prefix never matches).
+struct Glob {
+  enum class Kind : uint8_t { kAny, kExact, kPrefix, kGeneral };  // "*", "abc", "abc*", other
+  Kind kind = Kind::kGeneral;
+  uint16_t literal = 0;
+};
+Glob compile_glob(std::string_view pattern);
+// glob_match(pattern, text) for the pattern g was compiled from.
+bool glob_matches(const Glob& g, std::string_view pattern, std::string_view text);
+
 struct Statement {
   std::string sid;
   bool allow = true;
   std::vector<std::string> actions;
   std::vector<std::string> actions_lower;  // the same, lower-cased when parsed (for matching)
+  std::vector<Glob> action_globs;          // actions_lower[i], compiled
   bool not_action = false;
   std::vector<std::string> resources;  // empty with !has_resource: every resource
   // Each resource pattern without policy variables, split into its ARN components when parsed
-  // (offset and length into resources[i]; n != 6: matched as one glob), with whether each
-  // component has a wildcard. Patterns with variables are split per request.
+  // (offset and length into resources[i]; n != 6: matched as one glob, `whole`), each
+  // component compiled. Patterns with variables are split per request.
   struct SplitPattern {
     bool variables = false;
     uint8_t n = 0;
     std::array<std::pair<uint16_t, uint16_t>, 6> parts{};
-    std::array<bool, 6> wild{};
+    std::array<Glob, 6> globs{};
+    Glob whole;
   };
   std::vector<SplitPattern> split_resources;
   bool not_resource = false;
@@ -77,6 +90,11 @@ struct Policy {
   std::string version;  // "2012-10-17" (policy variables) or "2008-10-17"
   std::string id;
   std::vector<Statement> statements;
+  // Built by parse_policy: the statements (indices) whose actions name one service, by that
+  // service ("s3", lower-cased, sorted), and the ones that may apply to any (NotAction, a
+  // wildcard in the service part). A request is checked against its service's and any's only.
+  std::vector<std::pair<std::string, std::vector<uint32_t>>> by_service;
+  std::vector<uint32_t> any_service;
 };
 
 // Parses a policy document. Errors: "MalformedPolicyDocument" (400) naming the problem, as IAM
@@ -91,10 +109,23 @@ struct RequestContext {
   std::string account_id;     // the principal's account
   std::string service;        // a service principal ("lambda.amazonaws.com"), or ""
   // Condition keys by lower-cased name ("aws:sourceip"); several values for multi-valued keys.
-  std::map<std::string, std::vector<std::string>> keys;
+  using KeyMap = std::map<std::string, std::vector<std::string>, std::less<>>;
+  KeyMap keys;
+  // Keys computed only when a condition or a policy variable asks for one (the caller's
+  // global keys and the service's keys: most policies ask for none): resolve(*this,
+  // lower_key, out) fills `out` and returns true when the request has the key. `keys` wins
+  // over it. A context with a resolver is used by one thread at a time (it remembers what
+  // resolve answered).
+  using Resolver = bool (*)(const RequestContext& context, std::string_view lower_key,
+                            std::vector<std::string>& out);
+  Resolver resolve = nullptr;
+  std::array<const void*, 2> sources{};  // what resolve reads: borrowed, outlive the context
+  mutable KeyMap resolved;
 
   void set(std::string_view key, std::string value);
   const std::vector<std::string>* find(std::string_view key) const;
+  // REQUIRES: lower_key is lower-cased.
+  const std::vector<std::string>* find_lower(std::string_view lower_key) const;
 };
 
 enum class Decision { kImplicitDeny, kAllow, kExplicitDeny };

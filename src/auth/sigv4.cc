@@ -22,18 +22,6 @@ constexpr std::string_view kParamSignedHeaders = "X-Amz-SignedHeaders";
 constexpr std::string_view kParamSignature = "X-Amz-Signature";
 constexpr std::string_view kParamSecurityToken = "X-Amz-Security-Token";
 
-char lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
-
 bool is_space(char c) {
   return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }

@@ -20,6 +20,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/strings.h"
+
 namespace nubo::runtime {
 
 // What the pool needs to know of an instance.
@@ -88,13 +90,8 @@ class Pool {
     std::string revision_id;
     std::vector<Idle> idle;  // most recently used last
   };
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-
   mutable std::mutex mu_;
-  std::unordered_map<std::string, Entry, Hash, std::equal_to<>> entries_;  // GUARDED_BY(mu_)
+  StringMap<Entry> entries_;  // GUARDED_BY(mu_)
 };
 
 // A count of concurrent executions under a limit: the account's unreserved pool, or one

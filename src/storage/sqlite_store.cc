@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <string>
+#include <unordered_map>
 
 namespace nubo::storage {
 
@@ -62,13 +63,57 @@ Status bind_all(sqlite3* db, sqlite3_stmt* st, const Params& params) {
   return Ok{};
 }
 
-// Runs sql with params on db, collecting rows if `rows` is non-null.
-Result<int64_t> run(sqlite3* db, std::string_view sql, const Params& params, Rows* rows) {
-  sqlite3_stmt* st = nullptr;
-  if (sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &st, nullptr) != SQLITE_OK) {
-    return db_error(db, "prepare");
+}  // namespace
+
+// One SQLite connection and the statements prepared on it, by SQL text: services run the same
+// few statements over and over, and parsing one costs more than running it. Used by one thread
+// at a time (the writer under write_mu_, a reader while it is acquired).
+struct SqliteStore::Connection {
+  static constexpr size_t kMaxStatements = 256;  // then start over: a bound, not an LRU
+
+  sqlite3* db = nullptr;
+  std::unordered_map<std::string, sqlite3_stmt*> statements;
+
+  ~Connection() {
+    clear();
+    if (db != nullptr) sqlite3_close(db);
   }
-  std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> guard(st, sqlite3_finalize);
+  void clear() {
+    for (auto& [sql, st] : statements) sqlite3_finalize(st);
+    statements.clear();
+  }
+  // A prepared statement for sql, reset and unbound; null on a prepare error (in db's errmsg).
+  sqlite3_stmt* prepare(std::string_view sql) {
+    std::string key(sql);
+    if (auto it = statements.find(key); it != statements.end()) return it->second;
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &st, nullptr) !=
+        SQLITE_OK) {
+      return nullptr;
+    }
+    if (statements.size() >= kMaxStatements) clear();
+    statements.emplace(std::move(key), st);
+    return st;
+  }
+};
+
+namespace {
+
+// Runs sql with params on conn, collecting rows if `rows` is non-null.
+Result<int64_t> run(SqliteStore::Connection& conn, std::string_view sql, const Params& params,
+                    Rows* rows) {
+  sqlite3* db = conn.db;
+  sqlite3_stmt* st = conn.prepare(sql);
+  if (st == nullptr) return db_error(db, "prepare");
+  // Back to its initial state when done, whatever happens: a statement left mid-step would
+  // hold its read transaction open.
+  struct Reset {
+    sqlite3_stmt* st;
+    ~Reset() {
+      sqlite3_reset(st);
+      sqlite3_clear_bindings(st);
+    }
+  } reset{st};
   NUBO_TRY(bind_all(db, st, params));
   while (true) {
     int rc = sqlite3_step(st);
@@ -128,19 +173,19 @@ Result<sqlite3*> open_db(const std::string& path, bool strict) {
 
 class SqliteTxn final : public Txn {
  public:
-  explicit SqliteTxn(sqlite3* db) : db_(db) {}
+  explicit SqliteTxn(SqliteStore::Connection& conn) : conn_(conn) {}
   Result<int64_t> exec(std::string_view sql, const Params& params) override {
-    return run(db_, sql, params, nullptr);
+    return run(conn_, sql, params, nullptr);
   }
   Result<Rows> query(std::string_view sql, const Params& params) override {
     Rows rows;
-    auto r = run(db_, sql, params, &rows);
+    auto r = run(conn_, sql, params, &rows);
     if (!r.ok()) return std::move(r).error();
     return rows;
   }
 
  private:
-  sqlite3* db_;
+  SqliteStore::Connection& conn_;
 };
 
 }  // namespace
@@ -153,12 +198,13 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const SqliteOptions& options) {
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const SqliteOptions& options) {
   std::unique_ptr<SqliteStore> s(new SqliteStore(options));
-  NUBO_ASSIGN_OR_RETURN(s->writer_, open_db(options.path, options.strict));
+  s->writer_ = std::make_unique<Connection>();
+  NUBO_ASSIGN_OR_RETURN(s->writer_->db, open_db(options.path, options.strict));
   char* err = nullptr;
   const char* ddl =
       "CREATE TABLE IF NOT EXISTS nubo_migrations (component TEXT PRIMARY KEY, applied INTEGER "
       "NOT NULL)";
-  if (sqlite3_exec(s->writer_, ddl, nullptr, nullptr, &err) != SQLITE_OK) {
+  if (sqlite3_exec(s->writer_->db, ddl, nullptr, nullptr, &err) != SQLITE_OK) {
     std::string msg = err ? err : "?";
     sqlite3_free(err);
     return internal_error("cannot create migrations table: " + msg);
@@ -166,61 +212,62 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const SqliteOptions& opti
   return s;
 }
 
-SqliteStore::~SqliteStore() {
-  for (sqlite3* db : all_readers_) sqlite3_close(db);
-  if (writer_) sqlite3_close(writer_);
-}
+SqliteStore::SqliteStore(SqliteOptions options) : options_(std::move(options)) {}
+SqliteStore::~SqliteStore() = default;
 
 Status SqliteStore::transaction(const std::function<Status(Txn&)>& fn) {
   std::lock_guard lock(write_mu_);
+  sqlite3* writer = writer_->db;
   char* err = nullptr;
-  if (sqlite3_exec(writer_, "BEGIN IMMEDIATE", nullptr, nullptr, &err) != SQLITE_OK) {
+  if (sqlite3_exec(writer, "BEGIN IMMEDIATE", nullptr, nullptr, &err) != SQLITE_OK) {
     std::string msg = err ? err : "?";
     sqlite3_free(err);
     return internal_error("begin: " + msg);
   }
-  SqliteTxn txn(writer_);
+  SqliteTxn txn(*writer_);
   Status st = fn(txn);
   if (!st.ok()) {
-    sqlite3_exec(writer_, "ROLLBACK", nullptr, nullptr, nullptr);
+    sqlite3_exec(writer, "ROLLBACK", nullptr, nullptr, nullptr);
     return st;
   }
-  if (sqlite3_exec(writer_, "COMMIT", nullptr, nullptr, &err) != SQLITE_OK) {
+  if (sqlite3_exec(writer, "COMMIT", nullptr, nullptr, &err) != SQLITE_OK) {
     std::string msg = err ? err : "?";
     sqlite3_free(err);
-    sqlite3_exec(writer_, "ROLLBACK", nullptr, nullptr, nullptr);
+    sqlite3_exec(writer, "ROLLBACK", nullptr, nullptr, nullptr);
     return internal_error("commit: " + msg);
   }
   return Ok{};
 }
 
-sqlite3* SqliteStore::acquire_reader() {
+SqliteStore::Connection* SqliteStore::acquire_reader() {
   {
     std::lock_guard lock(read_mu_);
     if (!readers_.empty()) {
-      sqlite3* db = readers_.back();
+      Connection* conn = readers_.back();
       readers_.pop_back();
-      return db;
+      return conn;
     }
   }
   auto r = open_db(options_.path, options_.strict);
   if (!r.ok()) return nullptr;
+  auto conn = std::make_unique<Connection>();
+  conn->db = r.value();
   std::lock_guard lock(read_mu_);
-  all_readers_.push_back(r.value());
-  return r.value();
+  all_readers_.push_back(std::move(conn));
+  return all_readers_.back().get();
 }
 
-void SqliteStore::release_reader(sqlite3* db) {
+void SqliteStore::release_reader(Connection* conn) {
   std::lock_guard lock(read_mu_);
-  readers_.push_back(db);
+  readers_.push_back(conn);
 }
 
 Result<Rows> SqliteStore::query(std::string_view sql, const Params& params) {
-  sqlite3* db = acquire_reader();
-  if (db == nullptr) return internal_error("cannot open a read connection");
+  Connection* conn = acquire_reader();
+  if (conn == nullptr) return internal_error("cannot open a read connection");
   Rows rows;
-  auto r = run(db, sql, params, &rows);
-  release_reader(db);
+  auto r = run(*conn, sql, params, &rows);
+  release_reader(conn);
   if (!r.ok()) return std::move(r).error();
   return rows;
 }

@@ -20,17 +20,19 @@ class SqliteStore final : public Store {
   Result<Rows> query(std::string_view sql, const Params& params) override;
   Status migrate(std::string_view component, const std::vector<std::string>& statements) override;
 
+  struct Connection;  // a connection and its prepared statements (sqlite_store.cc)
+
  private:
-  explicit SqliteStore(SqliteOptions options) : options_(std::move(options)) {}
-  sqlite3* acquire_reader();
-  void release_reader(sqlite3* db);
+  explicit SqliteStore(SqliteOptions options);
+  Connection* acquire_reader();
+  void release_reader(Connection* conn);
 
   SqliteOptions options_;
   std::mutex write_mu_;
-  sqlite3* writer_ = nullptr;  // GUARDED_BY(write_mu_)
+  std::unique_ptr<Connection> writer_;  // GUARDED_BY(write_mu_)
   std::mutex read_mu_;
-  std::vector<sqlite3*> readers_;      // idle readers, GUARDED_BY(read_mu_)
-  std::vector<sqlite3*> all_readers_;  // GUARDED_BY(read_mu_), closed in the destructor
+  std::vector<Connection*> readers_;                      // idle readers, GUARDED_BY(read_mu_)
+  std::vector<std::unique_ptr<Connection>> all_readers_;  // GUARDED_BY(read_mu_)
 };
 
 }  // namespace nubo::storage

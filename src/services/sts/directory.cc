@@ -61,14 +61,14 @@ void Directory::invalidate() {
 
 std::optional<auth::Credentials> Directory::lookup(std::string_view access_key_id) const {
   if (access_key_id == root_.access_key_id) return root_;
-  std::string id(access_key_id);
   uint64_t gen;
   {
     std::lock_guard lock(mu_);
-    auto it = keys_.find(id);
+    auto it = keys_.find(access_key_id);
     if (it != keys_.end()) return it->second;
     gen = generation_;
   }
+  std::string id(access_key_id);
   std::optional<auth::Credentials> found;
   auto rec = iam::find_access_key(*deps_.store, *deps_.keyring, id);
   if (!rec.ok()) {
@@ -103,7 +103,28 @@ auth::KeyLookup Directory::lookup(std::string_view access_key_id,
       out.problem = auth::KeyProblem::kUnknownKey;
       return out;
     }
-    return tokens_.open(access_key_id, session_token, epoch_seconds(deps_.clock->now()));
+    int64_t now = epoch_seconds(deps_.clock->now());
+    {
+      std::lock_guard lock(mu_);
+      auto it = sessions_.find(access_key_id);
+      if (it != sessions_.end() && it->second.token == session_token) {
+        if (now >= it->second.credentials.expires_epoch) {
+          out.problem = auth::KeyProblem::kExpiredToken;
+          sessions_.erase(it);
+          return out;
+        }
+        out.credentials = it->second.credentials;
+        return out;
+      }
+    }
+    out = tokens_.open(access_key_id, session_token, now);
+    if (out.problem == auth::KeyProblem::kNone) {
+      std::lock_guard lock(mu_);
+      if (sessions_.size() >= kMaxCached) sessions_.clear();
+      sessions_.insert_or_assign(std::string(access_key_id),
+                                 Opened{std::string(session_token), *out.credentials, nullptr, 0});
+    }
+    return out;
   }
   return CredentialProvider::lookup(access_key_id, session_token);
 }
@@ -111,6 +132,24 @@ auth::KeyLookup Directory::lookup(std::string_view access_key_id,
 Result<std::shared_ptr<const auth::Identity>> Directory::identity(
     const auth::Credentials& who) const {
   if (who.is_root) return std::shared_ptr<const auth::Identity>();
+  // Session credentials: the identity remembered beside the opened token, when it is for these
+  // very claims and IAM has not changed since.
+  auto same_session = [&who](const auth::Credentials& c) {
+    return c.kind == who.kind && c.principal_arn == who.principal_arn &&
+           c.principal_id == who.principal_id && c.user_name == who.user_name &&
+           c.role_name == who.role_name && c.session_name == who.session_name &&
+           c.session_policy == who.session_policy &&
+           c.session_policy_arns == who.session_policy_arns;
+  };
+  bool temporary = !who.session_token.empty();
+  if (temporary) {
+    std::lock_guard lock(mu_);
+    auto it = sessions_.find(who.access_key_id);
+    if (it != sessions_.end() && it->second.identity && it->second.generation == generation_ &&
+        same_session(it->second.credentials)) {
+      return it->second.identity;
+    }
+  }
   std::string key;
   switch (who.kind) {
     case auth::Credentials::Kind::kRoot:
@@ -126,17 +165,30 @@ Result<std::shared_ptr<const auth::Identity>> Directory::identity(
       break;
   }
   uint64_t gen;
+  std::shared_ptr<const auth::Identity> id;
   {
     std::lock_guard lock(mu_);
     auto it = identities_.find(key);
-    if (it != identities_.end()) return it->second;
+    if (it != identities_.end()) {
+      if (!temporary) return it->second;
+      id = it->second;  // and remembered beside the session below
+    }
     gen = generation_;
   }
-  NUBO_ASSIGN_OR_RETURN(auto id, load(who));
+  if (!id) {
+    NUBO_ASSIGN_OR_RETURN(id, load(who));
+  }
   std::lock_guard lock(mu_);
   if (gen == generation_) {
     if (identities_.size() >= kMaxCached) identities_.clear();
-    identities_.emplace(key, id);
+    identities_.emplace(std::move(key), id);
+    if (temporary) {
+      auto it = sessions_.find(who.access_key_id);
+      if (it != sessions_.end() && same_session(it->second.credentials)) {
+        it->second.identity = id;
+        it->second.generation = gen;
+      }
+    }
   }
   return id;
 }

@@ -40,6 +40,75 @@ TEST(PolicyTest, WildcardsMatchActionsWithoutCaseAndResourcesByComponent) {
   EXPECT_TRUE(arn_match("arn:aws:s3:::bucket/*", "arn:aws:s3:::bucket/a/b:c"));
 }
 
+TEST(PolicyTest, CompiledPatternsMatchAsTheGlobDoes) {
+  EXPECT_EQ(compile_glob("*").kind, Glob::Kind::kAny);
+  EXPECT_EQ(compile_glob("s3:getobject").kind, Glob::Kind::kExact);
+  EXPECT_EQ(compile_glob("s3:get*").kind, Glob::Kind::kPrefix);
+  EXPECT_EQ(compile_glob("s3:get*").literal, 6);
+  EXPECT_EQ(compile_glob("s3:*object").kind, Glob::Kind::kGeneral);
+  EXPECT_EQ(compile_glob("s3:?et").kind, Glob::Kind::kGeneral);
+  EXPECT_EQ(compile_glob("s3:get?").kind, Glob::Kind::kGeneral);
+  const char* patterns[] = {"*",   "",  "abc", "abc*", "ab*c", "*c",    "a?c",   "a*",
+                            "a**", "?", "*?*", "ab?*", "abc?", "a*b*c", "*.exe", "abcd"};
+  const char* texts[] = {"", "a", "ab", "abc", "abcd", "abxc", "ac", "*x.exe", "ab*c", "abc?"};
+  for (const char* p : patterns) {
+    Glob g = compile_glob(p);
+    for (const char* t : texts) {
+      EXPECT_EQ(glob_matches(g, p, t), glob_match(p, t)) << "pattern " << p << " text " << t;
+    }
+  }
+}
+
+TEST(PolicyTest, StatementsAreLookedUpByTheServiceOfTheirActions) {
+  Policy p = parse(R"({"Statement": [
+      {"Effect": "Allow", "Action": ["S3:Get*", "sqs:SendMessage"], "Resource": "*"},
+      {"Effect": "Allow", "Action": "s?s:ReceiveMessage", "Resource": "*"},
+      {"Effect": "Deny", "NotAction": "dynamodb:*", "Resource": "arn:aws:s3:::secret/*"},
+      {"Effect": "Allow", "Action": "*", "Resource": "arn:aws:dynamodb:*:*:table/open"}]})");
+  ASSERT_EQ(p.by_service.size(), 2u);
+  EXPECT_EQ(p.by_service[0].first, "s3");
+  EXPECT_EQ(p.by_service[1].first, "sqs");
+  EXPECT_EQ(p.any_service, (std::vector<uint32_t>{1, 2, 3}));
+  EXPECT_EQ(evaluate(p, request("s3:GetObject", "arn:aws:s3:::b/k")), Decision::kAllow);
+  EXPECT_EQ(evaluate(p, request("s3:PutObject", "arn:aws:s3:::b/k")), Decision::kImplicitDeny);
+  EXPECT_EQ(evaluate(p, request("SQS:SendMessage", "*")), Decision::kAllow);
+  EXPECT_EQ(evaluate(p, request("sqs:ReceiveMessage", "*")), Decision::kAllow);
+  EXPECT_EQ(evaluate(p, request("sns:ReceiveMessage", "*")), Decision::kAllow);
+  EXPECT_EQ(evaluate(p, request("s3:GetObject", "arn:aws:s3:::secret/k")), Decision::kExplicitDeny);
+  EXPECT_EQ(evaluate(p, request("dynamodb:GetItem", "arn:aws:dynamodb:us-east-1:0:table/open")),
+            Decision::kAllow);
+  EXPECT_EQ(evaluate(p, request("lambda:InvokeFunction", "*")), Decision::kImplicitDeny);
+}
+
+TEST(PolicyTest, ResolvedKeysAreAskedForOnlyWhenAConditionNeedsThem) {
+  struct Source {
+    int calls = 0;
+  } source;
+  RequestContext r = request("s3:GetObject", "arn:aws:s3:::b/k");
+  r.sources[0] = &source;
+  r.resolve = [](const RequestContext& ctx, std::string_view key, std::vector<std::string>& out) {
+    ++const_cast<Source*>(static_cast<const Source*>(ctx.sources[0]))->calls;
+    if (key != "aws:principaltag/team") return false;
+    out.push_back("blue");
+    return true;
+  };
+  Policy plain = parse(R"({"Statement": {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}})");
+  EXPECT_EQ(evaluate(plain, r), Decision::kAllow);
+  EXPECT_EQ(source.calls, 0);
+  Policy tagged = parse(R"({"Statement": [
+      {"Effect": "Allow", "Action": "s3:*", "Resource": "*",
+       "Condition": {"StringEquals": {"aws:PrincipalTag/Team": "blue"}}},
+      {"Effect": "Allow", "Action": "s3:*", "Resource": "*",
+       "Condition": {"StringEquals": {"aws:PrincipalTag/team": "blue"}}},
+      {"Effect": "Deny", "Action": "s3:*", "Resource": "*",
+       "Condition": {"Null": {"aws:SourceVpc": "false"}}}]})");
+  EXPECT_EQ(evaluate(tagged, r), Decision::kAllow);
+  EXPECT_EQ(source.calls, 2);  // the tag once (then remembered), the missing key once
+  // Keys set on the context win over resolved ones.
+  r.set("aws:PrincipalTag/team", "red");
+  EXPECT_EQ(evaluate(tagged, r), Decision::kImplicitDeny);
+}
+
 TEST(PolicyTest, ExplicitDenyOverridesAllowOverImplicitDeny) {
   Policy p = parse(R"({"Version": "2012-10-17", "Statement": [
       {"Effect": "Allow", "Action": "secretsmanager:*", "Resource": "*"},

@@ -71,6 +71,55 @@ TEST_F(StoreTest, SqlErrorIsServiceError) {
   EXPECT_EQ(st.error().status, 500);
 }
 
+TEST_F(StoreTest, PreparedStatementsAreReusedAndFollowTheSchema) {
+  auto s = open();
+  ASSERT_TRUE(s->migrate("c", {"CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER)"}).ok());
+  // The same statement again and again, with other parameters each time: nothing of one run
+  // (bindings, a half-read result) leaks into the next.
+  for (int64_t i = 0; i < 50; ++i) {
+    ASSERT_TRUE(
+        s->transaction([&](Txn& t) -> Status {
+           NUBO_TRY(t.exec("INSERT INTO t(k, v) VALUES(?, ?)", {"k" + std::to_string(i), i}));
+           return Ok{};
+         }).ok());
+  }
+  auto one = s->query("SELECT v FROM t WHERE k = ?", {std::string("k7")});
+  ASSERT_TRUE(one.ok());
+  ASSERT_EQ(one->size(), 1u);
+  EXPECT_EQ((*one)[0].integer(0), 7);
+  one = s->query("SELECT v FROM t WHERE k = ?", {std::string("k8")});
+  ASSERT_TRUE(one.ok());
+  EXPECT_EQ((*one)[0].integer(0), 8);
+  // A statement stopped after its first row (LIMIT) and one whose step fails both leave the
+  // connection usable: the writer can still commit.
+  ASSERT_TRUE(s->query("SELECT k FROM t LIMIT 1").ok());
+  EXPECT_FALSE(s->transaction([](Txn& t) -> Status {
+                  NUBO_TRY(t.exec("INSERT INTO t(k, v) VALUES('k1', 1)"));  // a duplicate key
+                  return Ok{};
+                }).ok());
+  EXPECT_TRUE(s->transaction([](Txn& t) -> Status {
+                 NUBO_TRY(t.exec("UPDATE t SET v = v + 1 WHERE k = 'k1'"));
+                 return Ok{};
+               }).ok());
+  // More distinct statements than a connection keeps: every one still runs.
+  for (int i = 0; i < 300; ++i) {
+    auto r = s->query("SELECT " + std::to_string(i) + " + v FROM t WHERE k = 'k0'");
+    ASSERT_TRUE(r.ok());
+    ASSERT_EQ((*r)[0].integer(0), i);
+  }
+  // A cached statement sees a schema change made through another connection.
+  auto star = s->query("SELECT * FROM t WHERE k = 'k2'");
+  ASSERT_TRUE(star.ok());
+  EXPECT_EQ((*star)[0].size(), 2u);
+  ASSERT_TRUE(s->migrate("c", {"CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER)",
+                               "ALTER TABLE t ADD COLUMN w TEXT DEFAULT 'x'"})
+                  .ok());
+  star = s->query("SELECT * FROM t WHERE k = 'k2'");
+  ASSERT_TRUE(star.ok());
+  ASSERT_EQ((*star)[0].size(), 3u);
+  EXPECT_EQ((*star)[0].text(2), "x");
+}
+
 TEST_F(StoreTest, BlobsAndNullsRoundTrip) {
   auto s = open();
   ASSERT_TRUE(s->migrate("c", {"CREATE TABLE b (k INTEGER, v BLOB, n TEXT)"}).ok());

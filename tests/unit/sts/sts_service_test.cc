@@ -146,6 +146,55 @@ TEST_F(StsTest, TokensCarryTheirClaimsAndCannotBeForgedOrKeptPastExpiry) {
   EXPECT_EQ(tokens.open(c.access_key_id, "garbage", 1).problem, auth::KeyProblem::kInvalidToken);
 }
 
+TEST_F(StsTest, TheDirectoryRemembersOpenedTokensUntilTheyExpire) {
+  auth::Credentials claims;
+  claims.kind = auth::Credentials::Kind::kAssumedRole;
+  claims.principal_arn = "arn:aws:sts::000000000000:assumed-role/r/s";
+  claims.account_id = kAccount;
+  claims.role_name = "r";
+  claims.session_name = "s";
+  claims.expires_epoch = 1700000000 + 60;
+  auth::Credentials c = directory_->tokens().issue(claims);
+  for (int i = 0; i < 2; ++i) {  // opened, then from the cache: the same answer
+    auth::KeyLookup ok = directory_->lookup(c.access_key_id, c.session_token);
+    ASSERT_EQ(ok.problem, auth::KeyProblem::kNone);
+    EXPECT_EQ(ok.credentials->secret_access_key, c.secret_access_key);
+    EXPECT_EQ(ok.credentials->principal_arn, claims.principal_arn);
+  }
+  // The same key id with another token is not served from the cache.
+  std::string bad = c.session_token;
+  bad[bad.size() / 2] = bad[bad.size() / 2] == 'A' ? 'B' : 'A';
+  EXPECT_EQ(directory_->lookup(c.access_key_id, bad).problem, auth::KeyProblem::kInvalidToken);
+  EXPECT_EQ(directory_->lookup(c.access_key_id, "").problem, auth::KeyProblem::kUnknownKey);
+  EXPECT_EQ(directory_->lookup(c.access_key_id, c.session_token).problem, auth::KeyProblem::kNone);
+  // The session's identity is remembered beside it, until IAM changes anything.
+  make_role("r", kTrustAccount, kReadSecrets);
+  auth::Credentials looked = *directory_->lookup(c.access_key_id, c.session_token).credentials;
+  auto first = directory_->identity(looked);
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ((*first)->policies.size(), 1u);
+  EXPECT_EQ(directory_->identity(looked).value(), *first);
+  ASSERT_TRUE(roles_->put_policy("r", "second", kReadSecrets).ok());
+  directory_->invalidate();  // what IamService does on every change
+  auto second = directory_->identity(looked);
+  ASSERT_TRUE(second.ok());
+  EXPECT_NE(*second, *first);
+  EXPECT_EQ((*second)->policies.size(), 2u);
+  EXPECT_EQ(directory_->identity(looked).value(), *second);
+  // Other claims under the same key id (not from this token) do not get its identity.
+  auth::Credentials other = looked;
+  other.role_name = "someone-else";
+  auto theirs = directory_->identity(other);
+  ASSERT_TRUE(theirs.ok());
+  EXPECT_TRUE((*theirs)->policies.empty());
+  // Expiry is checked on every lookup, cached or not.
+  clock_.advance(std::chrono::seconds(60));
+  EXPECT_EQ(directory_->lookup(c.access_key_id, c.session_token).problem,
+            auth::KeyProblem::kExpiredToken);
+  EXPECT_EQ(directory_->lookup(c.access_key_id, c.session_token).problem,
+            auth::KeyProblem::kExpiredToken);
+}
+
 TEST_F(StsTest, GetCallerIdentitySaysWhoSigned) {
   net::Response r =
       call("Action=GetCallerIdentity&Version=2011-06-15", auth::root_caller(kAccount));
