@@ -60,6 +60,74 @@ net::Response FrontDoor::too_large(const net::Request& req) const {
   return net::error_response(req, route.protocol, e, new_uuid());
 }
 
+Result<auth::Caller> FrontDoor::caller_of(const net::Request& req, const auth::AuthContext& who,
+                                          const net::Peer& peer) const {
+  auth::Caller caller;
+  const auth::Credentials& creds = who.credentials;
+  caller.access_key_id = who.access_key_id;
+  caller.arn = creds.principal_arn;
+  caller.account_id = config_.account_id;
+  caller.is_root = creds.is_root;
+  caller.temporary = !creds.session_token.empty();
+  caller.assumed_role = creds.kind == auth::Credentials::Kind::kAssumedRole;
+  caller.source_ip = peer.remote_ip;
+  caller.time = clock_.now();
+  caller.audit = audit_;
+  if (auto ua = req.find(net::http::field::user_agent); ua != req.end()) {
+    caller.user_agent = std::string(ua->value());
+  }
+  if (!caller.is_root) {
+    NUBO_ASSIGN_OR_RETURN(caller.identity, directory_.identity(creds));
+  }
+  return caller;
+}
+
+bool FrontDoor::streams_body(const net::http::request_header<>& head) {
+  // The service of the credential scope: "Credential=AKID/20240101/us-east-1/s3/aws4_request"
+  // in the Authorization header, or X-Amz-Credential in a presigned URL's query.
+  std::string scope;
+  if (auto it = head.find(net::http::field::authorization); it != head.end()) {
+    std::string_view v = it->value();
+    size_t at = v.find("Credential=");
+    if (at == std::string_view::npos) return false;
+    std::string_view rest = v.substr(at + 11);
+    scope = std::string(rest.substr(0, rest.find_first_of(", ")));
+  } else {
+    std::string_view target = head.target();
+    size_t at = target.find("X-Amz-Credential=");
+    if (at == std::string_view::npos) return false;
+    std::string_view rest = target.substr(at + 17);
+    scope = url_decode(rest.substr(0, rest.find('&')));
+  }
+  std::vector<std::string> parts = split(scope, '/');  // AKID/date/region/service/aws4_request
+  return parts.size() == 5 && parts[3] == "s3";
+}
+
+net::Task<void> FrontDoor::handle_exchange(net::Exchange& ex, const net::Peer& peer) {
+  const net::Request& req = ex.request();
+  net::Target target = net::parse_target(req.target());
+  auth::SignedRequest view = signed_view(req, target);
+  view.payload_streamed = true;
+  auto who = verifier_.verify(view, auth::ErrorStyle::kRestXml);
+  if (!who.ok()) {
+    auto responding =
+        ex.respond(net::error_response(req, net::Protocol::kRestXml, who.error(), new_uuid()));
+    co_await std::move(responding);
+    co_return;
+  }
+  auto made = caller_of(req, *who, peer);
+  if (!made.ok() || services_.s3 == nullptr) {
+    Error e =
+        made.ok() ? Error{"NotImplemented", 501, "nubo does not serve S3 here"} : made.error();
+    auto responding = ex.respond(net::error_response(req, net::Protocol::kRestXml, e, new_uuid()));
+    co_await std::move(responding);
+    co_return;
+  }
+  auth::Caller caller = std::move(made).value();
+  auto handling = services_.s3->handle(ex, caller, who->payload_hash);
+  co_await std::move(handling);
+}
+
 net::Task<net::Response> FrontDoor::handle(net::Request& req, const net::Peer& peer) {
   net::Target target = net::parse_target(req.target());
   if (target.path == "/_nubo/health") {
@@ -79,27 +147,9 @@ net::Task<net::Response> FrontDoor::handle(net::Request& req, const net::Peer& p
   if (!who.ok()) {
     co_return net::error_response(req, route.protocol, who.error(), new_uuid());
   }
-  auth::Caller caller;
-  const auth::Credentials& creds = who->credentials;
-  caller.access_key_id = who->access_key_id;
-  caller.arn = creds.principal_arn;
-  caller.account_id = config_.account_id;
-  caller.is_root = creds.is_root;
-  caller.temporary = !creds.session_token.empty();
-  caller.assumed_role = creds.kind == auth::Credentials::Kind::kAssumedRole;
-  caller.source_ip = peer.remote_ip;
-  caller.time = clock_.now();
-  caller.audit = audit_;
-  if (auto ua = req.find(net::http::field::user_agent); ua != req.end()) {
-    caller.user_agent = std::string(ua->value());
-  }
-  if (!caller.is_root) {
-    auto identity = directory_.identity(creds);
-    if (!identity.ok()) {
-      co_return net::error_response(req, route.protocol, identity.error(), new_uuid());
-    }
-    caller.identity = std::move(identity).value();
-  }
+  auto made = caller_of(req, *who, peer);
+  if (!made.ok()) co_return net::error_response(req, route.protocol, made.error(), new_uuid());
+  auth::Caller caller = std::move(made).value();
 
   if (route.service == "lambda" && services_.lambda != nullptr) {
     co_return co_await services_.lambda->handle(req, target, caller);
@@ -119,6 +169,13 @@ net::Task<net::Response> FrontDoor::handle(net::Request& req, const net::Peer& p
   if (route.service == "sts" && services_.sts != nullptr) {
     auto handling = services_.sts->handle(req, caller);
     co_return co_await std::move(handling);
+  }
+  if (route.service == "s3" && services_.s3 != nullptr) {
+    // Read whole already (a request the server did not stream): the same handler over it.
+    net::BufferedExchange ex(req);
+    auto handling = services_.s3->handle(ex, caller, who->payload_hash);
+    co_await std::move(handling);
+    co_return std::move(ex.response());
   }
   // A service nubo does not serve (yet): answer in its protocol so the client's error is clear.
   Error e{"NotImplemented", 501,

@@ -14,6 +14,7 @@
 #include "services/cloudtrail/cloudtrail_service.h"
 #include "services/iam/iam_service.h"
 #include "services/lambda/lambda_service.h"
+#include "services/s3/s3_service.h"
 #include "services/secretsmanager/secretsmanager_service.h"
 #include "services/sts/directory.h"
 #include "services/sts/sts_service.h"
@@ -26,6 +27,7 @@ struct Services {
   iam::IamService* iam = nullptr;
   secretsmanager::SecretsManagerService* secrets = nullptr;
   cloudtrail::CloudTrailService* cloudtrail = nullptr;
+  s3::S3Service* s3 = nullptr;
 };
 
 class FrontDoor {
@@ -36,10 +38,20 @@ class FrontDoor {
 
   net::Task<net::Response> handle(net::Request& req, const net::Peer& peer);
 
+  // Whether a request's body is streamed to its service (S3 requests signed for s3): the
+  // server's decider, from the header alone.
+  static bool streams_body(const net::http::request_header<>& head);
+  // Answers one streamed request (net::HttpServer::stream_bodies).
+  net::Task<void> handle_exchange(net::Exchange& ex, const net::Peer& peer);
+
   // The 413 answer for a body over the server's limit, in the request's protocol.
   net::Response too_large(const net::Request& req) const;
 
  private:
+  // The Caller of a verified request.
+  Result<auth::Caller> caller_of(const net::Request& req, const auth::AuthContext& who,
+                                 const net::Peer& peer) const;
+
   const NodeConfig& config_;
   const sts::Directory& directory_;
   const Clock& clock_;

@@ -47,6 +47,7 @@ struct Node::Impl {
   std::unique_ptr<sts::StsService> sts;
   std::unique_ptr<iam::IamService> iam;
   std::unique_ptr<secretsmanager::SecretsManagerService> secrets;
+  std::unique_ptr<s3::S3Service> s3;
   std::unique_ptr<cloudtrail::AuditLog> audit;
   std::unique_ptr<cloudtrail::CloudTrailService> cloudtrail;
   std::unique_ptr<FrontDoor> front_door;
@@ -266,6 +267,14 @@ Result<std::unique_ptr<Node>> Node::create(NodeConfig config) {
   cdeps.account_id = m.config.account_id;
   m.cloudtrail = std::make_unique<cloudtrail::CloudTrailService>(std::move(cdeps));
   services.cloudtrail = m.cloudtrail.get();
+  s3::S3Deps s3deps;
+  s3deps.store = m.store.get();
+  s3deps.clock = &m.clock;
+  s3deps.blocking = m.blocking.get();
+  s3deps.root = m.config.data_dir + "/s3";
+  s3deps.region = m.config.region;
+  m.s3 = std::make_unique<s3::S3Service>(std::move(s3deps));
+  services.s3 = m.s3.get();
   m.front_door =
       std::make_unique<FrontDoor>(m.config, *m.directory, m.clock, services, m.audit.get());
   return node;
@@ -275,6 +284,7 @@ Result<uint16_t> Node::start() {
   Impl& m = *impl_;
   NUBO_TRY(m.iam->start());  // its schema, before the first request can reach it
   NUBO_TRY(m.secrets->start());
+  NUBO_TRY(m.s3->start());
   NUBO_TRY(m.audit->start());
   net::ServerLimits limits;
   FrontDoor* fd = m.front_door.get();
@@ -282,6 +292,11 @@ Result<uint16_t> Node::start() {
   m.server = std::make_unique<net::HttpServer>(
       m.shards->all(),
       [fd](net::Request& req, const net::Peer& peer) { return fd->handle(req, peer); }, limits);
+  // S3 requests stream their bodies (objects of up to 5 GiB) instead of being read whole.
+  m.server->stream_bodies(&FrontDoor::streams_body,
+                          [fd](net::Exchange& ex, const net::Peer& peer) -> net::Task<void> {
+                            return fd->handle_exchange(ex, peer);
+                          });
   NUBO_ASSIGN_OR_RETURN(uint16_t port, m.server->listen(m.config.host, m.config.port));
   m.config.port = port;
   std::string host = m.config.host == "0.0.0.0" ? "127.0.0.1" : m.config.host;

@@ -756,7 +756,7 @@ Result<AuthContext> SigV4Verifier::verify(const SignedRequest& req, ErrorStyle s
   if (!constant_time_equal(expected, fields.signature)) return err_signature_mismatch(style);
 
   // The signature covers the header's hash, not the body: check that the body is what was hashed.
-  if (is_hex_sha256(hash) && find_header(req, "x-amz-content-sha256")) {
+  if (!req.payload_streamed && is_hex_sha256(hash) && find_header(req, "x-amz-content-sha256")) {
     if (!iequals(sha256_hex_fast(req.payload), hash)) {
       if (style == ErrorStyle::kRestXml) return err_s3_content_sha256_mismatch();
       return err_signature_mismatch(style);

@@ -52,6 +52,9 @@ struct SignedRequest {
   std::string_view raw_query;  // as on the wire, without '?', may be empty
   std::vector<std::pair<std::string, std::string>> headers;  // names any case, values as received
   std::string_view payload;                                  // full body (may be empty)
+  // The body is not here: its reader checks it against the signed hash as it arrives (S3's
+  // streamed uploads), so verify() does not.
+  bool payload_streamed = false;
 };
 
 // Who signed a verified request, and under which scope.

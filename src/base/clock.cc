@@ -44,4 +44,22 @@ int64_t epoch_ms(SystemTime t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
 
+std::string format_http_date(SystemTime t) {
+  std::tm tm = to_tm(t);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return buf;
+}
+
+std::optional<int64_t> parse_http_date(std::string_view text) {
+  std::string s(text);
+  for (const char* fmt :
+       {"%a, %d %b %Y %H:%M:%S GMT", "%A, %d-%b-%y %H:%M:%S GMT", "%a %b %d %H:%M:%S %Y"}) {
+    std::tm tm{};
+    const char* end = strptime(s.c_str(), fmt, &tm);
+    if (end != nullptr && *end == '\0') return static_cast<int64_t>(timegm(&tm));
+  }
+  return std::nullopt;
+}
+
 }  // namespace nubo

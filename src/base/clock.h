@@ -4,7 +4,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace nubo {
 
@@ -45,5 +47,9 @@ std::string format_iso8601_basic(SystemTime t);
 std::string format_iso8601(SystemTime t);
 // Milliseconds since the Unix epoch.
 int64_t epoch_ms(SystemTime t);
+// "Wed, 21 Oct 2015 07:28:00 GMT", the HTTP date (RFC 7231 IMF-fixdate).
+std::string format_http_date(SystemTime t);
+// An IMF-fixdate (or the obsolete RFC 850 / asctime forms) as seconds since the epoch.
+std::optional<int64_t> parse_http_date(std::string_view text);
 
 }  // namespace nubo

@@ -52,6 +52,23 @@ Sha256Digest Sha256Stream::finish() {
   return out;
 }
 
+Md5Stream::Md5Stream() : ctx_(EVP_MD_CTX_new()) {
+  NUBO_CHECK(ctx_ != nullptr);
+  NUBO_CHECK(EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), EVP_md5(), nullptr) == 1);
+}
+Md5Stream::~Md5Stream() {
+  EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_));
+}
+void Md5Stream::update(std::string_view data) {
+  NUBO_CHECK(EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), data.data(), data.size()) == 1);
+}
+std::string Md5Stream::finish() {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  NUBO_CHECK(EVP_DigestFinal_ex(static_cast<EVP_MD_CTX*>(ctx_), out, &len) == 1);
+  return std::string(reinterpret_cast<const char*>(out), len);
+}
+
 std::string hex_encode(std::string_view bytes) {
   static const char* kDigits = "0123456789abcdef";
   std::string out;

@@ -31,6 +31,20 @@ class Sha256Stream {
   void* ctx_;  // EVP_MD_CTX*
 };
 
+// Incremental MD5 (S3's ETags and Content-MD5; not for security).
+class Md5Stream {
+ public:
+  Md5Stream();
+  ~Md5Stream();
+  Md5Stream(const Md5Stream&) = delete;
+  Md5Stream& operator=(const Md5Stream&) = delete;
+  void update(std::string_view data);
+  std::string finish();  // the 16 raw bytes
+
+ private:
+  void* ctx_;  // EVP_MD_CTX*
+};
+
 std::string hex_encode(std::string_view bytes);
 std::string hex_encode(const Sha256Digest& d);
 std::string base64_encode(std::string_view bytes);

@@ -117,3 +117,16 @@ using Status = Result<void>;
   auto tmp = (expr);                               \
   if (!tmp.ok()) return std::move(tmp).error();    \
   lhs = std::move(tmp).value()
+
+// The same for coroutines (co_return instead of return).
+#define NUBO_CO_TRY(expr)                                    \
+  do {                                                       \
+    auto _nubo_r = (expr);                                   \
+    if (!_nubo_r.ok()) co_return std::move(_nubo_r).error(); \
+  } while (0)
+#define NUBO_CO_ASSIGN_OR_RETURN(lhs, expr) \
+  NUBO_CO_ASSIGN_OR_RETURN_IMPL(NUBO_CONCAT(_nubo_r_, __LINE__), lhs, expr)
+#define NUBO_CO_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
+  auto tmp = (expr);                                  \
+  if (!tmp.ok()) co_return std::move(tmp).error();    \
+  lhs = std::move(tmp).value()

@@ -46,6 +46,76 @@ struct Conn {
   std::atomic<bool> idle{true};
 };
 
+// The Exchange of one streamed request on a connection: reads go through the request's
+// buffer_body parser, writes straight to the socket.
+class ConnExchange final : public Exchange {
+ public:
+  ConnExchange(Stream& stream, beast::flat_buffer& buffer,
+               http::request_parser<http::buffer_body>& parser)
+      : stream_(stream), buffer_(buffer), parser_(parser), head_(parser.get().base()) {}
+
+  const Request& request() const override { return head_; }
+  bool body_done() const override { return parser_.is_done(); }
+  bool head_written() const override { return head_written_; }
+  bool keep_alive() const { return keep_alive_; }
+
+  Task<Result<size_t>> read(std::span<char> buf) override {
+    while (!parser_.is_done() && !buf.empty()) {
+      parser_.get().body().data = buf.data();
+      parser_.get().body().size = buf.size();
+      parser_.get().body().more = true;
+      stream_.expires_after(std::chrono::seconds(120));
+      auto [ec, n] = co_await http::async_read_some(stream_, buffer_, parser_,
+                                                    asio::as_tuple(asio::use_awaitable));
+      stream_.expires_never();
+      if (ec && ec != http::error::need_buffer) {
+        co_return Error{"IncompleteBody", 400,
+                        "You did not provide the number of bytes specified by the "
+                        "Content-Length HTTP header"};
+      }
+      size_t got = buf.size() - parser_.get().body().size;
+      if (got > 0) co_return got;
+    }
+    co_return size_t{0};
+  }
+
+  Task<Status> write_head(http::response_header<> head) override {
+    head_written_ = true;
+    std::string_view connection = head[http::field::connection];
+    keep_alive_ = head.version() >= 11 ? !beast::iequals(connection, "close")
+                                       : beast::iequals(connection, "keep-alive");
+    std::string out;
+    out += head.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+    out += std::to_string(head.result_int());
+    out += ' ';
+    out += head.reason();
+    out += "\r\n";
+    for (const auto& f : head) {
+      out += f.name_string();
+      out += ": ";
+      out += f.value();
+      out += "\r\n";
+    }
+    out += "\r\n";
+    co_return co_await write(out);
+  }
+
+  Task<Status> write(std::string_view bytes) override {
+    auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(bytes.data(), bytes.size()),
+                                              asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return Error{"RequestTimeout", 400, "the connection closed: " + ec.message()};
+    co_return Ok{};
+  }
+
+ private:
+  Stream& stream_;
+  beast::flat_buffer& buffer_;
+  http::request_parser<http::buffer_body>& parser_;
+  Request head_;
+  bool head_written_ = false;
+  bool keep_alive_ = false;
+};
+
 }  // namespace
 
 struct HttpServer::State : std::enable_shared_from_this<HttpServer::State> {
@@ -54,6 +124,9 @@ struct HttpServer::State : std::enable_shared_from_this<HttpServer::State> {
   std::atomic<size_t> next_shard{0};
   Handler handler;
   ServerLimits limits;
+  // Set before the first connection (stream_bodies), read-only after.
+  std::function<bool(const http::request_header<>&)> wants_exchange;
+  ExchangeHandler exchange;
   std::atomic<bool> stopped{false};
 
   std::mutex mu;
@@ -146,24 +219,51 @@ asio::awaitable<void> session(std::shared_ptr<HttpServer::State> st, std::shared
   }
   try {
     while (!st->stopped.load()) {
-      http::request_parser<http::string_body> parser;
-      parser.header_limit(st->limits.max_header_bytes);
-      parser.body_limit(st->limits.max_body_bytes);
+      // The header first: it says whether the body is read here or by an exchange handler.
+      http::request_parser<http::empty_body> header_parser;
+      header_parser.header_limit(st->limits.max_header_bytes);
+      header_parser.body_limit(boost::none);
       conn->idle = true;
       conn->stream.expires_after(st->limits.idle_timeout);
-      auto [ec, n] = co_await http::async_read_header(conn->stream, buffer, parser,
+      auto [ec, n] = co_await http::async_read_header(conn->stream, buffer, header_parser,
                                                       asio::as_tuple(asio::use_awaitable));
-      if (ec == http::error::body_limit) {
-        // Content-Length over the limit: Beast refuses it as soon as the header is read.
-        co_await refuse_too_large(*st, *conn, parser.get());
-        break;
-      }
       if (ec) break;  // closed, timed out, cancelled by stop(), or a malformed header
       conn->idle = false;
       conn->stream.expires_never();
-      if (parser.get()[http::field::expect] == "100-continue") {
-        http::response<http::empty_body> cont{http::status::continue_, parser.get().version()};
+      if (header_parser.get()[http::field::expect] == "100-continue") {
+        http::response<http::empty_body> cont{http::status::continue_,
+                                              header_parser.get().version()};
         co_await http::async_write(conn->stream, cont, asio::use_awaitable);
+      }
+      if (st->wants_exchange && st->wants_exchange(header_parser.get())) {
+        http::request_parser<http::buffer_body> body_parser{std::move(header_parser)};
+        body_parser.body_limit(boost::none);
+        ConnExchange ex(conn->stream, buffer, body_parser);
+        bool failed = false;
+        try {
+          co_await st->exchange(ex, peer);
+        } catch (const std::exception& e) {
+          log_error(std::string("exchange handler failed: ") + e.what());
+          failed = true;
+        }
+        if (!ex.head_written()) {
+          Response res =
+              make_response(ex.request(), http::status::internal_server_error,
+                            R"({"__type":"InternalFailure","message":"internal error"})");
+          res.keep_alive(false);
+          auto responding = ex.respond(std::move(res));
+          co_await std::move(responding);
+          break;
+        }
+        // A body left unread (an early error answer) cannot be skipped on this connection.
+        if (failed || !ex.keep_alive() || !ex.body_done() || st->stopped.load()) break;
+        continue;
+      }
+      http::request_parser<http::string_body> parser{std::move(header_parser)};
+      parser.body_limit(st->limits.max_body_bytes);
+      if (auto cl = parser.content_length(); cl && *cl > st->limits.max_body_bytes) {
+        co_await refuse_too_large(*st, *conn, parser.get());
+        break;
       }
       if (!parser.is_done()) {
         conn->stream.expires_after(std::chrono::seconds(120));
@@ -257,6 +357,12 @@ HttpServer::HttpServer(std::vector<asio::io_context*> shards, Handler handler, S
 
 HttpServer::~HttpServer() {
   stop();
+}
+
+void HttpServer::stream_bodies(std::function<bool(const http::request_header<>&)> wants,
+                               ExchangeHandler handler) {
+  state_->wants_exchange = std::move(wants);
+  state_->exchange = std::move(handler);
 }
 
 Result<uint16_t> HttpServer::listen(const std::string& host, uint16_t port) {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "net/exchange.h"
 #include "net/http.h"
 
 namespace nubo::net {
@@ -38,6 +39,13 @@ class HttpServer {
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
+
+  // Requests for which wants(header) is true are given to `handler` as an Exchange, which reads
+  // their bodies and writes their answers itself, with no size limit of the server's (S3
+  // objects); every other request is read whole (up to max_body_bytes) and given to the
+  // Handler. REQUIRES: called before listen() / adopt().
+  void stream_bodies(std::function<bool(const http::request_header<>&)> wants,
+                     ExchangeHandler handler);
 
   // Binds and starts accepting. port 0 picks a free port; the bound port is returned.
   Result<uint16_t> listen(const std::string& host, uint16_t port);

@@ -1,0 +1,30 @@
+// S3's limits and fixed values, with their sources.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace nubo::s3 {
+
+// Bucket names: 3–63 characters of lower-case letters, digits, '.' and '-', beginning and ending
+// with a letter or digit, not an IP address [S3 User Guide, "Bucket naming rules"].
+inline constexpr size_t kBucketNameMin = 3;
+inline constexpr size_t kBucketNameMax = 63;
+// Object keys: up to 1,024 bytes of UTF-8 [S3 User Guide, "Naming Amazon S3 objects"].
+inline constexpr size_t kKeyMaxBytes = 1024;
+// A single PUT: up to 5 GiB [S3 API Reference, PutObject].
+inline constexpr uint64_t kMaxPutBytes = 5ull * 1024 * 1024 * 1024;
+// User metadata (x-amz-meta-*): names and values together at most 2 KB [S3 User Guide,
+// "Working with object metadata"].
+inline constexpr size_t kUserMetadataMaxBytes = 2 * 1024;
+// ListObjects / ListObjectsV2: at most 1,000 keys per page, the default too.
+inline constexpr int kMaxKeys = 1000;
+// DeleteObjects: at most 1,000 keys per request.
+inline constexpr size_t kMaxDeleteKeys = 1000;
+// Bytes read from the client or a file per step of a streamed body.
+inline constexpr size_t kIoChunkBytes = 1024 * 1024;
+
+inline constexpr std::string_view kXmlns = "http://s3.amazonaws.com/doc/2006-03-01/";
+
+}  // namespace nubo::s3

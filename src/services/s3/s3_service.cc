@@ -1,0 +1,730 @@
+#include "services/s3/s3_service.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <pugixml.hpp>
+#include <sstream>
+#include <vector>
+
+#include "base/crypto.h"
+#include "base/ids.h"
+#include "base/log.h"
+#include "base/strings.h"
+#include "net/async.h"
+#include "net/protocol.h"
+#include "services/s3/limits.h"
+
+namespace nubo::s3 {
+
+namespace http = net::http;
+using net::xml_escape;
+
+namespace {
+
+// What a request names: the bucket and key (path style "/bucket/key", or virtual-host style
+// "bucket.s3.<anything>" / "bucket.localhost"), and its subresource parameters.
+struct Named {
+  std::string bucket;
+  std::string key;
+  net::Target target;
+};
+
+Named name_of(const net::Request& req) {
+  Named n;
+  n.target = net::parse_target(req.target());
+  std::string host(net::header(req, "host"));
+  if (!host.empty() && host.front() == '[') {
+    host = host.substr(0, host.find(']') + 1);  // an IPv6 literal: no bucket in it
+  } else if (size_t colon = host.rfind(':'); colon != std::string::npos) {
+    host = host.substr(0, colon);
+  }
+  std::string host_bucket;
+  if (size_t at = host.find(".s3."); at != std::string::npos && at > 0) {
+    host_bucket = host.substr(0, at);
+  } else if (ends_with(host, ".localhost") && host.find(".lambda-url.") == std::string::npos &&
+             host.find(".execute-api.") == std::string::npos && host != "s3.localhost") {
+    host_bucket = host.substr(0, host.size() - std::string_view(".localhost").size());
+  }
+  std::string_view path = n.target.path;
+  if (!path.empty() && path.front() == '/') path.remove_prefix(1);
+  if (!host_bucket.empty()) {
+    n.bucket = host_bucket;
+    n.key = std::string(path);
+  } else {
+    size_t slash = path.find('/');
+    n.bucket = std::string(path.substr(0, slash));
+    if (slash != std::string_view::npos) n.key = std::string(path.substr(slash + 1));
+  }
+  return n;
+}
+
+}  // namespace
+
+struct S3Service::Impl {
+  explicit Impl(S3Deps d)
+      : deps(std::move(d)), objects(deps.store, deps.root, deps.clock, deps.region) {}
+
+  S3Deps deps;
+  ObjectStore objects;
+
+  template <typename Fn>
+  auto blocking(Fn fn) {
+    return net::run_blocking(*deps.blocking, std::move(fn));
+  }
+
+  // ------------------------------------------------------------------ answers
+
+  static net::Response base_response(const net::Request& req, http::status status,
+                                     const std::string& request_id) {
+    net::Response res{status, req.version()};
+    res.set(http::field::server, "nubo");
+    res.set("x-amz-request-id", request_id);
+    res.set("x-amz-id-2", request_id);
+    res.keep_alive(req.keep_alive());
+    return res;
+  }
+
+  static net::Response xml(const net::Request& req, const std::string& request_id, std::string body,
+                           http::status status = http::status::ok) {
+    net::Response res = base_response(req, status, request_id);
+    res.set(http::field::content_type, "application/xml");
+    res.body() = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" + body;
+    res.prepare_payload();
+    return res;
+  }
+
+  static net::Response empty(const net::Request& req, const std::string& request_id,
+                             http::status status = http::status::ok) {
+    net::Response res = base_response(req, status, request_id);
+    res.content_length(0);
+    return res;
+  }
+
+  static net::Response error(const net::Request& req, const Error& e, const std::string& request_id,
+                             const Named* n = nullptr) {
+    if (req.method() == http::verb::head) {
+      // HEAD answers carry no body: the status (and S3's error code header) say it.
+      net::Response res = base_response(req, static_cast<http::status>(e.status), request_id);
+      res.content_length(0);
+      return res;
+    }
+    std::string body = "<Error><Code>" + xml_escape(e.code) + "</Code><Message>" +
+                       xml_escape(e.message) + "</Message>";
+    if (n != nullptr && !n->bucket.empty() &&
+        (e.code == "NoSuchBucket" || e.code == "BucketNotEmpty" ||
+         e.code == "BucketAlreadyOwnedByYou")) {
+      body += "<BucketName>" + xml_escape(n->bucket) + "</BucketName>";
+    }
+    if (n != nullptr && e.code == "NoSuchKey") body += "<Key>" + xml_escape(n->key) + "</Key>";
+    body += "<RequestId>" + xml_escape(request_id) + "</RequestId><HostId>" +
+            xml_escape(request_id) + "</HostId></Error>";
+    net::Response res = xml(req, request_id, body, static_cast<http::status>(e.status));
+    return res;
+  }
+
+  static Error not_implemented() {
+    return Error{"NotImplemented", 501,
+                 "A header or query you provided requested a function that is not implemented."};
+  }
+
+  static std::string etag_header(const std::string& etag) { return "\"" + etag + "\""; }
+
+  static std::string iso(int64_t ms) {
+    return format_iso8601(SystemTime(std::chrono::milliseconds(ms)));
+  }
+
+  // ------------------------------------------------------------------ authorisation
+
+  static Status authorize(const auth::Caller& caller, const std::string& action,
+                          const std::string& resource) {
+    return auth::authorize(caller, auth::Access("s3:" + action, resource),
+                           auth::DenialShape{"AccessDenied", 403});
+  }
+  static std::string bucket_arn(const std::string& b) { return "arn:aws:s3:::" + b; }
+  static std::string object_arn(const std::string& b, const std::string& k) {
+    return "arn:aws:s3:::" + b + "/" + k;
+  }
+
+  // ------------------------------------------------------------------ dispatch
+
+  net::Task<void> handle(net::Exchange& ex, const auth::Caller& caller, std::string payload_hash) {
+    const net::Request& req = ex.request();
+    std::string rid = new_request_id();
+    Named n = name_of(req);
+    Result<net::Response> r = co_await route(ex, caller, n, payload_hash, rid);
+    if (ex.head_written()) co_return;  // streamed its own answer (GetObject)
+    net::Response res = r.ok() ? std::move(r).value() : error(req, r.error(), rid, &n);
+    auto responding = ex.respond(std::move(res));
+    co_await std::move(responding);
+  }
+
+  static std::string new_request_id() {
+    std::string id = random_hex(8);
+    for (char& c : id) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return id;
+  }
+
+  net::Task<Result<net::Response>> route(net::Exchange& ex, const auth::Caller& caller,
+                                         const Named& n, const std::string& payload_hash,
+                                         const std::string& rid) {
+    const net::Request& req = ex.request();
+    auto method = req.method();
+    const net::Target& t = n.target;
+    auto has = [&](std::string_view p) {
+      for (const auto& [k, v] : t.query) {
+        if (k == p) return true;
+      }
+      return false;
+    };
+    if (n.bucket.empty()) {
+      if (method == http::verb::get) co_return co_await list_buckets(req, caller, rid);
+      co_return Error{"MethodNotAllowed", 405,
+                      "The specified method is not allowed against this resource."};
+    }
+    if (n.key.empty()) {
+      if (method == http::verb::put && t.query.empty()) {
+        co_return co_await create_bucket(ex, caller, n, rid);
+      }
+      if (method == http::verb::delete_ && t.query.empty()) {
+        co_return co_await delete_bucket(req, caller, n, rid);
+      }
+      if (method == http::verb::head && t.query.empty()) {
+        co_return co_await head_bucket(req, caller, n, rid);
+      }
+      if (method == http::verb::get && has("location")) {
+        co_return co_await bucket_location(req, caller, n, rid);
+      }
+      if (method == http::verb::post && has("delete")) {
+        co_return co_await delete_objects(ex, caller, n, rid);
+      }
+      if (method == http::verb::get && (t.query.empty() || !has_subresource(t))) {
+        bool v2 = t.param("list-type") == "2";
+        co_return co_await list_objects(req, caller, n, rid, v2);
+      }
+      co_return not_implemented();
+    }
+    if (has_subresource(t)) co_return not_implemented();
+    if (method == http::verb::put) {
+      if (!net::header(req, "x-amz-copy-source").empty()) co_return not_implemented();
+      auto putting = put_object(ex, caller, n, payload_hash, rid);
+      co_return co_await std::move(putting);
+    }
+    if (method == http::verb::get || method == http::verb::head) {
+      co_return co_await get_object(ex, caller, n, rid);
+    }
+    if (method == http::verb::delete_) co_return co_await delete_object(req, caller, n, rid);
+    co_return Error{"MethodNotAllowed", 405,
+                    "The specified method is not allowed against this resource."};
+  }
+
+  // Query parameters that name a subresource (?acl, ?tagging, ?uploads, ...), as opposed to a
+  // listing's parameters or a presigned URL's signature.
+  static bool has_subresource(const net::Target& t) {
+    static const char* kListing[] = {
+        "list-type",          "prefix",      "delimiter",   "marker", "max-keys", "encoding-type",
+        "continuation-token", "start-after", "fetch-owner", "x-id"};
+    for (const auto& [k, v] : t.query) {
+      if (starts_with(k, "X-Amz-") || starts_with(k, "response-")) continue;
+      if (std::find(std::begin(kListing), std::end(kListing), k) != std::end(kListing)) continue;
+      return true;
+    }
+    return false;
+  }
+
+  // ------------------------------------------------------------------ buckets
+
+  net::Task<Result<net::Response>> list_buckets(const net::Request& req, const auth::Caller& caller,
+                                                const std::string& rid) {
+    NUBO_CO_TRY(authorize(caller, "ListAllMyBuckets", "*"));
+    auto job1 = blocking([this] { return objects.buckets(); });
+    auto all = co_await std::move(job1);
+    if (!all.ok()) co_return all.error();
+    std::string body = "<ListAllMyBucketsResult xmlns=\"" + std::string(kXmlns) + "\"><Owner><ID>" +
+                       caller.account_id + "</ID><DisplayName>" + caller.account_id +
+                       "</DisplayName></Owner><Buckets>";
+    for (const auto& b : *all) {
+      body += "<Bucket><Name>" + xml_escape(b.name) + "</Name><CreationDate>" + iso(b.created_ms) +
+              "</CreationDate></Bucket>";
+    }
+    body += "</Buckets></ListAllMyBucketsResult>";
+    co_return xml(req, rid, body);
+  }
+
+  net::Task<Result<net::Response>> create_bucket(net::Exchange& ex, const auth::Caller& caller,
+                                                 const Named& n, const std::string& rid) {
+    NUBO_CO_TRY(authorize(caller, "CreateBucket", bucket_arn(n.bucket)));
+    // The body, if any, is a small CreateBucketConfiguration.
+    std::string body;
+    char buf[4096];
+    while (body.size() < 64 * 1024) {
+      auto got = co_await ex.read(std::span<char>(buf, sizeof buf));
+      if (!got.ok()) co_return got.error();
+      if (*got == 0) break;
+      body.append(buf, *got);
+    }
+    if (!body.empty()) {
+      pugi::xml_document doc;
+      if (!doc.load_buffer(body.data(), body.size())) {
+        co_return Error{"MalformedXML", 400,
+                        "The XML you provided was not well-formed or did not validate against "
+                        "our published schema"};
+      }
+      std::string location =
+          doc.child("CreateBucketConfiguration").child("LocationConstraint").child_value();
+      if (!location.empty() && location != deps.region) {
+        co_return Error{"IllegalLocationConstraintException", 400,
+                        "The " + location +
+                            " location constraint is incompatible for the region specific "
+                            "endpoint this request was sent to."};
+      }
+    }
+    std::string bucket = n.bucket;
+    auto job2 = blocking([this, bucket] { return objects.create_bucket(bucket); });
+    auto made = co_await std::move(job2);
+    if (!made.ok()) co_return made.error();
+    net::Response res = empty(ex.request(), rid);
+    res.set(http::field::location, "/" + n.bucket);
+    co_return res;
+  }
+
+  net::Task<Result<net::Response>> delete_bucket(const net::Request& req,
+                                                 const auth::Caller& caller, const Named& n,
+                                                 const std::string& rid) {
+    NUBO_CO_TRY(authorize(caller, "DeleteBucket", bucket_arn(n.bucket)));
+    std::string bucket = n.bucket;
+    auto job3 = blocking([this, bucket] { return objects.delete_bucket(bucket); });
+    auto st = co_await std::move(job3);
+    if (!st.ok()) co_return st.error();
+    co_return empty(req, rid, http::status::no_content);
+  }
+
+  net::Task<Result<net::Response>> head_bucket(const net::Request& req, const auth::Caller& caller,
+                                               const Named& n, const std::string& rid) {
+    NUBO_CO_TRY(authorize(caller, "ListBucket", bucket_arn(n.bucket)));
+    std::string bucket = n.bucket;
+    auto job4 = blocking([this, bucket] { return objects.bucket(bucket); });
+    auto b = co_await std::move(job4);
+    if (!b.ok()) co_return b.error();
+    if (!*b) co_return Error{"NoSuchBucket", 404, "The specified bucket does not exist"};
+    net::Response res = empty(req, rid);
+    res.set("x-amz-bucket-region", (*b)->region);
+    co_return res;
+  }
+
+  net::Task<Result<net::Response>> bucket_location(const net::Request& req,
+                                                   const auth::Caller& caller, const Named& n,
+                                                   const std::string& rid) {
+    NUBO_CO_TRY(authorize(caller, "GetBucketLocation", bucket_arn(n.bucket)));
+    std::string bucket = n.bucket;
+    auto job5 = blocking([this, bucket] { return objects.bucket(bucket); });
+    auto b = co_await std::move(job5);
+    if (!b.ok()) co_return b.error();
+    if (!*b) co_return Error{"NoSuchBucket", 404, "The specified bucket does not exist"};
+    // us-east-1 is the empty constraint, as S3 answers.
+    std::string region = (*b)->region == "us-east-1" ? "" : (*b)->region;
+    co_return xml(req, rid,
+                  "<LocationConstraint xmlns=\"" + std::string(kXmlns) + "\">" + region +
+                      "</LocationConstraint>");
+  }
+
+  net::Task<Result<net::Response>> list_objects(const net::Request& req, const auth::Caller& caller,
+                                                const Named& n, const std::string& rid, bool v2) {
+    NUBO_CO_TRY(authorize(caller, "ListBucket", bucket_arn(n.bucket)));
+    const net::Target& t = n.target;
+    ListQuery q;
+    q.prefix = t.param("prefix").value_or("");
+    q.delimiter = t.param("delimiter").value_or("");
+    if (auto mk = t.param("max-keys")) {
+      char* end = nullptr;
+      long v = std::strtol(mk->c_str(), &end, 10);
+      if (mk->empty() || *end != '\0' || v < 0) {
+        co_return Error{"InvalidArgument", 400,
+                        "Provided max-keys not an integer or within "
+                        "integer range"};
+      }
+      q.max_keys = static_cast<int>(std::min<long>(v, kMaxKeys));
+    }
+    std::string token = t.param("continuation-token").value_or("");
+    if (v2) {
+      if (!token.empty()) {
+        auto decoded = base64_decode(token);
+        if (!decoded) {
+          co_return Error{"InvalidArgument", 400, "The continuation token provided is incorrect"};
+        }
+        q.start_after = *decoded;
+      } else {
+        q.start_after = t.param("start-after").value_or("");
+      }
+    } else {
+      q.start_after = t.param("marker").value_or("");
+    }
+    bool url_encode_keys = t.param("encoding-type") == "url";
+    auto enc = [&](const std::string& s) {
+      return xml_escape(url_encode_keys ? url_encode(s, /*keep_slash=*/true) : s);
+    };
+    std::string bucket = n.bucket;
+    auto job6 = blocking([this, bucket, q] { return objects.list(bucket, q); });
+    auto page = co_await std::move(job6);
+    if (!page.ok()) co_return page.error();
+    std::string body = "<ListBucketResult xmlns=\"" + std::string(kXmlns) + "\"><Name>" +
+                       xml_escape(n.bucket) + "</Name><Prefix>" + enc(q.prefix) + "</Prefix>";
+    if (v2) {
+      if (!token.empty()) {
+        body += "<ContinuationToken>" + xml_escape(token) + "</ContinuationToken>";
+      }
+      if (auto sa = t.param("start-after")) body += "<StartAfter>" + enc(*sa) + "</StartAfter>";
+      body += "<KeyCount>" + std::to_string(page->objects.size() + page->common_prefixes.size()) +
+              "</KeyCount>";
+    } else {
+      body += "<Marker>" + enc(q.start_after) + "</Marker>";
+      if (page->truncated && !q.delimiter.empty()) {
+        body += "<NextMarker>" + enc(page->next_marker) + "</NextMarker>";
+      }
+    }
+    body += "<MaxKeys>" + std::to_string(q.max_keys) + "</MaxKeys>";
+    if (!q.delimiter.empty()) body += "<Delimiter>" + enc(q.delimiter) + "</Delimiter>";
+    if (url_encode_keys) body += "<EncodingType>url</EncodingType>";
+    body += std::string("<IsTruncated>") + (page->truncated ? "true" : "false") + "</IsTruncated>";
+    if (v2 && page->truncated) {
+      body += "<NextContinuationToken>" + xml_escape(base64_encode(page->next_marker)) +
+              "</NextContinuationToken>";
+    }
+    for (const auto& o : page->objects) {
+      body += "<Contents><Key>" + enc(o.key) + "</Key><LastModified>" + iso(o.last_modified_ms) +
+              "</LastModified><ETag>&quot;" + o.etag + "&quot;</ETag><Size>" +
+              std::to_string(o.size) + "</Size>";
+      if (!v2 || t.param("fetch-owner") == "true") {
+        body += "<Owner><ID>" + caller.account_id + "</ID><DisplayName>" + caller.account_id +
+                "</DisplayName></Owner>";
+      }
+      body += "<StorageClass>STANDARD</StorageClass></Contents>";
+    }
+    for (const auto& p : page->common_prefixes) {
+      body += "<CommonPrefixes><Prefix>" + enc(p) + "</Prefix></CommonPrefixes>";
+    }
+    body += "</ListBucketResult>";
+    co_return xml(req, rid, body);
+  }
+
+  // ------------------------------------------------------------------ objects
+
+  // The headers a PUT stores with the object (returned by GET and HEAD).
+  static Result<ObjectInfo> meta_of(const net::Request& req, const Named& n) {
+    ObjectInfo meta;
+    meta.bucket = n.bucket;
+    meta.key = n.key;
+    if (auto ct = net::header(req, "content-type"); !ct.empty()) meta.content_type = ct;
+    size_t user_bytes = 0;
+    for (const auto& f : req) {
+      std::string name = to_lower(f.name_string());
+      if (name == "content-encoding" || name == "content-disposition" ||
+          name == "content-language" || name == "cache-control" || name == "expires" ||
+          starts_with(name, "x-amz-meta-")) {
+        if (starts_with(name, "x-amz-meta-")) user_bytes += name.size() - 11 + f.value().size();
+        meta.headers.emplace_back(name, std::string(f.value()));
+      }
+    }
+    if (user_bytes > kUserMetadataMaxBytes) {
+      return Error{"MetadataTooLarge", 400,
+                   "Your metadata headers exceed the maximum allowed metadata size"};
+    }
+    return meta;
+  }
+
+  net::Task<Result<net::Response>> put_object(net::Exchange& ex, const auth::Caller& caller,
+                                              const Named& n, std::string payload_hash,
+                                              const std::string& rid) {
+    const net::Request& req = ex.request();
+    NUBO_CO_TRY(authorize(caller, "PutObject", object_arn(n.bucket, n.key)));
+    if (n.key.size() > kKeyMaxBytes) {
+      co_return Error{"KeyTooLongError", 400, "Your key is too long"};
+    }
+    auto length = req.find(http::field::content_length);
+    if (length == req.end() && !req.chunked()) {
+      co_return Error{"MissingContentLength", 411,
+                      "You must provide the Content-Length HTTP "
+                      "header."};
+    }
+    if (length != req.end()) {
+      uint64_t declared = std::strtoull(std::string(length->value()).c_str(), nullptr, 10);
+      if (declared > kMaxPutBytes) {
+        co_return Error{"EntityTooLarge", 400,
+                        "Your proposed upload exceeds the maximum allowed size"};
+      }
+    }
+    std::optional<std::string> want_md5;
+    if (auto md5 = net::header(req, "content-md5"); !md5.empty()) {
+      want_md5 = base64_decode(md5);
+      if (!want_md5 || want_md5->size() != 16) {
+        co_return Error{"InvalidDigest", 400, "The Content-MD5 you specified was invalid."};
+      }
+    }
+    NUBO_CO_ASSIGN_OR_RETURN(ObjectInfo meta, meta_of(req, n));
+    std::string bucket = n.bucket;
+    auto job7 = blocking([this, bucket] { return objects.bucket(bucket); });
+    auto exists = co_await std::move(job7);
+    if (!exists.ok()) co_return exists.error();
+    if (!*exists) co_return Error{"NoSuchBucket", 404, "The specified bucket does not exist"};
+
+    auto job8 = blocking([this] { return objects.begin_upload(); });
+
+    auto opened = co_await std::move(job8);
+    if (!opened.ok()) co_return opened.error();
+    std::shared_ptr<ObjectStore::Upload> up = std::move(opened).value();
+    std::vector<char> buf(kIoChunkBytes);
+    while (true) {
+      // Fill the buffer from the socket, then hand it to the disk.
+      size_t filled = 0;
+      bool done = false;
+      while (filled < buf.size()) {
+        auto got = co_await ex.read(std::span<char>(buf.data() + filled, buf.size() - filled));
+        if (!got.ok()) co_return got.error();
+        if (*got == 0) {
+          done = true;
+          break;
+        }
+        filled += *got;
+      }
+      if (up->size() + filled > kMaxPutBytes) {
+        co_return Error{"EntityTooLarge", 400,
+                        "Your proposed upload exceeds the maximum allowed size"};
+      }
+      if (filled > 0) {
+        std::string_view piece(buf.data(), filled);
+        auto job9 = blocking([this, up, piece] { return objects.append(*up, piece); });
+        auto st = co_await std::move(job9);
+        if (!st.ok()) co_return st.error();
+      }
+      if (done) break;
+    }
+    auto job10 = blocking([this, up] { return objects.finish(*up); });
+    auto digests = co_await std::move(job10);
+    if (want_md5 && *want_md5 != digests.md5) {
+      co_return Error{"BadDigest", 400,
+                      "The Content-MD5 you specified did not match what we received."};
+    }
+    if (payload_hash.size() == 64 && !iequals(payload_hash, digests.sha256_hex)) {
+      co_return Error{"XAmzContentSHA256Mismatch", 400,
+                      "The provided 'x-amz-content-sha256' header does not match what was "
+                      "computed."};
+    }
+    std::string etag = hex_encode(digests.md5);
+    auto job11 = blocking(
+        [this, up, meta, etag]() mutable { return objects.commit(*up, std::move(meta), etag); });
+    auto committed = co_await std::move(job11);
+    if (!committed.ok()) co_return committed.error();
+    net::Response res = empty(req, rid);
+    res.set(http::field::etag, etag_header(etag));
+    co_return res;
+  }
+
+  net::Task<Result<net::Response>> get_object(net::Exchange& ex, const auth::Caller& caller,
+                                              const Named& n, const std::string& rid) {
+    const net::Request& req = ex.request();
+    bool head = req.method() == http::verb::head;
+    NUBO_CO_TRY(authorize(caller, "GetObject", object_arn(n.bucket, n.key)));
+    std::string bucket = n.bucket, key = n.key;
+    auto job12 = blocking([this, bucket, key] { return objects.head(bucket, key); });
+    auto found = co_await std::move(job12);
+    if (!found.ok()) co_return found.error();
+    if (!*found) {
+      if (head) co_return Error{"NotFound", 404, "Not Found"};
+      co_return Error{"NoSuchKey", 404, "The specified key does not exist."};
+    }
+    ObjectInfo o = **found;
+    int64_t modified_s = o.last_modified_ms / 1000;
+    std::string etag = etag_header(o.etag);
+    // Conditional requests [RFC 7232 order, as S3 applies it].
+    auto if_match = net::header(req, "if-match");
+    auto if_none = net::header(req, "if-none-match");
+    auto if_unmod = net::header(req, "if-unmodified-since");
+    auto if_mod = net::header(req, "if-modified-since");
+    auto etag_in = [&](std::string_view list) {
+      for (const std::string& e : split(list, ',')) {
+        std::string_view v = trim(e);
+        if (v == "*" || v == etag || v == o.etag) return true;
+      }
+      return false;
+    };
+    if (!if_match.empty() && !etag_in(if_match)) {
+      co_return Error{"PreconditionFailed", 412,
+                      "At least one of the pre-conditions you specified did not hold"};
+    }
+    if (if_match.empty() && !if_unmod.empty()) {
+      auto t = parse_http_date(if_unmod);
+      if (t && modified_s > *t) {
+        co_return Error{"PreconditionFailed", 412,
+                        "At least one of the pre-conditions you specified did not hold"};
+      }
+    }
+    bool not_modified = false;
+    if (!if_none.empty()) {
+      not_modified = etag_in(if_none);
+    } else if (!if_mod.empty()) {
+      auto t = parse_http_date(if_mod);
+      not_modified = t && modified_s <= *t;
+    }
+    net::Response res = base_response(req, http::status::ok, rid);
+    res.set(http::field::etag, etag);
+    res.set(http::field::last_modified,
+            format_http_date(SystemTime(std::chrono::milliseconds(o.last_modified_ms))));
+    if (not_modified) {
+      res.result(http::status::not_modified);
+      res.content_length(0);
+      co_return res;
+    }
+    res.set(http::field::content_type, o.content_type);
+    res.set(http::field::accept_ranges, "bytes");
+    for (const auto& [k, v] : o.headers) res.set(k, v);
+    // response-* parameters override the stored headers (S3 GetObject).
+    static const std::pair<const char*, http::field> kOverrides[] = {
+        {"response-content-type", http::field::content_type},
+        {"response-content-language", http::field::content_language},
+        {"response-expires", http::field::expires},
+        {"response-cache-control", http::field::cache_control},
+        {"response-content-disposition", http::field::content_disposition},
+        {"response-content-encoding", http::field::content_encoding}};
+    for (const auto& [param, field] : kOverrides) {
+      if (auto v = n.target.param(param)) res.set(field, *v);
+    }
+    int64_t first = 0, last = o.size - 1;
+    if (auto range = net::header(req, "range"); !range.empty() && o.size >= 0) {
+      // bytes=a-b, bytes=a-, bytes=-n (one range; S3 ignores multi-range requests' extra ranges).
+      std::string r(range);
+      bool ok = starts_with(r, "bytes=");
+      int64_t a = -1, b = -1;
+      if (ok) {
+        std::string spec = r.substr(6);
+        if (size_t comma = spec.find(','); comma != std::string::npos) spec = spec.substr(0, comma);
+        size_t dash = spec.find('-');
+        ok = dash != std::string::npos;
+        if (ok) {
+          std::string sa = spec.substr(0, dash), sb = spec.substr(dash + 1);
+          if (!sa.empty()) a = std::strtoll(sa.c_str(), nullptr, 10);
+          if (!sb.empty()) b = std::strtoll(sb.c_str(), nullptr, 10);
+          if (sa.empty() && sb.empty()) ok = false;
+        }
+      }
+      if (ok) {
+        if (a < 0) {  // the last b bytes
+          first = std::max<int64_t>(0, o.size - b);
+        } else {
+          first = a;
+          if (b >= 0) last = std::min(b, o.size - 1);
+        }
+        if (first >= o.size || (b >= 0 && a >= 0 && b < a)) {
+          Error e{"InvalidRange", 416, "The requested range is not satisfiable"};
+          net::Response bad = error(req, e, rid, &n);
+          bad.set(http::field::content_range, "bytes */" + std::to_string(o.size));
+          co_return bad;
+        }
+        res.result(http::status::partial_content);
+        res.set(http::field::content_range, "bytes " + std::to_string(first) + "-" +
+                                                std::to_string(last) + "/" +
+                                                std::to_string(o.size));
+      }
+    }
+    int64_t length = o.size == 0 ? 0 : last - first + 1;
+    res.content_length(static_cast<uint64_t>(length));
+    if (head) co_return res;
+    // The body, a chunk at a time from the file.
+    std::string path = objects.path_of(o);
+    auto job13 = blocking([path] { return ::open(path.c_str(), O_RDONLY | O_CLOEXEC); });
+    auto fd = co_await std::move(job13);
+    if (fd < 0) co_return internal_error("cannot open an object's bytes");
+    struct Closer {
+      int fd;
+      ~Closer() { ::close(fd); }
+    } closer{fd};
+    auto heading = ex.write_head(std::move(res.base()));
+    Status st = co_await std::move(heading);
+    if (!st.ok()) co_return res;  // the client went away: nothing more to say
+    auto buf = std::make_shared<std::vector<char>>(kIoChunkBytes);
+    int64_t at = first, left = length;
+    while (left > 0) {
+      size_t want = static_cast<size_t>(std::min<int64_t>(left, kIoChunkBytes));
+      auto job14 = blocking(
+          [fd, buf, want, at] { return ::pread(fd, buf->data(), want, static_cast<off_t>(at)); });
+      ssize_t got = co_await std::move(job14);
+      if (got <= 0) {
+        log_error("s3: an object file is shorter than its size: " + path);
+        break;  // the connection closes short: the client sees an incomplete body
+      }
+      st = co_await ex.write(std::string_view(buf->data(), static_cast<size_t>(got)));
+      if (!st.ok()) break;
+      at += got;
+      left -= got;
+    }
+    co_return res;
+  }
+
+  net::Task<Result<net::Response>> delete_object(const net::Request& req,
+                                                 const auth::Caller& caller, const Named& n,
+                                                 const std::string& rid) {
+    NUBO_CO_TRY(authorize(caller, "DeleteObject", object_arn(n.bucket, n.key)));
+    std::string bucket = n.bucket, key = n.key;
+    auto job15 = blocking([this, bucket, key] { return objects.remove(bucket, key); });
+    auto gone = co_await std::move(job15);
+    if (!gone.ok()) co_return gone.error();
+    co_return empty(req, rid, http::status::no_content);
+  }
+
+  net::Task<Result<net::Response>> delete_objects(net::Exchange& ex, const auth::Caller& caller,
+                                                  const Named& n, const std::string& rid) {
+    std::string body;
+    char buf[16384];
+    while (body.size() < 2 * 1024 * 1024) {
+      auto got = co_await ex.read(std::span<char>(buf, sizeof buf));
+      if (!got.ok()) co_return got.error();
+      if (*got == 0) break;
+      body.append(buf, *got);
+    }
+    pugi::xml_document doc;
+    Error malformed{"MalformedXML", 400,
+                    "The XML you provided was not well-formed or did not validate against our "
+                    "published schema"};
+    if (!doc.load_buffer(body.data(), body.size())) co_return malformed;
+    pugi::xml_node del = doc.child("Delete");
+    if (!del) co_return malformed;
+    bool quiet = std::string(del.child_value("Quiet")) == "true";
+    std::vector<std::string> keys;
+    for (pugi::xml_node o : del.children("Object")) keys.emplace_back(o.child_value("Key"));
+    if (keys.empty() || keys.size() > kMaxDeleteKeys) co_return malformed;
+    std::string out = "<DeleteResult xmlns=\"" + std::string(kXmlns) + "\">";
+    for (const std::string& key : keys) {
+      Status allowed = authorize(caller, "DeleteObject", object_arn(n.bucket, key));
+      Result<bool> r = allowed.ok() ? Result<bool>(false) : Result<bool>(allowed.error());
+      if (allowed.ok()) {
+        std::string bucket = n.bucket;
+        auto job16 = blocking([this, bucket, key] { return objects.remove(bucket, key); });
+        r = co_await std::move(job16);
+      }
+      if (r.ok()) {
+        if (!quiet) out += "<Deleted><Key>" + xml_escape(key) + "</Key></Deleted>";
+      } else if (r.error().code == "NoSuchBucket") {
+        co_return r.error();
+      } else {
+        out += "<Error><Key>" + xml_escape(key) + "</Key><Code>" + xml_escape(r.error().code) +
+               "</Code><Message>" + xml_escape(r.error().message) + "</Message></Error>";
+      }
+    }
+    out += "</DeleteResult>";
+    co_return xml(ex.request(), rid, out);
+  }
+};
+
+S3Service::S3Service(S3Deps deps) : impl_(std::make_unique<Impl>(std::move(deps))) {}
+S3Service::~S3Service() = default;
+
+Status S3Service::start() {
+  return impl_->objects.start();
+}
+
+net::Task<void> S3Service::handle(net::Exchange& ex, const auth::Caller& caller,
+                                  std::string payload_hash) {
+  auto handling = impl_->handle(ex, caller, std::move(payload_hash));
+  co_await std::move(handling);
+}
+
+}  // namespace nubo::s3

@@ -1,0 +1,50 @@
+// S3Service: the S3 API (REST-XML, path style and virtual-host style) over an Exchange, so that
+// object bodies stream between the socket and the disk a chunk at a time (issue 5).
+//
+// Served so far: ListBuckets, CreateBucket, DeleteBucket, HeadBucket, GetBucketLocation,
+// PutObject (Content-MD5 and x-amz-content-sha256 checked as the bytes arrive), GetObject
+// (Range, If-Match / If-None-Match / If-Modified-Since / If-Unmodified-Since), HeadObject,
+// DeleteObject, DeleteObjects, ListObjects, ListObjectsV2. Every action is authorised with its
+// IAM name (s3:PutObject on arn:aws:s3:::bucket/key, ...). Anything else answers NotImplemented.
+//
+// Threads: handle() runs on the connection's io thread; Store and disk work goes to the
+// blocking pool.
+#pragma once
+
+#include <boost/asio/thread_pool.hpp>
+#include <memory>
+#include <string>
+
+#include "auth/authorize.h"
+#include "base/clock.h"
+#include "net/exchange.h"
+#include "services/s3/objects.h"
+#include "storage/store.h"
+
+namespace nubo::s3 {
+
+struct S3Deps {
+  storage::Store* store = nullptr;
+  const Clock* clock = nullptr;
+  boost::asio::thread_pool* blocking = nullptr;
+  std::string root;  // <data_dir>/s3
+  std::string region = "us-east-1";
+};
+
+class S3Service {
+ public:
+  explicit S3Service(S3Deps deps);
+  ~S3Service();
+
+  Status start();  // the schema and the object folder (ObjectStore::start)
+
+  // Answers one S3 request. payload_hash: the x-amz-content-sha256 the signature covered (a
+  // hex digest is checked against the body as it is read), or "" / UNSIGNED-PAYLOAD.
+  net::Task<void> handle(net::Exchange& ex, const auth::Caller& caller, std::string payload_hash);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace nubo::s3
