@@ -89,13 +89,34 @@ std::optional<LambdaAction> lambda_action(http::verb method, const net::Target& 
         if (method == http::verb::post) return act("CreateAlias", unqualified(name));
         if (method == http::verb::get) return act("ListAliases", unqualified(name));
       }
+      if (sub == "policy") {
+        if (method == http::verb::post) return act("AddPermission", fn(name));
+        if (method == http::verb::get) return act("GetPolicy", fn(name));
+      }
       return std::nullopt;
+    }
+    if (seg.size() == 3 && sub == "policy" && method == http::verb::delete_) {
+      return act("RemovePermission", fn(name));
     }
     if (seg.size() == 3 && sub == "aliases") {
       std::string alias_arn = unqualified(name) + ":" + seg[2];
       if (method == http::verb::get) return act("GetAlias", alias_arn);
       if (method == http::verb::put) return act("UpdateAlias", alias_arn);
       if (method == http::verb::delete_) return act("DeleteAlias", alias_arn);
+    }
+    return std::nullopt;
+  }
+  if (starts_with(path, kFunctionUrlsPrefix)) {
+    std::vector<std::string> seg =
+        segments(std::string_view(path).substr(kFunctionUrlsPrefix.size()));
+    if (seg.size() == 2 && seg[1] == "url") {
+      if (method == http::verb::post) return act("CreateFunctionUrlConfig", fn(seg[0]));
+      if (method == http::verb::get) return act("GetFunctionUrlConfig", fn(seg[0]));
+      if (method == http::verb::put) return act("UpdateFunctionUrlConfig", fn(seg[0]));
+      if (method == http::verb::delete_) return act("DeleteFunctionUrlConfig", fn(seg[0]));
+    }
+    if (seg.size() == 2 && seg[1] == "urls" && method == http::verb::get) {
+      return act("ListFunctionUrlConfigs", unqualified(seg[0]));
     }
     return std::nullopt;
   }

@@ -23,8 +23,10 @@
 #include "base/strings.h"
 #include "net/async.h"
 #include "services/lambda/actions.h"
+#include "services/lambda/function_urls.h"
 #include "services/lambda/limits.h"
 #include "services/lambda/model.h"
+#include "services/lambda/permissions.h"
 #include "services/lambda/registry.h"
 #include "storage/files.h"
 
@@ -601,6 +603,8 @@ struct LambdaService::Impl {
         registry(d.store, d.clock, arn, d.config->data_dir + "/lambda",
                  [this](const std::string& fn) {
                    invalidate(fn);
+                   invalidate_policies(fn);
+                   reload_urls(fn);
                    sync_provisioned(fn);
                    refill_later(fn);
                  }),
@@ -706,6 +710,139 @@ struct LambdaService::Impl {
       if (cache_gen == gen) cache.emplace(std::move(key), *r);
     }
     co_return r;
+  }
+
+  // ---- function policies ----
+
+  // Parsed function policies by policy_key(function, qualifier): nullopt for a function that
+  // has none (so that callers allowed by their identity do not read the Store either). Only
+  // functions that exist are cached; every committed write to a function drops its entries and
+  // bumps the generation (a load that raced with the write is not inserted).
+  struct PolicyEntry {
+    std::optional<auth::Policy> policy;
+  };
+  using PolicyPtr = std::shared_ptr<const PolicyEntry>;
+  std::shared_mutex policy_mu;
+  std::unordered_map<std::string, PolicyPtr> policies;  // GUARDED_BY(policy_mu)
+  uint64_t policy_gen = 0;                              // GUARDED_BY(policy_mu)
+
+  static std::string policy_key(std::string_view fn, std::string_view qualifier) {
+    std::string k(fn);
+    k += '\n';
+    k += qualifier == kLatest ? std::string_view() : qualifier;
+    return k;
+  }
+
+  void invalidate_policies(const std::string& fn) {
+    std::string prefix = fn + '\n';
+    std::unique_lock lock(policy_mu);
+    ++policy_gen;
+    for (auto it = policies.begin(); it != policies.end();) {
+      it = starts_with(it->first, prefix) ? policies.erase(it) : std::next(it);
+    }
+  }
+
+  // Blocking: the Store's document, parsed. ResourceNotFoundException: no such function.
+  Result<PolicyPtr> load_policy(const std::string& fn, const std::string& qualifier) {
+    NUBO_ASSIGN_OR_RETURN(std::optional<std::string> doc, registry.policy_document(fn, qualifier));
+    auto e = std::make_shared<PolicyEntry>();
+    if (doc) {
+      auto parsed = auth::parse_policy(*doc);
+      if (parsed.ok()) {
+        e->policy = std::move(parsed).value();
+      } else {
+        // Written by AddPermission, so this is a bug or a damaged store: fail closed (no
+        // resource policy grants anything).
+        log_error("lambda: policy of " + fn + ": " + parsed.error().message);
+      }
+    }
+    return PolicyPtr(std::move(e));
+  }
+
+  PolicyPtr cached_policy(const std::string& key, uint64_t& gen) {
+    std::shared_lock lock(policy_mu);
+    auto it = policies.find(key);
+    gen = policy_gen;
+    return it == policies.end() ? nullptr : it->second;
+  }
+
+  void remember_policy(std::string key, PolicyPtr p, uint64_t gen) {
+    std::unique_lock lock(policy_mu);
+    if (policy_gen == gen) policies.emplace(std::move(key), std::move(p));
+  }
+
+  // The policy of (fn, qualifier) from the cache, else from the Store. Blocks on a miss.
+  Result<PolicyPtr> policy_blocking(const std::string& fn, const std::string& qualifier) {
+    std::string key = policy_key(fn, qualifier);
+    uint64_t gen;
+    if (PolicyPtr p = cached_policy(key, gen)) return p;
+    NUBO_ASSIGN_OR_RETURN(PolicyPtr p, load_policy(fn, qualifier));
+    remember_policy(std::move(key), p, gen);
+    return p;
+  }
+
+  // The same for io threads: a miss reads the Store on the blocking pool.
+  Task<Result<PolicyPtr>> policy_async(std::string fn, std::string qualifier) {
+    std::string key = policy_key(fn, qualifier);
+    uint64_t gen;
+    if (PolicyPtr p = cached_policy(key, gen)) co_return p;
+    auto slow = [&] { return load_policy(fn, qualifier); };
+    auto task = net::run_blocking(*deps.blocking, std::move(slow));
+    Result<PolicyPtr> r = co_await std::move(task);
+    if (r.ok()) remember_policy(std::move(key), *r, gen);
+    co_return r;
+  }
+
+  // The function and qualifier of a function resource ARN of this node
+  // (arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]); nullopt for any other resource.
+  std::optional<std::pair<std::string, std::string>> function_of(std::string_view resource) const {
+    std::string prefix = arn.function_arn("");
+    if (!starts_with(resource, prefix)) return std::nullopt;
+    std::string_view rest = resource.substr(prefix.size());
+    size_t colon = rest.find(':');
+    std::string name(rest.substr(0, colon));
+    std::string qualifier(colon == std::string_view::npos ? "" : rest.substr(colon + 1));
+    if (name.empty()) return std::nullopt;
+    return std::make_pair(std::move(name), std::move(qualifier));
+  }
+
+  // ---- function URLs (the front door's table) ----
+
+  mutable std::shared_mutex url_mu;
+  std::unordered_map<std::string, std::shared_ptr<const FunctionUrlTarget>>
+      urls;  // by URL id, GUARDED_BY(url_mu)
+
+  std::shared_ptr<const FunctionUrlTarget> url_target(const FunctionUrlConfig& c) const {
+    auto t = std::make_shared<FunctionUrlTarget>();
+    t->url_id = c.url_id;
+    t->function_name = c.function_name;
+    t->qualifier = c.qualifier;
+    t->function_arn = c.qualifier.empty() ? arn.function_arn(c.function_name)
+                                          : arn.qualified_arn(c.function_name, c.qualifier);
+    t->auth_type = c.auth_type;
+    t->cors = c.cors;
+    t->invoke_mode = c.invoke_mode;
+    return t;
+  }
+
+  // Blocking: replaces fn's entries with what the Store has now. Called after every committed
+  // write to fn, under the registry's write mutex, so the table follows the writes in order.
+  void reload_urls(const std::string& fn) {
+    auto configs = registry.url_configs_of(fn);
+    if (!configs.ok()) {
+      log_error("lambda: function URLs of " + fn + ": " + configs.error().message);
+      return;
+    }
+    std::unique_lock lock(url_mu);
+    for (auto it = urls.begin(); it != urls.end();) {
+      it = it->second->function_name == fn ? urls.erase(it) : std::next(it);
+    }
+    for (const auto& c : *configs) urls.emplace(c.url_id, url_target(c));
+  }
+
+  // The function's state and spec for an invocation (weighted alias routing included).
+  static const runtime::FunctionSpec& pick(const Resolved& r) {
+    return (r.secondary && random_unit() < r.secondary_weight) ? *r.secondary : r.primary;
   }
 
   // Async delivery (AsyncQueue::Deliver). Touches no member after the invocation returns.
@@ -884,6 +1021,10 @@ struct LambdaService::Impl {
   json::object provisioned_json(const std::string& name, const ProvisionedConfig& c,
                                 const std::vector<ProvisionedVersionTarget>& targets);
   Result<Response> layers(Request& req, const net::Target& t, const std::string& rid);
+  Result<Response> policy(Request& req, const net::Target& t, const std::string& name,
+                          const std::string* sid, const std::string& rid);
+  Result<Response> function_urls(Request& req, const net::Target& t, const std::string& name,
+                                 bool list, const std::string& rid);
   json::object layer_version_json(const LayerVersion& v, bool with_content);
 
   // Hands the function's provisioned concurrency, as the Store has it now, to the invoker.
@@ -1684,6 +1825,146 @@ Result<Response> LambdaService::Impl::layers(Request& req, const net::Target& t,
   return unknown_operation();
 }
 
+// /2015-03-31/functions/NAME/policy[/SID]: AddPermission (POST), GetPolicy (GET),
+// RemovePermission (DELETE with the Sid).
+Result<Response> LambdaService::Impl::policy(Request& req, const net::Target& t,
+                                             const std::string& name_text, const std::string* sid,
+                                             const std::string& rid) {
+  auto method = req.method();
+  if (sid != nullptr) {
+    if (method != http::verb::delete_) return unknown_operation();
+    NUBO_ASSIGN_OR_RETURN(FunctionRef ref, parse_function_ref(name_text, NameUse::kDelete, arn));
+    NUBO_ASSIGN_OR_RETURN(std::string q, effective_qualifier(ref, t.param("Qualifier")));
+    Validation v;
+    if (sid->size() > kStatementIdMax) {
+      v.add(*sid, "statementId", "Member must have length less than or equal to 100");
+    }
+    bool ok = !sid->empty() && std::all_of(sid->begin(), sid->end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+    });
+    if (!ok) {
+      v.add(*sid, "statementId",
+            "Member must satisfy regular expression pattern: " +
+                std::string(kRemoveStatementIdPattern));
+    }
+    NUBO_TRY(v.status());
+    NUBO_TRY(registry.remove_permission(ref.name, q, *sid, t.param("RevisionId")));
+    return empty_response(req, http::status::no_content, rid);
+  }
+  if (method == http::verb::get) {
+    NUBO_ASSIGN_OR_RETURN(FunctionRef ref,
+                          parse_function_ref(name_text, NameUse::kGetOrInvoke, arn));
+    NUBO_ASSIGN_OR_RETURN(std::string q, effective_qualifier(ref, t.param("Qualifier")));
+    NUBO_ASSIGN_OR_RETURN(PolicyView view, registry.get_policy(ref.name, q));
+    return json_response(req, http::status::ok,
+                         json::object{{"Policy", view.document}, {"RevisionId", view.revision_id}},
+                         rid);
+  }
+  if (method != http::verb::post) return unknown_operation();
+  NUBO_ASSIGN_OR_RETURN(FunctionRef ref, parse_function_ref(name_text, NameUse::kDelete, arn));
+  NUBO_ASSIGN_OR_RETURN(std::string q, effective_qualifier(ref, t.param("Qualifier")));
+  NUBO_ASSIGN_OR_RETURN(json::object o, body_object(req));
+  PermissionInput in;
+  NUBO_ASSIGN_OR_RETURN(in.statement_id, opt_string(o, "StatementId"));
+  NUBO_ASSIGN_OR_RETURN(in.action, opt_string(o, "Action"));
+  NUBO_ASSIGN_OR_RETURN(in.principal, opt_string(o, "Principal"));
+  NUBO_ASSIGN_OR_RETURN(in.source_arn, opt_string(o, "SourceArn"));
+  NUBO_ASSIGN_OR_RETURN(in.source_account, opt_string(o, "SourceAccount"));
+  NUBO_ASSIGN_OR_RETURN(in.principal_org_id, opt_string(o, "PrincipalOrgID"));
+  NUBO_ASSIGN_OR_RETURN(in.event_source_token, opt_string(o, "EventSourceToken"));
+  NUBO_ASSIGN_OR_RETURN(in.function_url_auth_type, opt_string(o, "FunctionUrlAuthType"));
+  NUBO_ASSIGN_OR_RETURN(auto revision, opt_string(o, "RevisionId"));
+  std::string resource = q.empty() ? arn.function_arn(ref.name) : arn.qualified_arn(ref.name, q);
+  NUBO_ASSIGN_OR_RETURN(json::object statement, permission_statement(in, resource));
+  NUBO_ASSIGN_OR_RETURN(std::string text,
+                        registry.add_permission(ref.name, q, std::move(statement), revision));
+  return json_response(req, http::status::created, json::object{{"Statement", text}}, rid);
+}
+
+namespace {
+
+// The qualifier of a function URL operation: "" or an alias. Lambda's patterns refuse a
+// version, and $LATEST with a second pattern.
+Result<std::string> url_qualifier(const FunctionRef& ref, const net::Target& t) {
+  NUBO_ASSIGN_OR_RETURN(std::string q, effective_qualifier(ref, t.param("Qualifier")));
+  if (q == kLatest) {
+    return validation_error(q, "qualifier",
+                            "Member must satisfy regular expression pattern: " +
+                                std::string(kFunctionUrlLatestPattern));
+  }
+  if (is_version_number(q)) {
+    return validation_error(q, "qualifier",
+                            "Member must satisfy regular expression pattern: " +
+                                std::string(kFunctionUrlQualifierPattern));
+  }
+  return q;
+}
+
+}  // namespace
+
+// /2021-10-31/functions/NAME/url: Create (POST), Get (GET), Update (PUT), Delete (DELETE)
+// FunctionUrlConfig; /2021-10-31/functions/NAME/urls: ListFunctionUrlConfigs.
+Result<Response> LambdaService::Impl::function_urls(Request& req, const net::Target& t,
+                                                    const std::string& name_text, bool list,
+                                                    const std::string& rid) {
+  NUBO_ASSIGN_OR_RETURN(FunctionRef ref, parse_function_ref(name_text, NameUse::kDelete, arn));
+  auto method = req.method();
+  // The node's port as it is now (the listening one once the server is bound).
+  uint16_t port = deps.config->port;
+  if (list) {
+    if (method != http::verb::get) return unknown_operation();
+    NUBO_ASSIGN_OR_RETURN(int max_items,
+                          max_items_param(t, kMaxFunctionUrlListItems, kMaxFunctionUrlListItems));
+    NUBO_ASSIGN_OR_RETURN(
+        auto page, registry.list_url_configs(ref.name, t.param("Marker").value_or(""), max_items));
+    json::array items;
+    for (const auto& c : page.first) items.push_back(to_wire_json(c, arn, port, false));
+    json::object body;
+    body["FunctionUrlConfigs"] = std::move(items);
+    if (!page.second.empty()) body["NextMarker"] = page.second;
+    return json_response(req, http::status::ok, body, rid);
+  }
+  NUBO_ASSIGN_OR_RETURN(std::string q, url_qualifier(ref, t));
+  if (method == http::verb::get) {
+    NUBO_ASSIGN_OR_RETURN(FunctionUrlConfig c, registry.get_url_config(ref.name, q));
+    return json_response(req, http::status::ok, to_wire_json(c, arn, port, false), rid);
+  }
+  if (method == http::verb::delete_) {
+    NUBO_TRY(registry.delete_url_config(ref.name, q));
+    return empty_response(req, http::status::no_content, rid);
+  }
+  if (method != http::verb::post && method != http::verb::put) return unknown_operation();
+  bool create = method == http::verb::post;
+  NUBO_ASSIGN_OR_RETURN(json::object o, body_object(req));
+  FunctionUrlUpdate in;
+  NUBO_ASSIGN_OR_RETURN(in.auth_type, opt_string(o, "AuthType"));
+  NUBO_ASSIGN_OR_RETURN(in.invoke_mode, opt_string(o, "InvokeMode"));
+  NUBO_ASSIGN_OR_RETURN(const json::object* cors, opt_object(o, "Cors"));
+  if (create && !in.auth_type) {
+    return Error{"ValidationException", 400,
+                 "1 validation error detected: Value null at 'authType' failed to satisfy "
+                 "constraint: Member must not be null"};
+  }
+  if (in.auth_type) NUBO_TRY(check_auth_type(*in.auth_type));
+  if (cors) {
+    NUBO_ASSIGN_OR_RETURN(FunctionUrlCors parsed, parse_cors(*cors));
+    in.cors = std::move(parsed);
+  }
+  if (in.invoke_mode) NUBO_TRY(check_invoke_mode(*in.invoke_mode));
+  if (!create) {
+    NUBO_ASSIGN_OR_RETURN(FunctionUrlConfig c, registry.update_url_config(ref.name, q, in));
+    return json_response(req, http::status::ok, to_wire_json(c, arn, port, false), rid);
+  }
+  FunctionUrlConfig c;
+  c.function_name = ref.name;
+  c.qualifier = q;
+  c.auth_type = *in.auth_type;
+  c.cors = std::move(in.cors);
+  c.invoke_mode = in.invoke_mode.value_or("BUFFERED");
+  NUBO_ASSIGN_OR_RETURN(c, registry.create_url_config(std::move(c)));
+  return json_response(req, http::status::created, to_wire_json(c, arn, port, true), rid);
+}
+
 Result<Response> LambdaService::Impl::account_settings(Request& req, const std::string& rid) {
   NUBO_ASSIGN_OR_RETURN(AccountUsage u, registry.usage());
   NUBO_ASSIGN_OR_RETURN(auto reservations, registry.reserved_concurrencies());
@@ -1737,10 +2018,22 @@ Result<Response> LambdaService::Impl::route(Request& req, const net::Target& tar
         if (method == http::verb::get) return list_versions(req, target, name, rid);
       } else if (sub == "aliases") {
         return aliases(req, target, name, "", false, rid);
+      } else if (sub == "policy") {
+        return policy(req, target, name, nullptr, rid);
       }
       return unknown_operation();
     }
     if (seg.size() == 3 && sub == "aliases") return aliases(req, target, name, seg[2], true, rid);
+    if (seg.size() == 3 && sub == "policy") return policy(req, target, name, &seg[2], rid);
+    return unknown_operation();
+  }
+  if (starts_with(path, kFunctionUrlsPrefix)) {
+    std::vector<std::string> seg =
+        split(std::string_view(path).substr(kFunctionUrlsPrefix.size()), '/');
+    while (!seg.empty() && seg.back().empty()) seg.pop_back();
+    if (seg.size() == 2 && !seg[0].empty() && (seg[1] == "url" || seg[1] == "urls")) {
+      return function_urls(req, target, seg[0], seg[1] == "urls", rid);
+    }
     return unknown_operation();
   }
   if (constexpr std::string_view kSuffix = "/provisioned-concurrency";
@@ -1809,6 +2102,11 @@ Status LambdaService::start() {
   }
   NUBO_ASSIGN_OR_RETURN(auto provisioned, impl_->registry.provisioned_functions());
   for (const std::string& name : provisioned) impl_->sync_provisioned(name);
+  NUBO_ASSIGN_OR_RETURN(auto url_configs, impl_->registry.all_url_configs());
+  {
+    std::unique_lock lock(impl_->url_mu);
+    for (const auto& c : url_configs) impl_->urls.emplace(c.url_id, impl_->url_target(c));
+  }
   return impl_->queue.start();
 }
 
@@ -1845,6 +2143,96 @@ Task<Result<std::string>> LambdaService::invoke_for_service(std::string function
   co_return std::move(out->payload);
 }
 
+Result<bool> LambdaService::service_may_invoke(const std::string& function,
+                                               const std::string& action,
+                                               const std::string& service_principal,
+                                               const std::string& source_arn,
+                                               const std::string& source_account) {
+  Impl* impl = impl_.get();
+  NUBO_ASSIGN_OR_RETURN(FunctionRef ref,
+                        parse_function_ref(function, NameUse::kGetOrInvoke, impl->arn));
+  std::string q = ref.qualifier == kLatest ? std::string() : ref.qualifier;
+  NUBO_ASSIGN_OR_RETURN(Impl::PolicyPtr p, impl->policy_blocking(ref.name, q));
+  if (!p->policy) return false;
+  auth::RequestContext ctx;
+  ctx.action = action;
+  ctx.resource =
+      q.empty() ? impl->arn.function_arn(ref.name) : impl->arn.qualified_arn(ref.name, q);
+  ctx.service = service_principal;
+  if (!source_arn.empty()) ctx.set("aws:SourceArn", source_arn);
+  if (!source_account.empty()) ctx.set("aws:SourceAccount", source_account);
+  return auth::evaluate(*p->policy, ctx, /*check_principal=*/true) == auth::Decision::kAllow;
+}
+
+std::optional<FunctionUrlTarget> LambdaService::find_function_url(std::string_view url_id) const {
+  std::shared_lock lock(impl_->url_mu);
+  auto it = impl_->urls.find(std::string(url_id));
+  if (it == impl_->urls.end()) return std::nullopt;
+  return *it->second;
+}
+
+Task<Status> LambdaService::authorize_url_invoke(FunctionUrlTarget target,
+                                                 const auth::Caller* caller) {
+  Impl* impl = impl_.get();
+  auto loading = impl->policy_async(target.function_name, target.qualifier);
+  Result<Impl::PolicyPtr> loaded = co_await std::move(loading);
+  if (!loaded.ok()) co_return loaded.error();
+  Impl::PolicyPtr policy = *loaded;
+  const auth::Policy* resource_policy = policy->policy ? &*policy->policy : nullptr;
+  Error forbidden{"AccessDeniedException", 403, "Forbidden"};
+  if (target.auth_type == "AWS_IAM") {
+    if (caller == nullptr) co_return forbidden;
+    auth::Access access("lambda:InvokeFunctionUrl", target.function_arn, resource_policy);
+    access.keys.emplace_back("lambda:FunctionUrlAuthType", "AWS_IAM");
+    access.data_event = true;
+    Status allowed = auth::authorize(*caller, access, {"AccessDeniedException", 403});
+    if (!allowed.ok()) co_return forbidden;
+    co_return Ok{};
+  }
+  // NONE: no signature is checked; only the function's policy can allow it.
+  if (resource_policy == nullptr) co_return forbidden;
+  auth::RequestContext ctx;
+  ctx.action = "lambda:InvokeFunctionUrl";
+  ctx.resource = target.function_arn;
+  if (caller != nullptr) {
+    ctx.principal_arn = caller->arn;
+    ctx.account_id = caller->account_id;
+  }
+  ctx.set("lambda:FunctionUrlAuthType", "NONE");
+  if (auth::evaluate(*resource_policy, ctx, /*check_principal=*/true) != auth::Decision::kAllow) {
+    co_return forbidden;
+  }
+  co_return Ok{};
+}
+
+Task<Result<runtime::InvokeResult>> LambdaService::invoke_url_target(FunctionUrlTarget target,
+                                                                     std::string payload,
+                                                                     std::string request_id) {
+  Impl* impl = impl_.get();
+  if (static_cast<int64_t>(payload.size()) > kSyncPayloadLimit) {
+    co_return Error{"RequestEntityTooLargeException", 413,
+                    "Request must be smaller than " + std::to_string(kSyncPayloadLimit) +
+                        " bytes for the InvokeFunction operation"};
+  }
+  std::optional<std::string> qualifier;
+  if (!target.qualifier.empty()) qualifier = target.qualifier;
+  auto resolving = impl->resolve(target.function_name, qualifier);
+  Result<ResolvedPtr> resolved = co_await std::move(resolving);
+  if (!resolved.ok()) co_return resolved.error();
+  ResolvedPtr res = *resolved;
+  if (res->state != kStateActive) {
+    co_return conflict(
+        "The operation cannot be performed at this time. The function is currently in the "
+        "following state: " +
+        res->state);
+  }
+  runtime::InvokeRequest ir;
+  ir.payload = payload.empty() ? std::string("{}") : std::move(payload);
+  ir.request_id = request_id.empty() ? new_uuid() : std::move(request_id);
+  auto invoking = impl->deps.invoker->invoke(Impl::pick(*res), std::move(ir));
+  co_return co_await std::move(invoking);
+}
+
 Task<Response> LambdaService::handle(Request& req, const net::Target& target,
                                      const auth::Caller& caller) {
   const std::string& path = target.path;
@@ -1854,6 +2242,18 @@ Task<Response> LambdaService::handle(Request& req, const net::Target& target,
   if (op) {
     auth::Access access(op->action, op->resource);
     access.data_event = op->action == "lambda:InvokeFunction" || op->action == "lambda:InvokeAsync";
+    // The function's own policy counts for anyone but root (who is allowed everything anyway,
+    // so the warm root Invoke does not even look it up). Cached; a miss reads the Store on the
+    // blocking pool. A function that does not exist has none: the service answers that.
+    Impl::PolicyPtr policy;
+    if (!caller.is_root) {
+      if (auto fn = impl_->function_of(op->resource)) {
+        auto loading = impl_->policy_async(fn->first, fn->second);
+        Result<Impl::PolicyPtr> loaded = co_await std::move(loading);
+        if (loaded.ok()) policy = *loaded;
+      }
+      if (policy && policy->policy) access.resource_policy = &*policy->policy;
+    }
     Status allowed = auth::authorize(caller, access, {"AccessDeniedException", 403});
     if (!allowed.ok()) co_return error_response(req, allowed.error(), new_uuid());
   } else if (!caller.is_root && !starts_with(path, kCodeDownloadPrefix)) {

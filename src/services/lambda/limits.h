@@ -78,6 +78,39 @@ inline constexpr int kMaxItemsMin = 1;
 inline constexpr int kMaxItemsMax = 10000;
 inline constexpr int kMaxItemsDefault = 50;
 
+// Function policies (API reference: AddPermission, RemovePermission; "Lambda quotas": "Function
+// resource-based policy: 20 KB").
+inline constexpr size_t kMaxFunctionPolicyBytes = 20480;
+inline constexpr size_t kStatementIdMax = 100;
+inline constexpr std::string_view kStatementIdPattern = "([a-zA-Z0-9-_]+)";
+inline constexpr std::string_view kRemoveStatementIdPattern = "([a-zA-Z0-9-_.]+)";
+inline constexpr std::string_view kPermissionActionPattern = "(lambda:[*]|lambda:[a-zA-Z]+|[*])";
+inline constexpr std::string_view kPrincipalPattern = "[^\\s]+";
+inline constexpr std::string_view kSourceArnPattern =
+    "arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\\-])+:([a-z]{2}(-gov)?-[a-z]+-\\d{1})?:(\\d{12})?:(.*)";
+inline constexpr std::string_view kSourceAccountPattern = "\\d{12}";
+inline constexpr std::string_view kPrincipalOrgIdPattern = "^o-[a-z0-9]{10,32}$";
+inline constexpr std::string_view kEventSourceTokenPattern = "[a-zA-Z0-9._\\-]+";
+inline constexpr size_t kEventSourceTokenMax = 256;
+
+// Function URLs (API reference: CreateFunctionUrlConfig, Cors, ListFunctionUrlConfigs). The
+// request path's API version; the qualifier is an alias (or $LATEST in the pattern, which
+// Lambda nevertheless refuses with the second pattern).
+inline constexpr std::string_view kFunctionUrlsPrefix = "/2021-10-31/functions/";
+inline constexpr std::string_view kFunctionUrlQualifierPattern =
+    "(^\\$LATEST$)|((?!^[0-9]+$)([a-zA-Z0-9-_]+))";
+inline constexpr std::string_view kFunctionUrlLatestPattern = "((?!^\\d+$)^[0-9a-zA-Z-_]+$)";
+inline constexpr int kMaxFunctionUrlListItems = 50;  // MaxItems 1..50, default 50
+inline constexpr size_t kCorsMaxHeaders = 100;       // AllowHeaders, ExposeHeaders
+inline constexpr size_t kCorsHeaderMax = 1024;
+inline constexpr size_t kCorsMaxMethods = 6;
+inline constexpr size_t kCorsMethodMax = 6;
+inline constexpr size_t kCorsMaxOrigins = 100;
+inline constexpr size_t kCorsOriginMax = 253;
+inline constexpr int kCorsMaxAgeMax = 86400;
+// A URL id: 32 lower-case letters and digits, as Lambda's <url-id>.lambda-url.<region>.on.aws.
+inline constexpr size_t kFunctionUrlIdLength = 32;
+
 // Presigned code download URLs expire after 10 minutes, as Lambda's do.
 inline constexpr std::chrono::seconds kCodeUrlExpiry{600};
 

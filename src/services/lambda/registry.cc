@@ -6,7 +6,9 @@
 #include "base/crypto.h"
 #include "base/ids.h"
 #include "base/log.h"
+#include "base/strings.h"
 #include "services/lambda/limits.h"
+#include "services/lambda/permissions.h"
 
 namespace nubo::lambda {
 
@@ -50,6 +52,20 @@ const std::vector<std::string>& schema() {
       " code_hex TEXT NOT NULL,"
       " PRIMARY KEY (function_name, version_num, position))",
       "CREATE INDEX lambda_version_layers_code ON lambda_version_layers (code_hex)",
+      // AddPermission: one policy document per function and qualifier ("" is the unqualified
+      // function; else a version number or an alias name).
+      "CREATE TABLE lambda_policies ("
+      " function_name TEXT NOT NULL,"
+      " qualifier TEXT NOT NULL,"
+      " document TEXT NOT NULL,"
+      " PRIMARY KEY (function_name, qualifier))",
+      // CreateFunctionUrlConfig: qualifier "" or an alias name; url_id is the URL's host label.
+      "CREATE TABLE lambda_url_configs ("
+      " function_name TEXT NOT NULL,"
+      " qualifier TEXT NOT NULL,"
+      " url_id TEXT NOT NULL UNIQUE,"
+      " config TEXT NOT NULL,"
+      " PRIMARY KEY (function_name, qualifier))",
   };
   return s;
 }
@@ -603,6 +619,8 @@ Status FunctionRegistry::delete_function(const std::string& name, const std::str
                    {name, num}));
       NUBO_TRY(txn.exec("DELETE FROM lambda_provisioned WHERE function_name = ? AND qualifier = ?",
                         {name, qualifier}));
+      NUBO_TRY(txn.exec("DELETE FROM lambda_policies WHERE function_name = ? AND qualifier = ?",
+                        {name, qualifier}));
       return Ok{};
     }));
     if (gone) {
@@ -619,6 +637,8 @@ Status FunctionRegistry::delete_function(const std::string& name, const std::str
     NUBO_TRY(txn.exec("DELETE FROM lambda_version_layers WHERE function_name = ?", {name}));
     NUBO_TRY(txn.exec("DELETE FROM lambda_aliases WHERE function_name = ?", {name}));
     NUBO_TRY(txn.exec("DELETE FROM lambda_provisioned WHERE function_name = ?", {name}));
+    NUBO_TRY(txn.exec("DELETE FROM lambda_policies WHERE function_name = ?", {name}));
+    NUBO_TRY(txn.exec("DELETE FROM lambda_url_configs WHERE function_name = ?", {name}));
     NUBO_TRY(txn.exec("DELETE FROM lambda_functions WHERE name = ?", {name}));
     return Ok{};
   }));
@@ -739,6 +759,11 @@ Status FunctionRegistry::delete_alias(const std::string& function_name, const st
     NUBO_TRY(txn.exec("DELETE FROM lambda_aliases WHERE function_name = ? AND name = ?",
                       {function_name, name}));
     NUBO_TRY(txn.exec("DELETE FROM lambda_provisioned WHERE function_name = ? AND qualifier = ?",
+                      {function_name, name}));
+    // The alias's own policy and URL go with it.
+    NUBO_TRY(txn.exec("DELETE FROM lambda_policies WHERE function_name = ? AND qualifier = ?",
+                      {function_name, name}));
+    NUBO_TRY(txn.exec("DELETE FROM lambda_url_configs WHERE function_name = ? AND qualifier = ?",
                       {function_name, name}));
     return Ok{};
   }));
@@ -1113,6 +1138,312 @@ Result<InvokeTarget> FunctionRegistry::resolve(const std::string& name,
   if (!v) return not_found("Function not found: " + arn_.qualified_arn(name, qualifier));
   t.primary = std::move(*v);
   return t;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Function policies
+
+namespace {
+
+// What a policy's qualifier names: $LATEST (qualifier ""), a published version or an alias.
+// Each policy change gives it a new RevisionId, as Lambda does.
+struct PolicyTarget {
+  std::optional<VersionConfig> version;
+  std::optional<AliasConfig> alias;
+  const std::string& revision_id() const {
+    return alias ? alias->revision_id : version->revision_id;
+  }
+};
+
+template <typename Q>
+Result<PolicyTarget> policy_target(Q& q, const ArnContext& arn, const std::string& name,
+                                   const std::string& qualifier) {
+  PolicyTarget t;
+  Error missing =
+      not_found("Function not found: " +
+                (qualifier.empty() ? arn.function_arn(name) : arn.qualified_arn(name, qualifier)));
+  if (is_alias_name(qualifier)) {
+    NUBO_ASSIGN_OR_RETURN(t.alias, load_alias(q, name, qualifier));
+    if (!t.alias) return missing;
+    return t;
+  }
+  int64_t num = version_num(qualifier);
+  if (num < 0) return missing;
+  NUBO_ASSIGN_OR_RETURN(t.version, load_version(q, name, num));
+  if (!t.version) return missing;
+  return t;
+}
+
+Status bump_revision(storage::Txn& txn, PolicyTarget& t) {
+  if (t.alias) {
+    t.alias->revision_id = new_uuid();
+    return put_alias(txn, *t.alias, false);
+  }
+  t.version->revision_id = new_uuid();
+  return put_version(txn, *t.version, false);
+}
+
+template <typename Q>
+Result<std::optional<std::string>> load_policy(Q& q, const std::string& name,
+                                               const std::string& qualifier) {
+  NUBO_ASSIGN_OR_RETURN(
+      storage::Rows rows,
+      q.query("SELECT document FROM lambda_policies WHERE function_name = ? AND qualifier = ?",
+              {name, qualifier}));
+  if (rows.empty()) return std::optional<std::string>();
+  return std::optional<std::string>(rows[0].text(0));
+}
+
+std::string policy_qualifier(const std::string& qualifier) {
+  return qualifier == kLatest ? std::string() : qualifier;
+}
+
+}  // namespace
+
+Result<std::string> FunctionRegistry::add_permission(
+    const std::string& name, const std::string& qualifier, json::object statement,
+    const std::optional<std::string>& revision_id) {
+  if (qualifier == kLatest) {
+    return invalid_parameter("We currently do not support adding policies for $LATEST.");
+  }
+  std::string sid = statement_sid(statement);
+  std::string text = json::serialize(statement);
+  std::lock_guard lock(write_mu_);
+  NUBO_TRY(store_->transaction([&](storage::Txn& txn) -> Status {
+    NUBO_ASSIGN_OR_RETURN(auto fn, load_function(txn, name));
+    if (!fn) return not_found("Function not found: " + arn_.function_arn(name));
+    NUBO_ASSIGN_OR_RETURN(PolicyTarget target, policy_target(txn, arn_, name, qualifier));
+    if (revision_id && *revision_id != target.revision_id()) return precondition_failed();
+    NUBO_ASSIGN_OR_RETURN(auto existing, load_policy(txn, name, qualifier));
+    json::array statements = existing ? policy_statements(*existing) : json::array{};
+    for (const auto& s : statements) {
+      if (s.is_object() && statement_sid(s.as_object()) == sid) {
+        return conflict("The statement id (" + sid +
+                        ") provided already exists. Please provide a new statement id, or "
+                        "remove the existing statement.");
+      }
+    }
+    statements.push_back(std::move(statement));
+    std::string doc = lambda::policy_document(statements);
+    NUBO_TRY(check_policy_size(doc));
+    NUBO_TRY(txn.exec(
+        "INSERT INTO lambda_policies (function_name, qualifier, document) VALUES (?, ?, ?) "
+        "ON CONFLICT (function_name, qualifier) DO UPDATE SET document = excluded.document",
+        {name, qualifier, doc}));
+    return bump_revision(txn, target);
+  }));
+  on_change_(name);
+  return text;
+}
+
+Status FunctionRegistry::remove_permission(const std::string& name, const std::string& qualifier_in,
+                                           const std::string& sid,
+                                           const std::optional<std::string>& revision_id) {
+  std::string qualifier = policy_qualifier(qualifier_in);
+  std::lock_guard lock(write_mu_);
+  NUBO_TRY(store_->transaction([&](storage::Txn& txn) -> Status {
+    NUBO_ASSIGN_OR_RETURN(auto fn, load_function(txn, name));
+    if (!fn) return not_found("No policy found for: " + arn_.function_arn(name));
+    NUBO_ASSIGN_OR_RETURN(PolicyTarget target, policy_target(txn, arn_, name, qualifier));
+    NUBO_ASSIGN_OR_RETURN(auto existing, load_policy(txn, name, qualifier));
+    if (!existing) return not_found("No policy is associated with the given resource.");
+    json::array statements = policy_statements(*existing);
+    json::array kept;
+    bool found = false;
+    for (const auto& s : statements) {
+      if (s.is_object() && statement_sid(s.as_object()) == sid) {
+        found = true;
+      } else {
+        kept.push_back(s);
+      }
+    }
+    if (!found) return not_found("Statement " + sid + " is not found in resource policy.");
+    if (revision_id && *revision_id != target.revision_id()) return precondition_failed();
+    if (kept.empty()) {
+      NUBO_TRY(txn.exec("DELETE FROM lambda_policies WHERE function_name = ? AND qualifier = ?",
+                        {name, qualifier}));
+    } else {
+      NUBO_TRY(txn.exec(
+          "UPDATE lambda_policies SET document = ? WHERE function_name = ? AND qualifier = ?",
+          {lambda::policy_document(kept), name, qualifier}));
+    }
+    return bump_revision(txn, target);
+  }));
+  on_change_(name);
+  return Ok{};
+}
+
+Result<PolicyView> FunctionRegistry::get_policy(const std::string& name,
+                                                const std::string& qualifier_in) {
+  std::string qualifier = policy_qualifier(qualifier_in);
+  NUBO_ASSIGN_OR_RETURN(auto fn, load_function(*store_, name));
+  if (!fn) return not_found("Function not found: " + arn_.function_arn(name));
+  NUBO_ASSIGN_OR_RETURN(PolicyTarget target, policy_target(*store_, arn_, name, qualifier));
+  NUBO_ASSIGN_OR_RETURN(auto doc, load_policy(*store_, name, qualifier));
+  if (!doc) return not_found("The resource you requested does not exist.");
+  return PolicyView{std::move(*doc), target.revision_id()};
+}
+
+Result<std::optional<std::string>> FunctionRegistry::policy_document(const std::string& name,
+                                                                     const std::string& qualifier) {
+  NUBO_ASSIGN_OR_RETURN(auto fn, load_function(*store_, name));
+  if (!fn) return not_found("Function not found: " + arn_.function_arn(name));
+  return load_policy(*store_, name, policy_qualifier(qualifier));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Function URLs
+
+namespace {
+
+template <typename Q>
+Result<std::optional<FunctionUrlConfig>> load_url_config(Q& q, const std::string& name,
+                                                         const std::string& qualifier) {
+  NUBO_ASSIGN_OR_RETURN(
+      storage::Rows rows,
+      q.query("SELECT config FROM lambda_url_configs WHERE function_name = ? AND qualifier = ?",
+              {name, qualifier}));
+  if (rows.empty()) return std::optional<FunctionUrlConfig>();
+  NUBO_ASSIGN_OR_RETURN(FunctionUrlConfig c, url_config_from_store_json(rows[0].text(0)));
+  return std::optional<FunctionUrlConfig>(std::move(c));
+}
+
+Result<std::vector<FunctionUrlConfig>> url_configs_from(const storage::Rows& rows) {
+  std::vector<FunctionUrlConfig> out;
+  for (const auto& r : rows) {
+    NUBO_ASSIGN_OR_RETURN(FunctionUrlConfig c, url_config_from_store_json(r.text(0)));
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+Error no_url_function() {
+  return not_found("Function does not exist");
+}
+
+Error no_url_config() {
+  return not_found("The resource you requested does not exist.");
+}
+
+}  // namespace
+
+Result<FunctionUrlConfig> FunctionRegistry::create_url_config(FunctionUrlConfig c) {
+  std::lock_guard lock(write_mu_);
+  NUBO_TRY(store_->transaction([&](storage::Txn& txn) -> Status {
+    NUBO_ASSIGN_OR_RETURN(auto fn, load_function(txn, c.function_name));
+    if (!fn) return no_url_function();
+    NUBO_ASSIGN_OR_RETURN(auto existing, load_url_config(txn, c.function_name, c.qualifier));
+    if (existing) {
+      std::string function_arn = c.qualifier.empty()
+                                     ? arn_.function_arn(c.function_name)
+                                     : arn_.qualified_arn(c.function_name, c.qualifier);
+      return conflict("Failed to create function url config for [functionArn = " + function_arn +
+                      "]. Error message:  FunctionUrlConfig exists for this Lambda function");
+    }
+    if (!c.qualifier.empty()) {
+      NUBO_ASSIGN_OR_RETURN(auto alias, load_alias(txn, c.function_name, c.qualifier));
+      if (!alias) return no_url_function();
+    }
+    c.url_id = new_url_id();
+    c.creation_time = format_iso8601(clock_->now());
+    c.last_modified_time = c.creation_time;
+    NUBO_TRY(
+        txn.exec("INSERT INTO lambda_url_configs (function_name, qualifier, url_id, config) "
+                 "VALUES (?, ?, ?, ?)",
+                 {c.function_name, c.qualifier, c.url_id, to_store_json(c)}));
+    return Ok{};
+  }));
+  on_change_(c.function_name);
+  return c;
+}
+
+Result<FunctionUrlConfig> FunctionRegistry::get_url_config(const std::string& name,
+                                                           const std::string& qualifier) {
+  NUBO_ASSIGN_OR_RETURN(auto fn, load_function(*store_, name));
+  if (!fn) return no_url_config();
+  NUBO_ASSIGN_OR_RETURN(auto c, load_url_config(*store_, name, qualifier));
+  if (!c) return no_url_config();
+  return std::move(*c);
+}
+
+Result<FunctionUrlConfig> FunctionRegistry::update_url_config(const std::string& name,
+                                                              const std::string& qualifier,
+                                                              const FunctionUrlUpdate& update) {
+  std::lock_guard lock(write_mu_);
+  FunctionUrlConfig out;
+  NUBO_TRY(store_->transaction([&](storage::Txn& txn) -> Status {
+    NUBO_ASSIGN_OR_RETURN(auto fn, load_function(txn, name));
+    if (!fn) return no_url_function();
+    if (!qualifier.empty()) {
+      NUBO_ASSIGN_OR_RETURN(auto alias, load_alias(txn, name, qualifier));
+      if (!alias) return no_url_function();
+    }
+    NUBO_ASSIGN_OR_RETURN(auto c, load_url_config(txn, name, qualifier));
+    if (!c) return no_url_config();
+    if (update.auth_type) c->auth_type = *update.auth_type;
+    if (update.cors) c->cors = *update.cors;
+    if (update.invoke_mode) c->invoke_mode = *update.invoke_mode;
+    c->last_modified_time = format_iso8601(clock_->now());
+    NUBO_TRY(txn.exec(
+        "UPDATE lambda_url_configs SET config = ? WHERE function_name = ? AND qualifier = ?",
+        {to_store_json(*c), name, qualifier}));
+    out = std::move(*c);
+    return Ok{};
+  }));
+  on_change_(name);
+  return out;
+}
+
+Status FunctionRegistry::delete_url_config(const std::string& name, const std::string& qualifier) {
+  std::lock_guard lock(write_mu_);
+  NUBO_TRY(store_->transaction([&](storage::Txn& txn) -> Status {
+    NUBO_ASSIGN_OR_RETURN(auto fn, load_function(txn, name));
+    if (!fn) return no_url_config();
+    NUBO_ASSIGN_OR_RETURN(
+        int64_t n,
+        txn.exec("DELETE FROM lambda_url_configs WHERE function_name = ? AND qualifier = ?",
+                 {name, qualifier}));
+    if (n == 0) return no_url_config();
+    return Ok{};
+  }));
+  on_change_(name);
+  return Ok{};
+}
+
+Result<std::pair<std::vector<FunctionUrlConfig>, std::string>> FunctionRegistry::list_url_configs(
+    const std::string& name, const std::string& marker, int max_items) {
+  NUBO_ASSIGN_OR_RETURN(auto fn, load_function(*store_, name));
+  if (!fn) return no_url_function();
+  // A marker is "q:" + the last qualifier answered (which may be "", the unqualified one's).
+  std::string after = decode_marker(marker);
+  bool has_after = starts_with(after, "q:");
+  NUBO_ASSIGN_OR_RETURN(
+      storage::Rows rows,
+      has_after ? store_->query("SELECT config, qualifier FROM lambda_url_configs WHERE "
+                                "function_name = ? AND qualifier > ? ORDER BY qualifier LIMIT ?",
+                                {name, after.substr(2), static_cast<int64_t>(max_items) + 1})
+                : store_->query("SELECT config, qualifier FROM lambda_url_configs WHERE "
+                                "function_name = ? ORDER BY qualifier LIMIT ?",
+                                {name, static_cast<int64_t>(max_items) + 1}));
+  std::string next;
+  if (rows.size() > static_cast<size_t>(max_items)) {
+    next = encode_marker("q:" + rows[static_cast<size_t>(max_items) - 1].text(1));
+    rows.erase(rows.begin() + max_items, rows.end());
+  }
+  NUBO_ASSIGN_OR_RETURN(auto configs, url_configs_from(rows));
+  return std::make_pair(std::move(configs), std::move(next));
+}
+
+Result<std::vector<FunctionUrlConfig>> FunctionRegistry::url_configs_of(const std::string& name) {
+  NUBO_ASSIGN_OR_RETURN(
+      storage::Rows rows,
+      store_->query("SELECT config FROM lambda_url_configs WHERE function_name = ?", {name}));
+  return url_configs_from(rows);
+}
+
+Result<std::vector<FunctionUrlConfig>> FunctionRegistry::all_url_configs() {
+  NUBO_ASSIGN_OR_RETURN(storage::Rows rows, store_->query("SELECT config FROM lambda_url_configs"));
+  return url_configs_from(rows);
 }
 
 }  // namespace nubo::lambda

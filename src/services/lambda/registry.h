@@ -16,8 +16,10 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "base/json.h"
 #include "base/result.h"
 #include "services/lambda/code_store.h"
+#include "services/lambda/function_urls.h"
 #include "services/lambda/layers.h"
 #include "services/lambda/model.h"
 #include "storage/store.h"
@@ -101,6 +103,14 @@ struct ProvisionedVersionTarget {
   int count = 0;
 };
 
+// A function policy as GetPolicy answers it: the document, and the RevisionId of what it belongs
+// to (the version's, $LATEST's for the unqualified function, or the alias's), which every
+// AddPermission and RemovePermission changes, as on Lambda.
+struct PolicyView {
+  std::string document;
+  std::string revision_id;
+};
+
 struct AccountUsage {
   int64_t total_code_size = 0;
   int64_t function_count = 0;
@@ -169,6 +179,42 @@ class FunctionRegistry {
   Result<std::vector<ProvisionedVersionTarget>> provisioned_targets(const std::string& name);
   // The names of the functions with a provisioned configuration.
   Result<std::vector<std::string>> provisioned_functions();
+
+  // Function policies, per function and qualifier: "" (the unqualified function, which
+  // "$LATEST" also names), a version or an alias. add_permission appends `statement` (built by
+  // permission_statement, its Resource the qualified ARN) and returns it as text; its errors
+  // are Lambda's: ResourceNotFoundException (function, version or alias), $LATEST refused
+  // (InvalidParameterValueException), PreconditionFailedException (revision_id is not the
+  // target's RevisionId), ResourceConflictException (the Sid is taken),
+  // PolicyLengthExceededException. remove_permission drops the statement `sid` (the policy
+  // when it was the last); get_policy: ResourceNotFoundException when there is none.
+  Result<std::string> add_permission(const std::string& name, const std::string& qualifier,
+                                     json::object statement,
+                                     const std::optional<std::string>& revision_id);
+  Status remove_permission(const std::string& name, const std::string& qualifier,
+                           const std::string& sid, const std::optional<std::string>& revision_id);
+  Result<PolicyView> get_policy(const std::string& name, const std::string& qualifier);
+  // The policy document that applies to (name, qualifier) for authorisation: nullopt when
+  // there is none; ResourceNotFoundException when the function does not exist.
+  Result<std::optional<std::string>> policy_document(const std::string& name,
+                                                     const std::string& qualifier);
+
+  // Function URL configurations, one per function and qualifier ("" or an alias; the wire
+  // layer refuses versions and $LATEST). create fills in the URL id and times;
+  // ResourceConflictException when the qualifier has one already, ResourceNotFoundException
+  // ("Function does not exist") for a missing function or alias. get/update/delete:
+  // ResourceNotFoundException ("The resource you requested does not exist.") when there is none.
+  Result<FunctionUrlConfig> create_url_config(FunctionUrlConfig c);
+  Result<FunctionUrlConfig> get_url_config(const std::string& name, const std::string& qualifier);
+  Result<FunctionUrlConfig> update_url_config(const std::string& name, const std::string& qualifier,
+                                              const FunctionUrlUpdate& update);
+  Status delete_url_config(const std::string& name, const std::string& qualifier);
+  // By qualifier ("" first), after the marker's, at most max_items; and the next marker.
+  Result<std::pair<std::vector<FunctionUrlConfig>, std::string>> list_url_configs(
+      const std::string& name, const std::string& marker, int max_items);
+  // Every configuration of one function (none if it is gone), or of every function.
+  Result<std::vector<FunctionUrlConfig>> url_configs_of(const std::string& name);
+  Result<std::vector<FunctionUrlConfig>> all_url_configs();
 
   // Resolves what an invocation runs (for the invoke cache). NotFound errors are Lambda's.
   Result<InvokeTarget> resolve(const std::string& name, const std::string& qualifier);

@@ -52,6 +52,29 @@ TEST(LambdaActionsTest, EachRouteIsItsIamActionOnItsResource) {
             "lambda:PublishLayerVersion arn:aws:lambda:us-east-1:000000000000:layer:lib");
   EXPECT_EQ(of(verb::get, "/2018-10-31/layers/lib/versions/2"),
             "lambda:GetLayerVersion arn:aws:lambda:us-east-1:000000000000:layer:lib:2");
+  // Function policies: the function as qualified by the Qualifier parameter or the name.
+  EXPECT_EQ(of(verb::post, "/2015-03-31/functions/f/policy"),
+            std::string("lambda:AddPermission ") + kFn);
+  EXPECT_EQ(of(verb::post, "/2015-03-31/functions/f/policy?Qualifier=live"),
+            std::string("lambda:AddPermission ") + kFn + ":live");
+  EXPECT_EQ(of(verb::get, "/2015-03-31/functions/f:2/policy"),
+            std::string("lambda:GetPolicy ") + kFn + ":2");
+  EXPECT_EQ(of(verb::delete_, "/2015-03-31/functions/f/policy/sid-1?Qualifier=1"),
+            std::string("lambda:RemovePermission ") + kFn + ":1");
+  EXPECT_EQ(of(verb::put, "/2015-03-31/functions/f/policy"), "none");
+  // Function URLs.
+  EXPECT_EQ(of(verb::post, "/2021-10-31/functions/f/url"),
+            std::string("lambda:CreateFunctionUrlConfig ") + kFn);
+  EXPECT_EQ(of(verb::get, "/2021-10-31/functions/f/url?Qualifier=live"),
+            std::string("lambda:GetFunctionUrlConfig ") + kFn + ":live");
+  EXPECT_EQ(of(verb::put, "/2021-10-31/functions/f:live/url"),
+            std::string("lambda:UpdateFunctionUrlConfig ") + kFn + ":live");
+  EXPECT_EQ(of(verb::delete_, "/2021-10-31/functions/f/url"),
+            std::string("lambda:DeleteFunctionUrlConfig ") + kFn);
+  EXPECT_EQ(of(verb::get, "/2021-10-31/functions/f/urls?MaxItems=5"),
+            std::string("lambda:ListFunctionUrlConfigs ") + kFn);
+  EXPECT_EQ(of(verb::post, "/2021-10-31/functions/f/urls"), "none");
+  EXPECT_EQ(of(verb::get, "/2021-10-31/functions/f/url/x"), "none");
   // Every spelling of one function is that function's ARN: a Deny on it cannot be dodged.
   for (const char* name :
        {"f", "function:f", "000000000000:f", "000000000000:function:f",

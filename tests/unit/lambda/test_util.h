@@ -246,6 +246,21 @@ class Harness {
     pool_.join();
   }
 
+  // Runs make() (a coroutine of the service's) on the io thread and waits for its result.
+  template <typename T>
+  T run(std::function<net::Task<T>()> make) {
+    std::promise<T> done;
+    asio::co_spawn(
+        io_,
+        [&]() -> net::Task<void> {
+          auto task = make();
+          T r = co_await std::move(task);
+          done.set_value(std::move(r));
+        },
+        asio::detached);
+    return done.get_future().get();
+  }
+
   const Status& start_status() const { return start_status_; }
   storage::Store& store() { return *store_; }
   const NodeConfig& config() const { return config_; }
@@ -253,13 +268,19 @@ class Harness {
 
   HttpResult call(net::http::verb method, const std::string& target, const std::string& body = "",
                   const std::vector<std::pair<std::string, std::string>>& headers = {}) {
+    return call_as(auth::root_caller("000000000000"), method, target, body, headers);
+  }
+
+  // The same request made by `caller` (a principal that is not root, with its own policies).
+  HttpResult call_as(const auth::Caller& caller, net::http::verb method, const std::string& target,
+                     const std::string& body = "",
+                     const std::vector<std::pair<std::string, std::string>>& headers = {}) {
     net::Request req{method, target, 11};
     for (const auto& [k, v] : headers) req.set(k, v);
     req.body() = body;
     req.prepare_payload();
     net::Target t = net::parse_target(target);
     std::promise<net::Response> done;
-    auth::Caller caller = auth::root_caller("000000000000");
     asio::co_spawn(
         io_,
         [&]() -> net::Task<void> { done.set_value(co_await service_->handle(req, t, caller)); },
