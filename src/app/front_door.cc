@@ -1,8 +1,10 @@
 #include "app/front_door.h"
 
 #include "base/ids.h"
+#include "base/json.h"
 #include "base/strings.h"
 #include "net/protocol.h"
+#include "services/apigateway/payload.h"
 
 namespace nubo::app {
 
@@ -82,6 +84,126 @@ Result<auth::Caller> FrontDoor::caller_of(const net::Request& req, const auth::A
   return caller;
 }
 
+namespace {
+
+// The host without its port.
+std::string_view host_of(const net::Request& req) {
+  std::string_view host = net::header(req, "host");
+  if (!host.empty() && host.front() != '[') host = host.substr(0, host.rfind(':'));
+  return host;
+}
+
+// "<id><marker>..." -> id, or "" when host is not of that form.
+std::string_view label_before(std::string_view host, std::string_view marker) {
+  size_t at = host.find(marker);
+  if (at == std::string_view::npos || at == 0) return {};
+  return host.substr(0, at);
+}
+
+// "/_nubo/<kind>/<id>/rest" -> {id, "/rest"}.
+std::optional<std::pair<std::string, std::string>> path_form(const std::string& raw_path,
+                                                             std::string_view prefix) {
+  if (!starts_with(raw_path, prefix)) return std::nullopt;
+  std::string_view rest = std::string_view(raw_path).substr(prefix.size());
+  size_t slash = rest.find('/');
+  std::string id(rest.substr(0, slash));
+  if (id.empty()) return std::nullopt;
+  std::string path = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
+  return std::make_pair(std::move(id), std::move(path));
+}
+
+}  // namespace
+
+std::optional<net::Task<net::Response>> FrontDoor::http_trigger(net::Request& req,
+                                                                const net::Target& target,
+                                                                const net::Peer& peer) {
+  std::string_view host = host_of(req);
+  if (services_.lambda != nullptr) {
+    if (auto id = label_before(host, ".lambda-url."); !id.empty()) {
+      return serve_function_url(req, std::string(id), target.raw_path, peer);
+    }
+    if (auto p = path_form(target.raw_path, "/_nubo/url/")) {
+      return serve_function_url(req, p->first, p->second, peer);
+    }
+  }
+  if (services_.apigateway != nullptr) {
+    if (auto id = label_before(host, ".execute-api."); !id.empty()) {
+      return serve_http_api(req, std::string(id), target.raw_path, peer);
+    }
+    if (auto p = path_form(target.raw_path, "/_nubo/apis/")) {
+      return serve_http_api(req, p->first, p->second, peer);
+    }
+  }
+  return std::nullopt;
+}
+
+Result<std::optional<auth::Caller>> FrontDoor::optional_caller(const net::Request& req,
+                                                               const net::Target& target,
+                                                               const net::Peer& peer) const {
+  if (net::header(req, "authorization").empty() && !target.param("X-Amz-Signature")) {
+    return std::optional<auth::Caller>();
+  }
+  auth::SignedRequest view = signed_view(req, target);
+  NUBO_ASSIGN_OR_RETURN(auto who, verifier_.verify(view, auth::ErrorStyle::kJson));
+  NUBO_ASSIGN_OR_RETURN(auth::Caller caller, caller_of(req, who, peer));
+  return std::optional<auth::Caller>(std::move(caller));
+}
+
+net::Task<net::Response> FrontDoor::serve_function_url(net::Request& req, std::string url_id,
+                                                       std::string raw_path, net::Peer peer) {
+  namespace apigw = apigateway;
+  auto target_found = services_.lambda->find_function_url(url_id);
+  if (!target_found) co_return apigw::to_http(req, apigw::gateway_response(404, "Not Found"));
+  lambda::FunctionUrlTarget fn = *target_found;
+  net::Target target = net::parse_target(req.target());
+  auto signed_by = optional_caller(req, target, peer);
+  if (!signed_by.ok()) co_return apigw::to_http(req, apigw::gateway_response(403, "Forbidden"));
+  const auth::Caller* caller = signed_by->has_value() ? &**signed_by : nullptr;
+  auto authorizing = services_.lambda->authorize_url_invoke(fn, caller);
+  Status allowed = co_await std::move(authorizing);
+  if (!allowed.ok()) co_return apigw::to_http(req, apigw::gateway_response(403, "Forbidden"));
+
+  std::string request_id = new_uuid();
+  apigw::EventContext ctx;
+  ctx.account_id = caller != nullptr ? caller->account_id : "anonymous";
+  ctx.api_id = url_id;
+  ctx.domain_name = std::string(host_of(req));
+  ctx.domain_prefix = url_id;
+  ctx.request_id = request_id;
+  std::string event =
+      json::serialize(apigw::event_v2(apigw::request_view(req, raw_path, peer, clock_.now()), ctx));
+  auto invoking = services_.lambda->invoke_url_target(fn, std::move(event), request_id);
+  Result<runtime::InvokeResult> result = co_await std::move(invoking);
+  if (!result.ok()) {
+    if (result.error().status == 429) {
+      co_return apigw::to_http(req, apigw::gateway_response(429, "Too Many Requests"));
+    }
+    co_return apigw::to_http(req, apigw::gateway_response(502, "Internal Server Error"));
+  }
+  if (!result->function_error.empty()) {
+    co_return apigw::to_http(req, apigw::gateway_response(502, "Internal Server Error"));
+  }
+  auto mapped = apigw::response_v2(result->payload);
+  if (!mapped.ok()) {
+    co_return apigw::to_http(req, apigw::gateway_response(502, "Internal Server Error"));
+  }
+  net::Response res = apigw::to_http(req, *mapped);
+  res.set("x-amzn-RequestId", request_id);
+  co_return res;
+}
+
+net::Task<net::Response> FrontDoor::serve_http_api(net::Request& req, std::string api_id,
+                                                   std::string raw_path, net::Peer peer) {
+  net::Target target = net::parse_target(req.target());
+  auto signed_by = optional_caller(req, target, peer);
+  if (!signed_by.ok()) {
+    co_return apigateway::to_http(req, apigateway::gateway_response(403, "Forbidden"));
+  }
+  const auth::Caller* caller = signed_by->has_value() ? &**signed_by : nullptr;
+  auto executing = services_.apigateway->execute(req, api_id, raw_path, peer, caller);
+  co_return co_await std::move(executing);
+}
+
 bool FrontDoor::streams_body(const net::http::request_header<>& head) {
   // The service of the credential scope: "Credential=AKID/20240101/us-east-1/s3/aws4_request"
   // in the Authorization header, or X-Amz-Credential in a presigned URL's query.
@@ -133,6 +255,7 @@ net::Task<net::Response> FrontDoor::handle(net::Request& req, const net::Peer& p
   if (target.path == "/_nubo/health") {
     co_return net::make_response(req, net::http::status::ok, R"({"status":"ok"})");
   }
+  if (auto trigger = http_trigger(req, target, peer)) co_return co_await std::move(*trigger);
   net::Route route = net::classify(req, target);
   if (starts_with(target.path, "/_nubo/lambda/") && services_.lambda != nullptr) {
     // Code download links carry their own expiring signature (GetFunction's Code.Location).
@@ -168,6 +291,11 @@ net::Task<net::Response> FrontDoor::handle(net::Request& req, const net::Peer& p
   }
   if (route.service == "sts" && services_.sts != nullptr) {
     auto handling = services_.sts->handle(req, caller);
+    co_return co_await std::move(handling);
+  }
+  if (route.service == "apigateway" && services_.apigateway != nullptr &&
+      starts_with(target.path, "/v2/")) {
+    auto handling = services_.apigateway->handle(req, target, caller);
     co_return co_await std::move(handling);
   }
   if (route.service == "s3" && services_.s3 != nullptr) {

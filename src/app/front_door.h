@@ -11,6 +11,7 @@
 #include "base/clock.h"
 #include "base/config.h"
 #include "net/http.h"
+#include "services/apigateway/apigateway_service.h"
 #include "services/cloudtrail/cloudtrail_service.h"
 #include "services/iam/iam_service.h"
 #include "services/lambda/lambda_service.h"
@@ -28,6 +29,7 @@ struct Services {
   secretsmanager::SecretsManagerService* secrets = nullptr;
   cloudtrail::CloudTrailService* cloudtrail = nullptr;
   s3::S3Service* s3 = nullptr;
+  apigateway::ApiGatewayService* apigateway = nullptr;
 };
 
 class FrontDoor {
@@ -48,6 +50,21 @@ class FrontDoor {
   net::Response too_large(const net::Request& req) const;
 
  private:
+  // Function URLs and HTTP APIs: requests to <url-id>.lambda-url.<region>.localhost (or
+  // /_nubo/url/<url-id>/...) and <api-id>.execute-api.<region>.localhost (or
+  // /_nubo/apis/<api-id>/...), which need no signature; null when the request is neither.
+  std::optional<net::Task<net::Response>> http_trigger(net::Request& req, const net::Target& target,
+                                                       const net::Peer& peer);
+  net::Task<net::Response> serve_function_url(net::Request& req, std::string url_id,
+                                              std::string raw_path, net::Peer peer);
+  net::Task<net::Response> serve_http_api(net::Request& req, std::string api_id,
+                                          std::string raw_path, net::Peer peer);
+  // The Caller of a request that carries a SigV4 signature, for triggers that accept one;
+  // nullopt when it is unsigned, an error when the signature does not verify.
+  Result<std::optional<auth::Caller>> optional_caller(const net::Request& req,
+                                                      const net::Target& target,
+                                                      const net::Peer& peer) const;
+
   // The Caller of a verified request.
   Result<auth::Caller> caller_of(const net::Request& req, const auth::AuthContext& who,
                                  const net::Peer& peer) const;

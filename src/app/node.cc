@@ -15,6 +15,7 @@
 #include "auth/keyring.h"
 #include "base/crypto.h"
 #include "base/log.h"
+#include "base/strings.h"
 #include "net/io_shards.h"
 #include "net/server.h"
 #include "runtime/local_invoker.h"
@@ -48,6 +49,7 @@ struct Node::Impl {
   std::unique_ptr<iam::IamService> iam;
   std::unique_ptr<secretsmanager::SecretsManagerService> secrets;
   std::unique_ptr<s3::S3Service> s3;
+  std::unique_ptr<apigateway::ApiGatewayService> apigateway;
   std::unique_ptr<cloudtrail::AuditLog> audit;
   std::unique_ptr<cloudtrail::CloudTrailService> cloudtrail;
   std::unique_ptr<FrontDoor> front_door;
@@ -275,6 +277,27 @@ Result<std::unique_ptr<Node>> Node::create(NodeConfig config) {
   s3deps.region = m.config.region;
   m.s3 = std::make_unique<s3::S3Service>(std::move(s3deps));
   services.s3 = m.s3.get();
+  apigateway::ApiGatewayDeps gdeps;
+  gdeps.config = &m.config;
+  gdeps.store = m.store.get();
+  gdeps.clock = &m.clock;
+  gdeps.blocking = m.blocking.get();
+  // Lambda proxy integrations go through the same invoke path as function URLs (limits,
+  // throttling, metering): the integration's ARN names the function and its qualifier.
+  gdeps.invoke = [lambda_service](std::string function_arn,
+                                  std::string payload) -> net::Task<Result<runtime::InvokeResult>> {
+    lambda::FunctionUrlTarget target;
+    std::vector<std::string> parts = split(function_arn, ':');
+    if (parts.size() >= 7 && parts[5] == "function") {
+      target.function_name = parts[6];
+      if (parts.size() > 7) target.qualifier = parts[7];
+    } else {
+      target.function_name = function_arn;
+    }
+    return lambda_service->invoke_url_target(std::move(target), std::move(payload), "");
+  };
+  m.apigateway = std::make_unique<apigateway::ApiGatewayService>(std::move(gdeps));
+  services.apigateway = m.apigateway.get();
   m.front_door =
       std::make_unique<FrontDoor>(m.config, *m.directory, m.clock, services, m.audit.get());
   return node;
@@ -285,6 +308,7 @@ Result<uint16_t> Node::start() {
   NUBO_TRY(m.iam->start());  // its schema, before the first request can reach it
   NUBO_TRY(m.secrets->start());
   NUBO_TRY(m.s3->start());
+  NUBO_TRY(m.apigateway->start());
   NUBO_TRY(m.audit->start());
   net::ServerLimits limits;
   FrontDoor* fd = m.front_door.get();
