@@ -158,8 +158,11 @@ Result<FunctionUrlConfig> url_config_from_store_json(std::string_view text) {
   c.url_id = get_string(o, "UrlId").value_or("");
   c.auth_type = get_string(o, "AuthType").value_or("AWS_IAM");
   if (const json::object* cors = get_object(o, "Cors")) {
-    NUBO_ASSIGN_OR_RETURN(FunctionUrlCors parsed, parse_cors(*cors));
-    c.cors = std::move(parsed);
+    // Into the optional directly: GCC 12 at -O3 reports a moved-from optional<vector> member as
+    // maybe-uninitialized otherwise (a false positive).
+    auto parsed = parse_cors(*cors);
+    if (!parsed.ok()) return std::move(parsed).error();
+    c.cors.emplace(std::move(parsed).value());
   }
   c.invoke_mode = get_string(o, "InvokeMode").value_or("BUFFERED");
   c.creation_time = get_string(o, "CreationTime").value_or("");
