@@ -38,6 +38,9 @@ class Exchange {
   virtual Task<Status> write(std::string_view bytes) = 0;
   // Whether write_head() has been called.
   virtual bool head_written() const = 0;
+  // The answer could not be finished (fewer body bytes than its Content-Length): the connection
+  // must close after it rather than carry another request.
+  virtual void abandon() = 0;
 
   // A whole answer at once.
   Task<Status> respond(Response res);
@@ -57,6 +60,7 @@ class BufferedExchange final : public Exchange {
   Task<Status> write_head(http::response_header<> head) override;
   Task<Status> write(std::string_view bytes) override;
   bool head_written() const override { return written_; }
+  void abandon() override { res_.keep_alive(false); }
 
   // The answer written so far.
   Response& response() { return res_; }

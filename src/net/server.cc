@@ -58,6 +58,7 @@ class ConnExchange final : public Exchange {
   bool body_done() const override { return parser_.is_done(); }
   bool head_written() const override { return head_written_; }
   bool keep_alive() const { return keep_alive_; }
+  void abandon() override { keep_alive_ = false; }
 
   Task<Result<size_t>> read(std::span<char> buf) override {
     while (!parser_.is_done() && !buf.empty()) {

@@ -649,10 +649,14 @@ struct S3Service::Impl {
       ssize_t got = co_await std::move(job14);
       if (got <= 0) {
         log_error("s3: an object file is shorter than its size: " + path);
-        break;  // the connection closes short: the client sees an incomplete body
+        ex.abandon();  // the connection closes short: the client sees an incomplete body
+        break;
       }
       st = co_await ex.write(std::string_view(buf->data(), static_cast<size_t>(got)));
-      if (!st.ok()) break;
+      if (!st.ok()) {
+        ex.abandon();
+        break;
+      }
       at += got;
       left -= got;
     }
