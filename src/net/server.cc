@@ -256,7 +256,18 @@ asio::awaitable<void> session(std::shared_ptr<HttpServer::State> st, std::shared
           co_await std::move(responding);
           break;
         }
-        // A body left unread (an early error answer) cannot be skipped on this connection.
+        // A body left unread (an early error answer): read and drop a bounded amount of it, so
+        // the client is not reset before it reads the answer and the connection can go on.
+        static constexpr size_t kMaxDrain = 16 * 1024 * 1024;
+        std::vector<char> sink;
+        size_t drained = 0;
+        while (!failed && !ex.body_done() && drained < kMaxDrain) {
+          sink.resize(64 * 1024);
+          auto reading = ex.read(std::span<char>(sink.data(), sink.size()));
+          auto got = co_await std::move(reading);
+          if (!got.ok() || *got == 0) break;
+          drained += *got;
+        }
         if (failed || !ex.keep_alive() || !ex.body_done() || st->stopped.load()) break;
         continue;
       }

@@ -45,6 +45,12 @@ def test_buckets_and_their_errors(s3):
     with pytest.raises(botocore.exceptions.ClientError) as e:
         s3.put_object(Bucket="alpha-bucket", Key="k", Body=b"x")
     assert code_of(e) == "NoSuchBucket"
+    # Refused before its 3 MB body is read: the client still gets the answer, and the
+    # connection still serves the next request.
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.put_object(Bucket="alpha-bucket", Key="k", Body=os.urandom(3 << 20))
+    assert code_of(e) == "NoSuchBucket"
+    assert "Buckets" in s3.list_buckets()
 
 
 def test_objects_round_trip_with_metadata_ranges_and_conditions(s3):
