@@ -46,6 +46,7 @@ FrontDoor::FrontDoor(const NodeConfig& config, const sts::Directory& directory, 
       clock_(clock),
       audit_(audit),
       verifier_(directory, clock),
+      sigv2_verifier_(directory, clock),
       services_(services) {}
 
 net::Response FrontDoor::too_large(const net::Request& req) const {
@@ -207,15 +208,22 @@ net::Task<net::Response> FrontDoor::serve_http_api(net::Request& req, std::strin
 bool FrontDoor::streams_body(const net::http::request_header<>& head) {
   // The service of the credential scope: "Credential=AKID/20240101/us-east-1/s3/aws4_request"
   // in the Authorization header, or X-Amz-Credential in a presigned URL's query.
+  // SigV2 ("Authorization: AWS AKID:sig", or AWSAccessKeyId= and Signature= in the query) is
+  // S3's alone.
+  std::string_view target = head.target();
+  if (target.find("AWSAccessKeyId=") != std::string_view::npos &&
+      target.find("Signature=") != std::string_view::npos) {
+    return true;
+  }
   std::string scope;
   if (auto it = head.find(net::http::field::authorization); it != head.end()) {
     std::string_view v = it->value();
+    if (starts_with(v, "AWS ")) return true;
     size_t at = v.find("Credential=");
     if (at == std::string_view::npos) return false;
     std::string_view rest = v.substr(at + 11);
     scope = std::string(rest.substr(0, rest.find_first_of(", ")));
   } else {
-    std::string_view target = head.target();
     size_t at = target.find("X-Amz-Credential=");
     if (at == std::string_view::npos) return false;
     std::string_view rest = target.substr(at + 17);
@@ -230,7 +238,10 @@ net::Task<void> FrontDoor::handle_exchange(net::Exchange& ex, const net::Peer& p
   net::Target target = net::parse_target(req.target());
   auth::SignedRequest view = signed_view(req, target);
   view.payload_streamed = true;
-  auto who = verifier_.verify(view, auth::ErrorStyle::kRestXml);
+  auto who = auth::is_sigv2(view)
+                 ? sigv2_verifier_.verify(view, s3::virtual_host_bucket(net::header(req, "host")))
+                 : verifier_.verify(view, auth::ErrorStyle::kRestXml);
+  if (who.ok() && who->region.empty()) who->region = config_.region;
   if (!who.ok()) {
     auto responding =
         ex.respond(net::error_response(req, net::Protocol::kRestXml, who.error(), new_uuid()));

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "auth/authorize.h"
+#include "auth/sigv2.h"
 #include "auth/sigv4.h"
 #include "base/clock.h"
 #include "base/config.h"
@@ -74,6 +75,7 @@ class FrontDoor {
   const Clock& clock_;
   auth::AuditSink* audit_;
   auth::SigV4Verifier verifier_;
+  auth::SigV2Verifier sigv2_verifier_;  // S3's older signatures (boto3's presigned URLs)
   Services services_;
 };
 

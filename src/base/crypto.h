@@ -15,6 +15,9 @@ Sha256Digest sha256(std::string_view data);
 std::string sha256_hex(std::string_view data);
 // HMAC-SHA256 of data under key; returns the raw 32 bytes as a string.
 std::string hmac_sha256(std::string_view key, std::string_view data);
+// HMAC-SHA1 of data under key; returns the raw 20 bytes as a string (SigV2's MAC; not for new
+// designs).
+std::string hmac_sha1(std::string_view key, std::string_view data);
 std::string md5_hex(std::string_view data);
 
 // Incremental SHA-256 for data that arrives in pieces (uploads, files).
@@ -47,6 +50,8 @@ class Md5Stream {
 
 std::string hex_encode(std::string_view bytes);
 std::string hex_encode(const Sha256Digest& d);
+// Hex (either case) to bytes; nullopt for an odd length or a non-hex character.
+std::optional<std::string> hex_decode(std::string_view hex);
 std::string base64_encode(std::string_view bytes);
 // Standard alphabet with padding; nullopt for anything that is not valid base64.
 std::optional<std::string> base64_decode(std::string_view text);

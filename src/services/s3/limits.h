@@ -22,6 +22,20 @@ inline constexpr size_t kUserMetadataMaxBytes = 2 * 1024;
 inline constexpr int kMaxKeys = 1000;
 // DeleteObjects: at most 1,000 keys per request.
 inline constexpr size_t kMaxDeleteKeys = 1000;
+// Multipart upload: part numbers 1–10,000, each part 5 MiB to 5 GiB except the last, which may
+// be smaller [S3 User Guide, "Amazon S3 multipart upload limits"].
+inline constexpr int kMaxPartNumber = 10000;
+inline constexpr uint64_t kMinPartBytes = 5ull * 1024 * 1024;
+inline constexpr uint64_t kMaxPartBytes = 5ull * 1024 * 1024 * 1024;
+// ListParts / ListMultipartUploads: at most 1,000 per page, the default too.
+inline constexpr int kMaxParts = 1000;
+// CopyObject: a source of up to 5 GiB in one request [S3 API Reference, CopyObject].
+inline constexpr uint64_t kMaxCopyBytes = 5ull * 1024 * 1024 * 1024;
+// Object tagging: up to 10 tags, keys up to 128 and values up to 256 Unicode characters
+// [S3 User Guide, "Categorizing your storage using tags"].
+inline constexpr size_t kMaxObjectTags = 10;
+inline constexpr size_t kMaxTagKeyChars = 128;
+inline constexpr size_t kMaxTagValueChars = 256;
 // Bytes read from the client or a file per step of a streamed body.
 inline constexpr size_t kIoChunkBytes = 1024 * 1024;
 

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <pugixml.hpp>
+#include <set>
 #include <sstream>
 #include <vector>
 
@@ -20,6 +21,20 @@ namespace nubo::s3 {
 namespace http = net::http;
 using net::xml_escape;
 
+std::string virtual_host_bucket(std::string_view host_header) {
+  std::string host(host_header);
+  if (!host.empty() && host.front() == '[') {
+    return "";  // an IPv6 literal: no bucket in it
+  }
+  if (size_t colon = host.rfind(':'); colon != std::string::npos) host = host.substr(0, colon);
+  if (size_t at = host.find(".s3."); at != std::string::npos && at > 0) return host.substr(0, at);
+  if (ends_with(host, ".localhost") && host.find(".lambda-url.") == std::string::npos &&
+      host.find(".execute-api.") == std::string::npos && host != "s3.localhost") {
+    return host.substr(0, host.size() - std::string_view(".localhost").size());
+  }
+  return "";
+}
+
 namespace {
 
 // What a request names: the bucket and key (path style "/bucket/key", or virtual-host style
@@ -33,19 +48,7 @@ struct Named {
 Named name_of(const net::Request& req) {
   Named n;
   n.target = net::parse_target(req.target());
-  std::string host(net::header(req, "host"));
-  if (!host.empty() && host.front() == '[') {
-    host = host.substr(0, host.find(']') + 1);  // an IPv6 literal: no bucket in it
-  } else if (size_t colon = host.rfind(':'); colon != std::string::npos) {
-    host = host.substr(0, colon);
-  }
-  std::string host_bucket;
-  if (size_t at = host.find(".s3."); at != std::string::npos && at > 0) {
-    host_bucket = host.substr(0, at);
-  } else if (ends_with(host, ".localhost") && host.find(".lambda-url.") == std::string::npos &&
-             host.find(".execute-api.") == std::string::npos && host != "s3.localhost") {
-    host_bucket = host.substr(0, host.size() - std::string_view(".localhost").size());
-  }
+  std::string host_bucket = virtual_host_bucket(net::header(req, "host"));
   std::string_view path = n.target.path;
   if (!path.empty() && path.front() == '/') path.remove_prefix(1);
   if (!host_bucket.empty()) {
@@ -198,15 +201,43 @@ struct S3Service::Impl {
       if (method == http::verb::post && has("delete")) {
         co_return co_await delete_objects(ex, caller, n, rid);
       }
+      if (method == http::verb::get && has("uploads")) {
+        co_return co_await list_uploads(req, caller, n, rid);
+      }
+      if (method == http::verb::get && has("versions")) {
+        co_return co_await list_versions(req, caller, n, rid);
+      }
+      if (method == http::verb::get && has("versioning")) {
+        co_return co_await get_versioning(req, caller, n, rid);
+      }
       if (method == http::verb::get && (t.query.empty() || !has_subresource(t))) {
         bool v2 = t.param("list-type") == "2";
         co_return co_await list_objects(req, caller, n, rid, v2);
       }
       co_return not_implemented();
     }
+    // An unversioned bucket has one version of each object, "null".
+    if (auto v = t.param("versionId"); v && *v != "null") {
+      co_return Error{"InvalidArgument", 400, "Invalid version id specified"};
+    }
+    if (has("tagging")) co_return co_await object_tagging(ex, caller, n, rid);
+    if (has("uploads") && method == http::verb::post) {
+      co_return co_await create_multipart(ex, caller, n, rid);
+    }
+    if (has("uploadId")) {
+      if (method == http::verb::put && has("partNumber")) {
+        auto uploading = upload_part(ex, caller, n, payload_hash, rid);
+        co_return co_await std::move(uploading);
+      }
+      if (method == http::verb::post) co_return co_await complete_multipart(ex, caller, n, rid);
+      if (method == http::verb::delete_) co_return co_await abort_multipart(req, caller, n, rid);
+      if (method == http::verb::get) co_return co_await list_parts(req, caller, n, rid);
+    }
     if (has_subresource(t)) co_return not_implemented();
     if (method == http::verb::put) {
-      if (!net::header(req, "x-amz-copy-source").empty()) co_return not_implemented();
+      if (!net::header(req, "x-amz-copy-source").empty()) {
+        co_return co_await copy_object(ex, caller, n, rid);
+      }
       auto putting = put_object(ex, caller, n, payload_hash, rid);
       co_return co_await std::move(putting);
     }
@@ -223,9 +254,15 @@ struct S3Service::Impl {
   static bool has_subresource(const net::Target& t) {
     static const char* kListing[] = {
         "list-type",          "prefix",      "delimiter",   "marker", "max-keys", "encoding-type",
-        "continuation-token", "start-after", "fetch-owner", "x-id"};
+        "continuation-token", "start-after", "fetch-owner", "x-id",   "versionId"};
     for (const auto& [k, v] : t.query) {
-      if (starts_with(k, "X-Amz-") || starts_with(k, "response-")) continue;
+      // Signature parameters (SigV4's X-Amz-*, SigV2's AWSAccessKeyId / Signature / Expires
+      // and the headers botocore moves into a SigV2 URL) and GetObject's overrides.
+      if (starts_with(to_lower(k), "x-amz-") || starts_with(k, "response-")) continue;
+      if (k == "AWSAccessKeyId" || k == "Signature" || k == "Expires" || k == "Content-Type" ||
+          k == "Content-MD5") {
+        continue;
+      }
       if (std::find(std::begin(kListing), std::end(kListing), k) != std::end(kListing)) continue;
       return true;
     }
@@ -440,79 +477,21 @@ struct S3Service::Impl {
     if (n.key.size() > kKeyMaxBytes) {
       co_return Error{"KeyTooLongError", 400, "Your key is too long"};
     }
-    auto length = req.find(http::field::content_length);
-    if (length == req.end() && !req.chunked()) {
-      co_return Error{"MissingContentLength", 411,
-                      "You must provide the Content-Length HTTP "
-                      "header."};
-    }
-    if (length != req.end()) {
-      uint64_t declared = std::strtoull(std::string(length->value()).c_str(), nullptr, 10);
-      if (declared > kMaxPutBytes) {
-        co_return Error{"EntityTooLarge", 400,
-                        "Your proposed upload exceeds the maximum allowed size"};
-      }
-    }
-    std::optional<std::string> want_md5;
-    if (auto md5 = net::header(req, "content-md5"); !md5.empty()) {
-      want_md5 = base64_decode(md5);
-      if (!want_md5 || want_md5->size() != 16) {
-        co_return Error{"InvalidDigest", 400, "The Content-MD5 you specified was invalid."};
-      }
-    }
     NUBO_CO_ASSIGN_OR_RETURN(ObjectInfo meta, meta_of(req, n));
+    NUBO_CO_ASSIGN_OR_RETURN(meta.tags, tags_of_header(req));
     std::string bucket = n.bucket;
-    auto job7 = blocking([this, bucket] { return objects.bucket(bucket); });
-    auto exists = co_await std::move(job7);
+    auto finding = blocking([this, bucket] { return objects.bucket(bucket); });
+    auto exists = co_await std::move(finding);
     if (!exists.ok()) co_return exists.error();
     if (!*exists) co_return Error{"NoSuchBucket", 404, "The specified bucket does not exist"};
-
-    auto job8 = blocking([this] { return objects.begin_upload(); });
-
-    auto opened = co_await std::move(job8);
-    if (!opened.ok()) co_return opened.error();
-    std::shared_ptr<ObjectStore::Upload> up = std::move(opened).value();
-    std::vector<char> buf(kIoChunkBytes);
-    while (true) {
-      // Fill the buffer from the socket, then hand it to the disk.
-      size_t filled = 0;
-      bool done = false;
-      while (filled < buf.size()) {
-        auto got = co_await ex.read(std::span<char>(buf.data() + filled, buf.size() - filled));
-        if (!got.ok()) co_return got.error();
-        if (*got == 0) {
-          done = true;
-          break;
-        }
-        filled += *got;
-      }
-      if (up->size() + filled > kMaxPutBytes) {
-        co_return Error{"EntityTooLarge", 400,
-                        "Your proposed upload exceeds the maximum allowed size"};
-      }
-      if (filled > 0) {
-        std::string_view piece(buf.data(), filled);
-        auto job9 = blocking([this, up, piece] { return objects.append(*up, piece); });
-        auto st = co_await std::move(job9);
-        if (!st.ok()) co_return st.error();
-      }
-      if (done) break;
-    }
-    auto job10 = blocking([this, up] { return objects.finish(*up); });
-    auto digests = co_await std::move(job10);
-    if (want_md5 && *want_md5 != digests.md5) {
-      co_return Error{"BadDigest", 400,
-                      "The Content-MD5 you specified did not match what we received."};
-    }
-    if (payload_hash.size() == 64 && !iequals(payload_hash, digests.sha256_hex)) {
-      co_return Error{"XAmzContentSHA256Mismatch", 400,
-                      "The provided 'x-amz-content-sha256' header does not match what was "
-                      "computed."};
-    }
-    std::string etag = hex_encode(digests.md5);
-    auto job11 = blocking(
+    auto receiving = receive(ex, payload_hash, kMaxPutBytes);
+    auto got = co_await std::move(receiving);
+    if (!got.ok()) co_return got.error();
+    std::shared_ptr<ObjectStore::Upload> up = got->up;
+    std::string etag = got->etag;
+    auto committing = blocking(
         [this, up, meta, etag]() mutable { return objects.commit(*up, std::move(meta), etag); });
-    auto committed = co_await std::move(job11);
+    auto committed = co_await std::move(committing);
     if (!committed.ok()) co_return committed.error();
     net::Response res = empty(req, rid);
     res.set(http::field::etag, etag_header(etag));
@@ -525,14 +504,23 @@ struct S3Service::Impl {
     bool head = req.method() == http::verb::head;
     NUBO_CO_TRY(authorize(caller, "GetObject", object_arn(n.bucket, n.key)));
     std::string bucket = n.bucket, key = n.key;
-    auto job12 = blocking([this, bucket, key] { return objects.head(bucket, key); });
-    auto found = co_await std::move(job12);
+    // HEAD needs only the row; GET opens the bytes with it, so that what it sends is the object
+    // its headers describe even if the object is replaced meanwhile.
+    auto finding =
+        blocking([this, bucket, key, head]() -> Result<std::optional<ObjectStore::Opened>> {
+          if (!head) return objects.open(bucket, key);
+          NUBO_ASSIGN_OR_RETURN(auto info, objects.head(bucket, key));
+          if (!info) return std::optional<ObjectStore::Opened>();
+          return std::optional<ObjectStore::Opened>(ObjectStore::Opened{std::move(*info), nullptr});
+        });
+    auto found = co_await std::move(finding);
     if (!found.ok()) co_return found.error();
     if (!*found) {
       if (head) co_return Error{"NotFound", 404, "Not Found"};
       co_return Error{"NoSuchKey", 404, "The specified key does not exist."};
     }
-    ObjectInfo o = **found;
+    ObjectInfo o = std::move((*found)->info);
+    std::shared_ptr<ObjectStore::Reader> reader = std::move((*found)->reader);
     int64_t modified_s = o.last_modified_ms / 1000;
     std::string etag = etag_header(o.etag);
     // Conditional requests [RFC 7232 order, as S3 applies it].
@@ -577,6 +565,10 @@ struct S3Service::Impl {
     res.set(http::field::content_type, o.content_type);
     res.set(http::field::accept_ranges, "bytes");
     for (const auto& [k, v] : o.headers) res.set(k, v);
+    if (!o.tags.empty()) res.set("x-amz-tagging-count", std::to_string(o.tags.size()));
+    if (o.segments.size() > 1) {
+      res.set("x-amz-mp-parts-count", std::to_string(o.segments.size()));
+    }
     // response-* parameters override the stored headers (S3 GetObject).
     static const std::pair<const char*, http::field> kOverrides[] = {
         {"response-content-type", http::field::content_type},
@@ -628,15 +620,7 @@ struct S3Service::Impl {
     int64_t length = o.size == 0 ? 0 : last - first + 1;
     res.content_length(static_cast<uint64_t>(length));
     if (head) co_return res;
-    // The body, a chunk at a time from the file.
-    std::string path = objects.path_of(o);
-    auto job13 = blocking([path] { return ::open(path.c_str(), O_RDONLY | O_CLOEXEC); });
-    auto fd = co_await std::move(job13);
-    if (fd < 0) co_return internal_error("cannot open an object's bytes");
-    struct Closer {
-      int fd;
-      ~Closer() { ::close(fd); }
-    } closer{fd};
+    // The body, a chunk at a time from the files.
     auto heading = ex.write_head(std::move(res.base()));
     Status st = co_await std::move(heading);
     if (!st.ok()) co_return res;  // the client went away: nothing more to say
@@ -644,23 +628,672 @@ struct S3Service::Impl {
     int64_t at = first, left = length;
     while (left > 0) {
       size_t want = static_cast<size_t>(std::min<int64_t>(left, kIoChunkBytes));
-      auto job14 = blocking(
-          [fd, buf, want, at] { return ::pread(fd, buf->data(), want, static_cast<off_t>(at)); });
-      ssize_t got = co_await std::move(job14);
-      if (got <= 0) {
-        log_error("s3: an object file is shorter than its size: " + path);
+      auto reading = blocking([reader, buf, want, at]() -> Result<size_t> {
+        // Fill the buffer across segment ends.
+        size_t filled = 0;
+        while (filled < want) {
+          NUBO_ASSIGN_OR_RETURN(size_t got, reader->read_at(at + static_cast<int64_t>(filled),
+                                                            buf->data() + filled, want - filled));
+          if (got == 0) break;
+          filled += got;
+        }
+        return filled;
+      });
+      auto got = co_await std::move(reading);
+      if (!got.ok() || *got == 0) {
+        log_error("s3: cannot read " + n.bucket + "/" + n.key + ": " +
+                  (got.ok() ? std::string("short file") : got.error().message));
         ex.abandon();  // the connection closes short: the client sees an incomplete body
         break;
       }
-      st = co_await ex.write(std::string_view(buf->data(), static_cast<size_t>(got)));
+      st = co_await ex.write(std::string_view(buf->data(), *got));
       if (!st.ok()) {
         ex.abandon();
         break;
       }
-      at += got;
-      left -= got;
+      at += static_cast<int64_t>(*got);
+      left -= static_cast<int64_t>(*got);
     }
     co_return res;
+  }
+
+  // ------------------------------------------------------------------ shared steps
+
+  static Error malformed_xml() {
+    return Error{"MalformedXML", 400,
+                 "The XML you provided was not well-formed or did not validate against our "
+                 "published schema"};
+  }
+
+  // A small XML request body (tagging, CompleteMultipartUpload, ...), read whole up to `max`.
+  static net::Task<Result<std::string>> read_small(net::Exchange& ex, size_t max) {
+    std::string body;
+    char buf[16384];
+    while (true) {
+      auto got = co_await ex.read(std::span<char>(buf, sizeof buf));
+      if (!got.ok()) co_return got.error();
+      if (*got == 0) break;
+      body.append(buf, *got);
+      if (body.size() > max) co_return malformed_xml();
+    }
+    co_return body;
+  }
+
+  struct Received {
+    std::shared_ptr<ObjectStore::Upload> up;
+    std::string etag;  // hex MD5 of what arrived
+  };
+
+  // Reads the request body into a new Upload, a chunk at a time, checking Content-Length
+  // (MissingContentLength, EntityTooLarge past max), Content-MD5 (InvalidDigest, BadDigest)
+  // and the signed x-amz-content-sha256 (XAmzContentSHA256Mismatch).
+  net::Task<Result<Received>> receive(net::Exchange& ex, std::string payload_hash, uint64_t max) {
+    const net::Request& req = ex.request();
+    auto length = req.find(http::field::content_length);
+    if (length == req.end() && !req.chunked()) {
+      co_return Error{"MissingContentLength", 411,
+                      "You must provide the Content-Length HTTP header."};
+    }
+    Error too_large{"EntityTooLarge", 400, "Your proposed upload exceeds the maximum allowed size"};
+    if (length != req.end()) {
+      uint64_t declared = std::strtoull(std::string(length->value()).c_str(), nullptr, 10);
+      if (declared > max) co_return too_large;
+    }
+    std::optional<std::string> want_md5;
+    if (auto md5 = net::header(req, "content-md5"); !md5.empty()) {
+      want_md5 = base64_decode(md5);
+      if (!want_md5 || want_md5->size() != 16) {
+        co_return Error{"InvalidDigest", 400, "The Content-MD5 you specified was invalid."};
+      }
+    }
+    auto opening = blocking([this] { return objects.begin_upload(); });
+    auto opened = co_await std::move(opening);
+    if (!opened.ok()) co_return opened.error();
+    std::shared_ptr<ObjectStore::Upload> up = std::move(opened).value();
+    std::vector<char> buf(kIoChunkBytes);
+    while (true) {
+      // Fill the buffer from the socket, then hand it to the disk.
+      size_t filled = 0;
+      bool done = false;
+      while (filled < buf.size()) {
+        auto got = co_await ex.read(std::span<char>(buf.data() + filled, buf.size() - filled));
+        if (!got.ok()) co_return got.error();
+        if (*got == 0) {
+          done = true;
+          break;
+        }
+        filled += *got;
+      }
+      if (static_cast<uint64_t>(up->size()) + filled > max) co_return too_large;
+      if (filled > 0) {
+        std::string_view piece(buf.data(), filled);
+        auto writing = blocking([this, up, piece] { return objects.append(*up, piece); });
+        auto st = co_await std::move(writing);
+        if (!st.ok()) co_return st.error();
+      }
+      if (done) break;
+    }
+    auto finishing = blocking([this, up] { return objects.finish(*up); });
+    auto digests = co_await std::move(finishing);
+    if (want_md5 && *want_md5 != digests.md5) {
+      co_return Error{"BadDigest", 400,
+                      "The Content-MD5 you specified did not match what we received."};
+    }
+    if (payload_hash.size() == 64 && !iequals(payload_hash, digests.sha256_hex)) {
+      co_return Error{"XAmzContentSHA256Mismatch", 400,
+                      "The provided 'x-amz-content-sha256' header does not match what was "
+                      "computed."};
+    }
+    co_return Received{up, hex_encode(digests.md5)};
+  }
+
+  // Tags from the x-amz-tagging header ("k1=v1&k2=v2", URL-encoded) or a Tagging document.
+  static Status check_tags(const Pairs& tags) {
+    if (tags.size() > kMaxObjectTags) {
+      return Error{"BadRequest", 400, "Object tags cannot be greater than 10"};
+    }
+    std::set<std::string> seen;
+    for (const auto& [k, v] : tags) {
+      if (k.empty() || utf8_length(k) > kMaxTagKeyChars) {
+        return Error{"InvalidTag", 400, "The TagKey you have provided is invalid"};
+      }
+      if (utf8_length(v) > kMaxTagValueChars) {
+        return Error{"InvalidTag", 400, "The TagValue you have provided is invalid"};
+      }
+      if (!seen.insert(k).second) {
+        return Error{"InvalidTag", 400, "Cannot provide multiple Tags with the same key"};
+      }
+    }
+    return Ok{};
+  }
+
+  static size_t utf8_length(std::string_view s) {
+    size_t n = 0;
+    for (char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+    return n;
+  }
+
+  static Result<Pairs> tags_of_header(const net::Request& req) {
+    Pairs tags;
+    std::string_view h = net::header(req, "x-amz-tagging");
+    if (h.empty()) return tags;
+    for (const std::string& pair : split(h, '&')) {
+      if (pair.empty()) continue;
+      size_t eq = pair.find('=');
+      std::string k = url_decode(pair.substr(0, eq), /*plus_as_space=*/true);
+      std::string v =
+          eq == std::string::npos ? "" : url_decode(pair.substr(eq + 1), /*plus_as_space=*/true);
+      tags.emplace_back(std::move(k), std::move(v));
+    }
+    NUBO_TRY(check_tags(tags));
+    return tags;
+  }
+
+  // The source an x-amz-copy-source header names: "bucket/key" or "/bucket/key", URL-encoded,
+  // with an optional "?versionId=" (only "null" exists on an unversioned bucket).
+  struct CopySource {
+    std::string bucket;
+    std::string key;
+  };
+  static Result<CopySource> copy_source_of(std::string_view header) {
+    std::string h(header);
+    std::string version;
+    if (size_t q = h.find('?'); q != std::string::npos) {
+      std::string query = h.substr(q + 1);
+      h = h.substr(0, q);
+      if (starts_with(query, "versionId=")) version = url_decode(query.substr(10));
+    }
+    std::string path = url_decode(h);
+    if (!path.empty() && path.front() == '/') path.erase(0, 1);
+    size_t slash = path.find('/');
+    if (slash == std::string::npos || slash == 0 || slash + 1 == path.size()) {
+      return Error{"InvalidArgument", 400,
+                   "Copy Source must mention the source bucket and key: "
+                   "sourcebucket/sourcekey"};
+    }
+    if (!version.empty() && version != "null") {
+      return Error{"InvalidArgument", 400, "Invalid version id specified"};
+    }
+    return CopySource{path.substr(0, slash), path.substr(slash + 1)};
+  }
+
+  // x-amz-copy-source-if-* against the source [S3 API Reference, CopyObject].
+  static Status copy_conditions(const net::Request& req, const ObjectInfo& src) {
+    Error failed{"PreconditionFailed", 412,
+                 "At least one of the pre-conditions you specified did not hold"};
+    int64_t modified_s = src.last_modified_ms / 1000;
+    auto etag_in = [&](std::string_view list) {
+      for (const std::string& e : split(list, ',')) {
+        std::string_view v = trim(e);
+        if (v == "*" || v == etag_header(src.etag) || v == src.etag) return true;
+      }
+      return false;
+    };
+    auto if_match = net::header(req, "x-amz-copy-source-if-match");
+    auto if_none = net::header(req, "x-amz-copy-source-if-none-match");
+    auto if_unmod = net::header(req, "x-amz-copy-source-if-unmodified-since");
+    auto if_mod = net::header(req, "x-amz-copy-source-if-modified-since");
+    if (!if_match.empty() && !etag_in(if_match)) return failed;
+    if (!if_none.empty() && etag_in(if_none)) return failed;
+    if (if_match.empty() && !if_unmod.empty()) {
+      auto t = parse_http_date(if_unmod);
+      if (t && modified_s > *t) return failed;
+    }
+    if (if_none.empty() && !if_mod.empty()) {
+      auto t = parse_http_date(if_mod);
+      if (t && modified_s <= *t) return failed;
+    }
+    return Ok{};
+  }
+
+  // Opens the copy source for reading, authorised as s3:GetObject on it.
+  net::Task<Result<ObjectStore::Opened>> open_source(const net::Request& req,
+                                                     const auth::Caller& caller, CopySource src) {
+    NUBO_CO_TRY(authorize(caller, "GetObject", object_arn(src.bucket, src.key)));
+    auto opening = blocking([this, src] { return objects.open(src.bucket, src.key); });
+    auto opened = co_await std::move(opening);
+    if (!opened.ok()) co_return opened.error();
+    if (!*opened) co_return Error{"NoSuchKey", 404, "The specified key does not exist."};
+    NUBO_CO_TRY(copy_conditions(req, (*opened)->info));
+    co_return std::move(**opened);
+  }
+
+  net::Task<Result<net::Response>> copy_object(net::Exchange& ex, const auth::Caller& caller,
+                                               const Named& n, const std::string& rid) {
+    const net::Request& req = ex.request();
+    NUBO_CO_TRY(authorize(caller, "PutObject", object_arn(n.bucket, n.key)));
+    if (n.key.size() > kKeyMaxBytes)
+      co_return Error{"KeyTooLongError", 400, "Your key is too long"};
+    NUBO_CO_ASSIGN_OR_RETURN(CopySource src, copy_source_of(net::header(req, "x-amz-copy-source")));
+    std::string directive(net::header(req, "x-amz-metadata-directive"));
+    std::string tagging(net::header(req, "x-amz-tagging-directive"));
+    if (!directive.empty() && directive != "COPY" && directive != "REPLACE") {
+      co_return Error{"InvalidArgument", 400, "Unknown metadata directive."};
+    }
+    if (!tagging.empty() && tagging != "COPY" && tagging != "REPLACE") {
+      co_return Error{"InvalidArgument", 400, "Unknown tagging directive."};
+    }
+    if (src.bucket == n.bucket && src.key == n.key && directive != "REPLACE") {
+      co_return Error{"InvalidRequest", 400,
+                      "This copy request is illegal because it is trying to copy an object to "
+                      "itself without changing the object's metadata, storage class, website "
+                      "redirect location or encryption attributes."};
+    }
+    auto opening = open_source(req, caller, src);
+    auto source = co_await std::move(opening);
+    if (!source.ok()) co_return source.error();
+    if (static_cast<uint64_t>(source->info.size) > kMaxCopyBytes) {
+      co_return Error{"InvalidRequest", 400,
+                      "The specified copy source is larger than the maximum allowable size for a "
+                      "copy source: " +
+                          std::to_string(kMaxCopyBytes)};
+    }
+    ObjectInfo meta;
+    if (directive == "REPLACE") {
+      NUBO_CO_ASSIGN_OR_RETURN(meta, meta_of(req, n));
+    } else {
+      meta = source->info;
+      meta.bucket = n.bucket;
+      meta.key = n.key;
+    }
+    if (tagging == "REPLACE") {
+      NUBO_CO_ASSIGN_OR_RETURN(meta.tags, tags_of_header(req));
+    } else {
+      meta.tags = source->info.tags;
+    }
+    std::shared_ptr<ObjectStore::Reader> reader = std::move(source->reader);
+    int64_t size = source->info.size;
+    auto copying = blocking([this, reader, size, meta]() mutable -> Result<ObjectInfo> {
+      NUBO_ASSIGN_OR_RETURN(auto up, objects.begin_upload());
+      NUBO_TRY(objects.copy_into(*up, *reader, 0, size));
+      std::string etag = hex_encode(objects.finish(*up).md5);
+      return objects.commit(*up, std::move(meta), etag);
+    });
+    auto copied = co_await std::move(copying);
+    if (!copied.ok()) co_return copied.error();
+    co_return xml(req, rid,
+                  "<CopyObjectResult xmlns=\"" + std::string(kXmlns) + "\"><LastModified>" +
+                      iso(copied->last_modified_ms) + "</LastModified><ETag>&quot;" + copied->etag +
+                      "&quot;</ETag></CopyObjectResult>");
+  }
+
+  // ------------------------------------------------------------------ multipart uploads
+
+  net::Task<Result<net::Response>> create_multipart(net::Exchange& ex, const auth::Caller& caller,
+                                                    const Named& n, const std::string& rid) {
+    const net::Request& req = ex.request();
+    NUBO_CO_TRY(authorize(caller, "PutObject", object_arn(n.bucket, n.key)));
+    if (n.key.size() > kKeyMaxBytes)
+      co_return Error{"KeyTooLongError", 400, "Your key is too long"};
+    NUBO_CO_ASSIGN_OR_RETURN(ObjectInfo meta, meta_of(req, n));
+    MultipartUpload u;
+    u.bucket = n.bucket;
+    u.key = n.key;
+    u.content_type = meta.content_type;
+    u.headers = meta.headers;
+    NUBO_CO_ASSIGN_OR_RETURN(u.tags, tags_of_header(req));
+    auto creating = blocking([this, u] { return objects.create_multipart(u); });
+    auto made = co_await std::move(creating);
+    if (!made.ok()) co_return made.error();
+    co_return xml(req, rid,
+                  "<InitiateMultipartUploadResult xmlns=\"" + std::string(kXmlns) + "\"><Bucket>" +
+                      xml_escape(n.bucket) + "</Bucket><Key>" + xml_escape(n.key) +
+                      "</Key><UploadId>" + made->upload_id +
+                      "</UploadId></InitiateMultipartUploadResult>");
+  }
+
+  static Result<int> part_number_of(const net::Target& t) {
+    std::string s = t.param("partNumber").value_or("");
+    char* end = nullptr;
+    long v = std::strtol(s.c_str(), &end, 10);
+    if (s.empty() || *end != '\0' || v < 1 || v > kMaxPartNumber) {
+      return Error{"InvalidArgument", 400,
+                   "Part number must be an integer between 1 and 10000, inclusive"};
+    }
+    return static_cast<int>(v);
+  }
+
+  net::Task<Result<net::Response>> upload_part(net::Exchange& ex, const auth::Caller& caller,
+                                               const Named& n, std::string payload_hash,
+                                               const std::string& rid) {
+    const net::Request& req = ex.request();
+    NUBO_CO_TRY(authorize(caller, "PutObject", object_arn(n.bucket, n.key)));
+    NUBO_CO_ASSIGN_OR_RETURN(int number, part_number_of(n.target));
+    std::string bucket = n.bucket, key = n.key, upload_id = n.target.param("uploadId").value_or("");
+    // The upload must exist before any byte is taken.
+    auto checking = blocking(
+        [this, bucket, key, upload_id] { return objects.multipart(bucket, key, upload_id); });
+    auto upload = co_await std::move(checking);
+    if (!upload.ok()) co_return upload.error();
+    std::string copy_header(net::header(req, "x-amz-copy-source"));
+    std::shared_ptr<ObjectStore::Upload> up;
+    std::string etag;
+    if (!copy_header.empty()) {
+      NUBO_CO_ASSIGN_OR_RETURN(CopySource src, copy_source_of(copy_header));
+      auto opening = open_source(req, caller, src);
+      auto source = co_await std::move(opening);
+      if (!source.ok()) co_return source.error();
+      int64_t size = source->info.size, first = 0, last = size - 1;
+      if (auto range = net::header(req, "x-amz-copy-source-range"); !range.empty()) {
+        std::string r(range);
+        size_t dash = r.find('-');
+        char* end1 = nullptr;
+        char* end2 = nullptr;
+        bool ok = starts_with(r, "bytes=") && dash != std::string::npos && dash > 6;
+        if (ok) {
+          std::string a = r.substr(6, dash - 6), b = r.substr(dash + 1);
+          first = std::strtoll(a.c_str(), &end1, 10);
+          last = std::strtoll(b.c_str(), &end2, 10);
+          ok = !b.empty() && *end1 == '\0' && *end2 == '\0' && first >= 0 && last >= first;
+        }
+        if (!ok) {
+          co_return Error{"InvalidArgument", 400,
+                          "The x-amz-copy-source-range value must be of the form bytes=first-last "
+                          "where first and last are the zero-based offsets of the first and last "
+                          "bytes to copy"};
+        }
+        if (last >= size) {
+          co_return Error{"InvalidRange", 416, "The requested range is not satisfiable"};
+        }
+      }
+      int64_t length = size == 0 ? 0 : last - first + 1;
+      if (static_cast<uint64_t>(length) > kMaxPartBytes) {
+        co_return Error{"InvalidRequest", 400,
+                        "The specified copy range is larger than the maximum part size"};
+      }
+      std::shared_ptr<ObjectStore::Reader> reader = std::move(source->reader);
+      auto copying =
+          blocking([this, reader, first, length]() -> Result<std::shared_ptr<ObjectStore::Upload>> {
+            NUBO_ASSIGN_OR_RETURN(auto u, objects.begin_upload());
+            NUBO_TRY(objects.copy_into(*u, *reader, first, length));
+            return std::shared_ptr<ObjectStore::Upload>(std::move(u));
+          });
+      auto copied = co_await std::move(copying);
+      if (!copied.ok()) co_return copied.error();
+      up = std::move(copied).value();
+      auto finishing = blocking([this, up] { return objects.finish(*up); });
+      etag = hex_encode((co_await std::move(finishing)).md5);
+    } else {
+      auto receiving = receive(ex, payload_hash, kMaxPartBytes);
+      auto got = co_await std::move(receiving);
+      if (!got.ok()) co_return got.error();
+      up = got->up;
+      etag = got->etag;
+    }
+    auto committing = blocking([this, up, bucket, key, upload_id, number, etag] {
+      return objects.commit_part(*up, bucket, key, upload_id, number, etag);
+    });
+    auto part = co_await std::move(committing);
+    if (!part.ok()) co_return part.error();
+    if (!copy_header.empty()) {
+      co_return xml(req, rid,
+                    "<CopyPartResult xmlns=\"" + std::string(kXmlns) + "\"><LastModified>" +
+                        iso(part->last_modified_ms) + "</LastModified><ETag>&quot;" + part->etag +
+                        "&quot;</ETag></CopyPartResult>");
+    }
+    net::Response res = empty(req, rid);
+    res.set(http::field::etag, etag_header(part->etag));
+    co_return res;
+  }
+
+  net::Task<Result<net::Response>> complete_multipart(net::Exchange& ex, const auth::Caller& caller,
+                                                      const Named& n, const std::string& rid) {
+    const net::Request& req = ex.request();
+    NUBO_CO_TRY(authorize(caller, "PutObject", object_arn(n.bucket, n.key)));
+    auto reading = read_small(ex, 4 * 1024 * 1024);
+    auto body = co_await std::move(reading);
+    if (!body.ok()) co_return body.error();
+    pugi::xml_document doc;
+    if (!doc.load_buffer(body->data(), body->size())) co_return malformed_xml();
+    pugi::xml_node root = doc.child("CompleteMultipartUpload");
+    if (!root) co_return malformed_xml();
+    std::vector<std::pair<int, std::string>> listed;
+    for (pugi::xml_node p : root.children("Part")) {
+      std::string number = p.child_value("PartNumber");
+      char* end = nullptr;
+      long v = std::strtol(number.c_str(), &end, 10);
+      if (number.empty() || *end != '\0') co_return malformed_xml();
+      if (v < 1 || v > kMaxPartNumber) {
+        co_return Error{"InvalidArgument", 400,
+                        "Part number must be an integer between 1 and 10000, inclusive"};
+      }
+      listed.emplace_back(static_cast<int>(v), p.child_value("ETag"));
+    }
+    std::string bucket = n.bucket, key = n.key, upload_id = n.target.param("uploadId").value_or("");
+    auto completing = blocking([this, bucket, key, upload_id, listed] {
+      return objects.complete_multipart(bucket, key, upload_id, listed);
+    });
+    auto done = co_await std::move(completing);
+    if (!done.ok()) co_return done.error();
+    std::string host(net::header(req, "host"));
+    co_return xml(req, rid,
+                  "<CompleteMultipartUploadResult xmlns=\"" + std::string(kXmlns) +
+                      "\"><Location>http://" + xml_escape(host) + "/" + xml_escape(n.bucket) + "/" +
+                      xml_escape(url_encode(n.key, /*keep_slash=*/true)) + "</Location><Bucket>" +
+                      xml_escape(n.bucket) + "</Bucket><Key>" + xml_escape(n.key) +
+                      "</Key><ETag>&quot;" + done->etag +
+                      "&quot;</ETag></CompleteMultipartUploadResult>");
+  }
+
+  net::Task<Result<net::Response>> abort_multipart(const net::Request& req,
+                                                   const auth::Caller& caller, const Named& n,
+                                                   const std::string& rid) {
+    NUBO_CO_TRY(authorize(caller, "AbortMultipartUpload", object_arn(n.bucket, n.key)));
+    std::string bucket = n.bucket, key = n.key, upload_id = n.target.param("uploadId").value_or("");
+    auto aborting = blocking(
+        [this, bucket, key, upload_id] { return objects.abort_multipart(bucket, key, upload_id); });
+    auto st = co_await std::move(aborting);
+    if (!st.ok()) co_return st.error();
+    co_return empty(req, rid, http::status::no_content);
+  }
+
+  static Result<int> page_size(const net::Target& t, const char* param, int max) {
+    auto v = t.param(param);
+    if (!v) return max;
+    char* end = nullptr;
+    long n = std::strtol(v->c_str(), &end, 10);
+    if (v->empty() || *end != '\0' || n < 0) {
+      return Error{"InvalidArgument", 400,
+                   std::string("Provided ") + param + " not an integer or within integer range"};
+    }
+    return static_cast<int>(std::min<long>(n, max));
+  }
+
+  std::string owner_xml(const auth::Caller& caller, const char* element) const {
+    return std::string("<") + element + "><ID>" + caller.account_id + "</ID><DisplayName>" +
+           caller.account_id + "</DisplayName></" + element + ">";
+  }
+
+  net::Task<Result<net::Response>> list_parts(const net::Request& req, const auth::Caller& caller,
+                                              const Named& n, const std::string& rid) {
+    NUBO_CO_TRY(authorize(caller, "ListMultipartUploadParts", object_arn(n.bucket, n.key)));
+    NUBO_CO_ASSIGN_OR_RETURN(int max, page_size(n.target, "max-parts", kMaxParts));
+    std::string marker = n.target.param("part-number-marker").value_or("0");
+    int after = std::atoi(marker.c_str());
+    std::string bucket = n.bucket, key = n.key, upload_id = n.target.param("uploadId").value_or("");
+    auto listing = blocking([this, bucket, key, upload_id, after, max] {
+      return objects.parts(bucket, key, upload_id, after, max);
+    });
+    auto page = co_await std::move(listing);
+    if (!page.ok()) co_return page.error();
+    const auto& [parts, truncated] = *page;
+    std::string body = "<ListPartsResult xmlns=\"" + std::string(kXmlns) + "\"><Bucket>" +
+                       xml_escape(n.bucket) + "</Bucket><Key>" + xml_escape(n.key) +
+                       "</Key><UploadId>" + xml_escape(upload_id) + "</UploadId>" +
+                       owner_xml(caller, "Initiator") + owner_xml(caller, "Owner") +
+                       "<StorageClass>STANDARD</StorageClass><PartNumberMarker>" +
+                       std::to_string(after) + "</PartNumberMarker>";
+    if (!parts.empty()) {
+      body += "<NextPartNumberMarker>" + std::to_string(parts.back().part_number) +
+              "</NextPartNumberMarker>";
+    }
+    body += "<MaxParts>" + std::to_string(max) + "</MaxParts><IsTruncated>" +
+            (truncated ? "true" : "false") + "</IsTruncated>";
+    for (const PartInfo& p : parts) {
+      body += "<Part><PartNumber>" + std::to_string(p.part_number) + "</PartNumber><LastModified>" +
+              iso(p.last_modified_ms) + "</LastModified><ETag>&quot;" + p.etag +
+              "&quot;</ETag><Size>" + std::to_string(p.size) + "</Size></Part>";
+    }
+    body += "</ListPartsResult>";
+    co_return xml(req, rid, body);
+  }
+
+  net::Task<Result<net::Response>> list_uploads(const net::Request& req, const auth::Caller& caller,
+                                                const Named& n, const std::string& rid) {
+    NUBO_CO_TRY(authorize(caller, "ListBucketMultipartUploads", bucket_arn(n.bucket)));
+    const net::Target& t = n.target;
+    UploadsQuery q;
+    q.prefix = t.param("prefix").value_or("");
+    q.delimiter = t.param("delimiter").value_or("");
+    q.key_marker = t.param("key-marker").value_or("");
+    q.upload_id_marker = t.param("upload-id-marker").value_or("");
+    NUBO_CO_ASSIGN_OR_RETURN(q.max_uploads, page_size(t, "max-uploads", kMaxKeys));
+    bool url_encode_keys = t.param("encoding-type") == "url";
+    auto enc = [&](const std::string& s) {
+      return xml_escape(url_encode_keys ? url_encode(s, /*keep_slash=*/true) : s);
+    };
+    std::string bucket = n.bucket;
+    auto listing = blocking([this, bucket, q] { return objects.uploads(bucket, q); });
+    auto page = co_await std::move(listing);
+    if (!page.ok()) co_return page.error();
+    std::string body = "<ListMultipartUploadsResult xmlns=\"" + std::string(kXmlns) +
+                       "\"><Bucket>" + xml_escape(n.bucket) + "</Bucket><KeyMarker>" +
+                       enc(q.key_marker) + "</KeyMarker><UploadIdMarker>" +
+                       xml_escape(q.upload_id_marker) + "</UploadIdMarker><NextKeyMarker>" +
+                       enc(page->next_key_marker) + "</NextKeyMarker><NextUploadIdMarker>" +
+                       xml_escape(page->next_upload_id_marker) + "</NextUploadIdMarker>";
+    if (!q.prefix.empty()) body += "<Prefix>" + enc(q.prefix) + "</Prefix>";
+    if (!q.delimiter.empty()) body += "<Delimiter>" + enc(q.delimiter) + "</Delimiter>";
+    if (url_encode_keys) body += "<EncodingType>url</EncodingType>";
+    body += "<MaxUploads>" + std::to_string(q.max_uploads) + "</MaxUploads><IsTruncated>" +
+            (page->truncated ? "true" : "false") + "</IsTruncated>";
+    for (const MultipartUpload& u : page->uploads) {
+      body += "<Upload><Key>" + enc(u.key) + "</Key><UploadId>" + u.upload_id + "</UploadId>" +
+              owner_xml(caller, "Initiator") + owner_xml(caller, "Owner") +
+              "<StorageClass>STANDARD</StorageClass><Initiated>" + iso(u.initiated_ms) +
+              "</Initiated></Upload>";
+    }
+    for (const auto& p : page->common_prefixes) {
+      body += "<CommonPrefixes><Prefix>" + enc(p) + "</Prefix></CommonPrefixes>";
+    }
+    body += "</ListMultipartUploadsResult>";
+    co_return xml(req, rid, body);
+  }
+
+  // ------------------------------------------------------------------ versions (unversioned)
+
+  net::Task<Result<net::Response>> get_versioning(const net::Request& req,
+                                                  const auth::Caller& caller, const Named& n,
+                                                  const std::string& rid) {
+    NUBO_CO_TRY(authorize(caller, "GetBucketVersioning", bucket_arn(n.bucket)));
+    std::string bucket = n.bucket;
+    auto finding = blocking([this, bucket] { return objects.bucket(bucket); });
+    auto b = co_await std::move(finding);
+    if (!b.ok()) co_return b.error();
+    if (!*b) co_return Error{"NoSuchBucket", 404, "The specified bucket does not exist"};
+    // A bucket that never had versioning enabled answers an empty configuration.
+    co_return xml(req, rid, "<VersioningConfiguration xmlns=\"" + std::string(kXmlns) + "\"/>");
+  }
+
+  // ListObjectVersions on a bucket without versioning: every object is its only version,
+  // "null", and the latest.
+  net::Task<Result<net::Response>> list_versions(const net::Request& req,
+                                                 const auth::Caller& caller, const Named& n,
+                                                 const std::string& rid) {
+    NUBO_CO_TRY(authorize(caller, "ListBucketVersions", bucket_arn(n.bucket)));
+    const net::Target& t = n.target;
+    ListQuery q;
+    q.prefix = t.param("prefix").value_or("");
+    q.delimiter = t.param("delimiter").value_or("");
+    q.start_after = t.param("key-marker").value_or("");
+    NUBO_CO_ASSIGN_OR_RETURN(q.max_keys, page_size(t, "max-keys", kMaxKeys));
+    std::string version_marker = t.param("version-id-marker").value_or("");
+    if (!version_marker.empty() && q.start_after.empty()) {
+      co_return Error{"InvalidArgument", 400,
+                      "A version-id marker cannot be specified without a key marker."};
+    }
+    bool url_encode_keys = t.param("encoding-type") == "url";
+    auto enc = [&](const std::string& s) {
+      return xml_escape(url_encode_keys ? url_encode(s, /*keep_slash=*/true) : s);
+    };
+    std::string bucket = n.bucket;
+    auto listing = blocking([this, bucket, q] { return objects.list(bucket, q); });
+    auto page = co_await std::move(listing);
+    if (!page.ok()) co_return page.error();
+    std::string body =
+        "<ListVersionsResult xmlns=\"" + std::string(kXmlns) + "\"><Name>" + xml_escape(n.bucket) +
+        "</Name><Prefix>" + enc(q.prefix) + "</Prefix><KeyMarker>" + enc(q.start_after) +
+        "</KeyMarker><VersionIdMarker>" + xml_escape(version_marker) + "</VersionIdMarker>";
+    if (page->truncated) {
+      body += "<NextKeyMarker>" + enc(page->next_marker) +
+              "</NextKeyMarker><NextVersionIdMarker>null</NextVersionIdMarker>";
+    }
+    body += "<MaxKeys>" + std::to_string(q.max_keys) + "</MaxKeys>";
+    if (!q.delimiter.empty()) body += "<Delimiter>" + enc(q.delimiter) + "</Delimiter>";
+    if (url_encode_keys) body += "<EncodingType>url</EncodingType>";
+    body += std::string("<IsTruncated>") + (page->truncated ? "true" : "false") + "</IsTruncated>";
+    for (const auto& o : page->objects) {
+      body += "<Version><Key>" + enc(o.key) +
+              "</Key><VersionId>null</VersionId><IsLatest>true</IsLatest><LastModified>" +
+              iso(o.last_modified_ms) + "</LastModified><ETag>&quot;" + o.etag +
+              "&quot;</ETag><Size>" + std::to_string(o.size) +
+              "</Size><StorageClass>STANDARD</StorageClass>" + owner_xml(caller, "Owner") +
+              "</Version>";
+    }
+    for (const auto& p : page->common_prefixes) {
+      body += "<CommonPrefixes><Prefix>" + enc(p) + "</Prefix></CommonPrefixes>";
+    }
+    body += "</ListVersionsResult>";
+    co_return xml(req, rid, body);
+  }
+
+  // ------------------------------------------------------------------ object tagging
+
+  net::Task<Result<net::Response>> object_tagging(net::Exchange& ex, const auth::Caller& caller,
+                                                  const Named& n, const std::string& rid) {
+    const net::Request& req = ex.request();
+    auto method = req.method();
+    std::string bucket = n.bucket, key = n.key;
+    if (method == http::verb::get) {
+      NUBO_CO_TRY(authorize(caller, "GetObjectTagging", object_arn(n.bucket, n.key)));
+      auto finding = blocking([this, bucket, key] { return objects.head(bucket, key); });
+      auto found = co_await std::move(finding);
+      if (!found.ok()) co_return found.error();
+      if (!*found) co_return Error{"NoSuchKey", 404, "The specified key does not exist."};
+      std::string body = "<Tagging xmlns=\"" + std::string(kXmlns) + "\"><TagSet>";
+      for (const auto& [k, v] : (*found)->tags) {
+        body += "<Tag><Key>" + xml_escape(k) + "</Key><Value>" + xml_escape(v) + "</Value></Tag>";
+      }
+      body += "</TagSet></Tagging>";
+      co_return xml(req, rid, body);
+    }
+    Pairs tags;
+    if (method == http::verb::put) {
+      NUBO_CO_TRY(authorize(caller, "PutObjectTagging", object_arn(n.bucket, n.key)));
+      auto reading = read_small(ex, 64 * 1024);
+      auto body = co_await std::move(reading);
+      if (!body.ok()) co_return body.error();
+      pugi::xml_document doc;
+      if (!doc.load_buffer(body->data(), body->size())) co_return malformed_xml();
+      pugi::xml_node set = doc.child("Tagging").child("TagSet");
+      if (!set) co_return malformed_xml();
+      for (pugi::xml_node tag : set.children("Tag")) {
+        if (!tag.child("Key")) co_return malformed_xml();
+        tags.emplace_back(tag.child_value("Key"), tag.child_value("Value"));
+      }
+      NUBO_CO_TRY(check_tags(tags));
+    } else if (method == http::verb::delete_) {
+      NUBO_CO_TRY(authorize(caller, "DeleteObjectTagging", object_arn(n.bucket, n.key)));
+    } else {
+      co_return Error{"MethodNotAllowed", 405,
+                      "The specified method is not allowed against this resource."};
+    }
+    auto setting =
+        blocking([this, bucket, key, tags] { return objects.set_tags(bucket, key, tags); });
+    auto st = co_await std::move(setting);
+    if (!st.ok()) co_return st.error();
+    co_return empty(req, rid,
+                    method == http::verb::delete_ ? http::status::no_content : http::status::ok);
   }
 
   net::Task<Result<net::Response>> delete_object(const net::Request& req,

@@ -1,11 +1,15 @@
 // S3Service: the S3 API (REST-XML, path style and virtual-host style) over an Exchange, so that
 // object bodies stream between the socket and the disk a chunk at a time (issue 5).
 //
-// Served so far: ListBuckets, CreateBucket, DeleteBucket, HeadBucket, GetBucketLocation,
-// PutObject (Content-MD5 and x-amz-content-sha256 checked as the bytes arrive), GetObject
-// (Range, If-Match / If-None-Match / If-Modified-Since / If-Unmodified-Since), HeadObject,
-// DeleteObject, DeleteObjects, ListObjects, ListObjectsV2. Every action is authorised with its
-// IAM name (s3:PutObject on arn:aws:s3:::bucket/key, ...). Anything else answers NotImplemented.
+// Served: ListBuckets, CreateBucket, DeleteBucket, HeadBucket, GetBucketLocation,
+// GetBucketVersioning; PutObject (Content-MD5 and x-amz-content-sha256 checked as the bytes
+// arrive), GetObject (Range, If-Match / If-None-Match / If-Modified-Since /
+// If-Unmodified-Since), HeadObject, DeleteObject, DeleteObjects, CopyObject (metadata and
+// tagging directives, x-amz-copy-source-if-*), ListObjects, ListObjectsV2, ListObjectVersions
+// (unversioned buckets: one "null" version per object); multipart uploads (Create, UploadPart,
+// UploadPartCopy, Complete, Abort, ListParts, ListMultipartUploads); object tagging (Put, Get,
+// Delete, x-amz-tagging on PUT). Every action is authorised with its IAM name (s3:PutObject on
+// arn:aws:s3:::bucket/key, ...). Anything else answers NotImplemented.
 //
 // Threads: handle() runs on the connection's io thread; Store and disk work goes to the
 // blocking pool.
@@ -30,6 +34,10 @@ struct S3Deps {
   std::string root;  // <data_dir>/s3
   std::string region = "us-east-1";
 };
+
+// The bucket a Host header names in virtual-host style ("bucket.s3.<anything>",
+// "bucket.localhost"), or "" for path style.
+std::string virtual_host_bucket(std::string_view host_header);
 
 class S3Service {
  public:
