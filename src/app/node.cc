@@ -275,6 +275,18 @@ Result<std::unique_ptr<Node>> Node::create(NodeConfig config) {
   s3deps.blocking = m.blocking.get();
   s3deps.root = m.config.data_dir + "/s3";
   s3deps.region = m.config.region;
+  // Bucket notifications invoke functions asynchronously, through the Lambda async queue, when
+  // the function's policy lets S3 do so for the bucket.
+  s3deps.may_invoke = [lambda_service](const std::string& function_arn,
+                                       const std::string& bucket_arn,
+                                       const std::string& account_id) {
+    return lambda_service->service_may_invoke(function_arn, "lambda:InvokeFunction",
+                                              "s3.amazonaws.com", bucket_arn, account_id);
+  };
+  s3deps.invoke_async = [lambda_service](std::string function_arn,
+                                         std::string event) -> net::Task<Status> {
+    return lambda_service->invoke_async_for_service(std::move(function_arn), std::move(event));
+  };
   m.s3 = std::make_unique<s3::S3Service>(std::move(s3deps));
   services.s3 = m.s3.get();
   apigateway::ApiGatewayDeps gdeps;

@@ -2143,6 +2143,22 @@ Task<Result<std::string>> LambdaService::invoke_for_service(std::string function
   co_return std::move(out->payload);
 }
 
+Task<Status> LambdaService::invoke_async_for_service(std::string function, std::string payload) {
+  Impl* impl = impl_.get();
+  auto parsed = parse_function_ref(function, NameUse::kGetOrInvoke, impl->arn);
+  if (!parsed.ok()) co_return parsed.error();
+  auto resolving = impl->resolve(function, std::nullopt);
+  Result<ResolvedPtr> resolved = co_await std::move(resolving);
+  if (!resolved.ok()) co_return resolved.error();
+  AsyncEvent ev;
+  ev.id = new_uuid();
+  ev.function_name = (*resolved)->function_name;
+  ev.qualifier = parsed->qualifier;
+  ev.payload = std::move(payload);
+  auto enqueueing = impl->queue.enqueue(std::move(ev));
+  co_return co_await std::move(enqueueing);
+}
+
 Result<bool> LambdaService::service_may_invoke(const std::string& function,
                                                const std::string& action,
                                                const std::string& service_principal,

@@ -88,6 +88,13 @@ class LambdaService {
   // errorType and errorMessage for a failed invocation). Runs on an io thread.
   net::Task<Result<std::string>> invoke_for_service(std::string function, std::string payload);
 
+  // An asynchronous invocation on behalf of another service (S3's bucket notifications): the
+  // event is queued durably, exactly as an Invoke with InvocationType Event queues it (retries,
+  // the event's maximum age), and Ok returns once it is in the Store. `function` is an ARN or
+  // name, optionally qualified. ResourceNotFoundException when there is no such function.
+  // Runs on an io thread.
+  net::Task<Status> invoke_async_for_service(std::string function, std::string payload);
+
   // Whether the resource policy of `function` (a name or ARN; with a qualifier, that version's
   // or alias's policy, else the unqualified function's) allows the service principal
   // `service_principal` ("s3.amazonaws.com") to perform `action` ("lambda:InvokeFunction") on

@@ -40,6 +40,8 @@ const std::vector<std::string> kSchema = {
     "CREATE TABLE s3_parts (upload_id TEXT NOT NULL, part_number INTEGER NOT NULL, size INTEGER "
     "NOT NULL, etag TEXT NOT NULL, last_modified_ms INTEGER NOT NULL, file TEXT NOT NULL, "
     "PRIMARY KEY (upload_id, part_number))",
+    // The bucket's notification configuration (notifications.h's JSON), '' for none.
+    "ALTER TABLE s3_buckets ADD COLUMN notification TEXT NOT NULL DEFAULT ''",
 };
 
 Error no_such_bucket() {
@@ -428,6 +430,23 @@ Status ObjectStore::copy_into(Upload& up, Reader& from, int64_t first, int64_t l
     at += static_cast<int64_t>(got);
   }
   return Ok{};
+}
+
+Result<std::string> ObjectStore::notification(const std::string& bucket) {
+  NUBO_ASSIGN_OR_RETURN(
+      auto rows, store_->query("SELECT notification FROM s3_buckets WHERE name = ?", {bucket}));
+  if (rows.empty()) return no_such_bucket();
+  return rows[0].text(0);
+}
+
+Status ObjectStore::set_notification(const std::string& bucket, const std::string& config_json) {
+  return store_->transaction([&](storage::Txn& txn) -> Status {
+    NUBO_ASSIGN_OR_RETURN(
+        int64_t changed,
+        txn.exec("UPDATE s3_buckets SET notification = ? WHERE name = ?", {config_json, bucket}));
+    if (changed == 0) return no_such_bucket();
+    return Ok{};
+  });
 }
 
 Status ObjectStore::set_tags(const std::string& bucket, const std::string& key, const Pairs& tags) {

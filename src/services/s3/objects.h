@@ -179,6 +179,11 @@ class ObjectStore {
   // Appends bytes [first, first + length) of `from` to an upload (CopyObject, UploadPartCopy).
   Status copy_into(Upload& up, Reader& from, int64_t first, int64_t length);
 
+  // The bucket's notification configuration as stored (notification_config_json; "" when it
+  // has none), and its replacement. NoSuchBucket.
+  Result<std::string> notification(const std::string& bucket);
+  Status set_notification(const std::string& bucket, const std::string& config_json);
+
   // Replaces an object's tags; NoSuchKey / NoSuchBucket.
   Status set_tags(const std::string& bucket, const std::string& key, const Pairs& tags);
 

@@ -3,9 +3,12 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <mutex>
 #include <pugixml.hpp>
 #include <set>
 #include <sstream>
+#include <unordered_map>
 #include <vector>
 
 #include "base/crypto.h"
@@ -15,6 +18,7 @@
 #include "net/async.h"
 #include "net/protocol.h"
 #include "services/s3/limits.h"
+#include "services/s3/notifications.h"
 
 namespace nubo::s3 {
 
@@ -207,6 +211,7 @@ struct S3Service::Impl {
       if (method == http::verb::get && has("versions")) {
         co_return co_await list_versions(req, caller, n, rid);
       }
+      if (has("notification")) co_return co_await bucket_notification(ex, caller, n, rid);
       if (method == http::verb::get && has("versioning")) {
         co_return co_await get_versioning(req, caller, n, rid);
       }
@@ -320,6 +325,7 @@ struct S3Service::Impl {
     auto job2 = blocking([this, bucket] { return objects.create_bucket(bucket); });
     auto made = co_await std::move(job2);
     if (!made.ok()) co_return made.error();
+    forget_config(bucket);
     net::Response res = empty(ex.request(), rid);
     res.set(http::field::location, "/" + n.bucket);
     co_return res;
@@ -333,6 +339,7 @@ struct S3Service::Impl {
     auto job3 = blocking([this, bucket] { return objects.delete_bucket(bucket); });
     auto st = co_await std::move(job3);
     if (!st.ok()) co_return st.error();
+    forget_config(bucket);
     co_return empty(req, rid, http::status::no_content);
   }
 
@@ -493,6 +500,9 @@ struct S3Service::Impl {
         [this, up, meta, etag]() mutable { return objects.commit(*up, std::move(meta), etag); });
     auto committed = co_await std::move(committing);
     if (!committed.ok()) co_return committed.error();
+    auto notifying =
+        notify("ObjectCreated:Put", n.bucket, n.key, committed->size, etag, actor_of(caller), rid);
+    co_await std::move(notifying);
     net::Response res = empty(req, rid);
     res.set(http::field::etag, etag_header(etag));
     co_return res;
@@ -911,6 +921,9 @@ struct S3Service::Impl {
     });
     auto copied = co_await std::move(copying);
     if (!copied.ok()) co_return copied.error();
+    auto notifying = notify("ObjectCreated:Copy", n.bucket, n.key, copied->size, copied->etag,
+                            actor_of(caller), rid);
+    co_await std::move(notifying);
     co_return xml(req, rid,
                   "<CopyObjectResult xmlns=\"" + std::string(kXmlns) + "\"><LastModified>" +
                       iso(copied->last_modified_ms) + "</LastModified><ETag>&quot;" + copied->etag +
@@ -1065,6 +1078,9 @@ struct S3Service::Impl {
     });
     auto done = co_await std::move(completing);
     if (!done.ok()) co_return done.error();
+    auto notifying = notify("ObjectCreated:CompleteMultipartUpload", n.bucket, n.key, done->size,
+                            done->etag, actor_of(caller), rid);
+    co_await std::move(notifying);
     std::string host(net::header(req, "host"));
     co_return xml(req, rid,
                   "<CompleteMultipartUploadResult xmlns=\"" + std::string(kXmlns) +
@@ -1296,6 +1312,186 @@ struct S3Service::Impl {
                     method == http::verb::delete_ ? http::status::no_content : http::status::ok);
   }
 
+  // ------------------------------------------------------------------ notifications
+
+  std::mutex notif_mu;
+  // bucket -> its notification configuration (null: none or no targets), filled on first use,
+  // replaced by PutBucketNotificationConfiguration, dropped with the bucket. GUARDED_BY(notif_mu)
+  std::unordered_map<std::string, std::shared_ptr<const NotificationConfig>> notif_cache;
+  std::atomic<uint64_t> last_sequence{0};
+
+  // Who caused an event, as its record names them.
+  struct Actor {
+    std::string principal_id;
+    std::string source_ip;
+    std::string account_id;
+  };
+  static Actor actor_of(const auth::Caller& c) {
+    return Actor{c.is_root ? c.account_id : "AWS:" + c.access_key_id, c.source_ip, c.account_id};
+  }
+
+  struct Delivery {
+    std::string function_arn;
+    std::string message;
+  };
+
+  // Cheap, on any thread: false only when the bucket is known to have no configuration.
+  bool may_notify(const std::string& bucket) {
+    std::lock_guard lock(notif_mu);
+    auto it = notif_cache.find(bucket);
+    return it == notif_cache.end() || it->second != nullptr;
+  }
+
+  // Blocking. The bucket's configuration, from the cache or the Store.
+  Result<std::shared_ptr<const NotificationConfig>> config_of(const std::string& bucket) {
+    {
+      std::lock_guard lock(notif_mu);
+      if (auto it = notif_cache.find(bucket); it != notif_cache.end()) return it->second;
+    }
+    NUBO_ASSIGN_OR_RETURN(std::string text, objects.notification(bucket));
+    std::shared_ptr<const NotificationConfig> config;
+    if (!text.empty()) {
+      NUBO_ASSIGN_OR_RETURN(NotificationConfig parsed, notification_config_from_json(text));
+      if (!parsed.targets.empty()) config = std::make_shared<NotificationConfig>(std::move(parsed));
+    }
+    // emplace, not assign: a configuration put meanwhile has set the newer value already.
+    std::lock_guard lock(notif_mu);
+    return notif_cache.emplace(bucket, config).first->second;
+  }
+
+  void forget_config(const std::string& bucket) {
+    std::lock_guard lock(notif_mu);
+    notif_cache.erase(bucket);
+  }
+
+  // Increasing across the node's life and its restarts: the clock's nanoseconds, or one more
+  // than the last sequencer when the clock has not moved on.
+  uint64_t next_sequence() {
+    uint64_t now = static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(deps.clock->now().time_since_epoch())
+            .count());
+    uint64_t last = last_sequence.load();
+    uint64_t next;
+    do {
+      next = std::max(now, last + 1);
+    } while (!last_sequence.compare_exchange_weak(last, next));
+    return next;
+  }
+
+  // Blocking. The deliveries an event calls for: the bucket's Lambda targets that match it and
+  // that the function's policy lets S3 invoke.
+  std::vector<Delivery> deliveries(std::string_view event, const std::string& bucket,
+                                   const std::string& key, int64_t size, const std::string& etag,
+                                   const Actor& actor, const std::string& rid) {
+    std::vector<Delivery> out;
+    auto config = config_of(bucket);
+    if (!config.ok()) {
+      log_error("s3: cannot read the notification configuration of " + bucket + ": " +
+                config.error().message);
+      return out;
+    }
+    if (*config == nullptr) return out;
+    for (const NotificationTarget& t : (*config)->targets) {
+      if (t.kind != TargetKind::kLambda || !matches(t, event, key)) continue;
+      auto allowed = deps.may_invoke ? deps.may_invoke(t.arn, bucket_arn(bucket), actor.account_id)
+                                     : Result<bool>(false);
+      if (!allowed.ok() || !*allowed) {
+        log_info("s3: " + std::string(event) + " on " + bucket + "/" + key + " not sent to " +
+                 t.arn + ": " +
+                 (allowed.ok() ? std::string("its policy does not allow s3.amazonaws.com")
+                               : allowed.error().message));
+        continue;
+      }
+      EventObject e;
+      e.event_name = std::string(event);
+      e.bucket = bucket;
+      e.key = key;
+      e.size = size;
+      e.etag = etag;
+      e.sequencer = make_sequencer(next_sequence());
+      e.time_ms = epoch_ms(deps.clock->now());
+      e.region = deps.region;
+      e.account_id = actor.account_id;
+      e.principal_id = actor.principal_id;
+      e.source_ip = actor.source_ip;
+      e.request_id = rid;
+      e.configuration_id = t.id;
+      out.push_back(Delivery{t.arn, event_message_json(e)});
+    }
+    return out;
+  }
+
+  // After a committed change: queues the invocations it calls for, before the request that
+  // caused it is answered (so an acknowledged write has its events stored).
+  net::Task<void> notify(std::string event, std::string bucket, std::string key, int64_t size,
+                         std::string etag, Actor actor, std::string rid) {
+    if (!may_notify(bucket)) co_return;
+    auto finding = blocking([this, event, bucket, key, size, etag, actor, rid] {
+      return deliveries(event, bucket, key, size, etag, actor, rid);
+    });
+    std::vector<Delivery> ds = co_await std::move(finding);
+    for (Delivery& d : ds) {
+      auto queueing = deps.invoke_async(d.function_arn, std::move(d.message));
+      Status st = co_await std::move(queueing);
+      if (!st.ok()) {
+        log_error("s3: cannot queue the notification of " + bucket + "/" + key + " to " +
+                  d.function_arn + ": " + st.error().message);
+      }
+    }
+  }
+
+  net::Task<Result<net::Response>> bucket_notification(net::Exchange& ex,
+                                                       const auth::Caller& caller, const Named& n,
+                                                       const std::string& rid) {
+    const net::Request& req = ex.request();
+    std::string bucket = n.bucket;
+    if (req.method() == http::verb::get) {
+      NUBO_CO_TRY(authorize(caller, "GetBucketNotification", bucket_arn(n.bucket)));
+      auto finding = blocking([this, bucket] { return config_of(bucket); });
+      auto config = co_await std::move(finding);
+      if (!config.ok()) co_return config.error();
+      co_return xml(req, rid, notification_config_xml(*config ? **config : NotificationConfig{}));
+    }
+    if (req.method() != http::verb::put) {
+      co_return Error{"MethodNotAllowed", 405,
+                      "The specified method is not allowed against this resource."};
+    }
+    NUBO_CO_TRY(authorize(caller, "PutBucketNotification", bucket_arn(n.bucket)));
+    auto reading = read_small(ex, 256 * 1024);
+    auto body = co_await std::move(reading);
+    if (!body.ok()) co_return body.error();
+    NUBO_CO_ASSIGN_OR_RETURN(NotificationConfig config, parse_notification_config(*body));
+    bool validate = !iequals(net::header(req, "x-amz-skip-destination-validation"), "true");
+    std::string account = caller.account_id;
+    auto storing = blocking([this, bucket, config, validate, account]() -> Status {
+      NUBO_ASSIGN_OR_RETURN(auto b, objects.bucket(bucket));
+      if (!b) return Error{"NoSuchBucket", 404, "The specified bucket does not exist"};
+      if (validate) {
+        // As S3 does: each destination must exist and let S3 deliver to it. Queues and topics
+        // are not served by this node yet, so no configuration may name one.
+        for (const NotificationTarget& t : config.targets) {
+          bool ok = false;
+          if (t.kind == TargetKind::kLambda && deps.may_invoke) {
+            auto allowed = deps.may_invoke(t.arn, bucket_arn(bucket), account);
+            ok = allowed.ok() && *allowed;
+          }
+          if (!ok) {
+            return Error{"InvalidArgument", 400,
+                         "Unable to validate the following destination configurations"};
+          }
+        }
+      }
+      NUBO_TRY(objects.set_notification(bucket, notification_config_json(config)));
+      std::lock_guard lock(notif_mu);
+      notif_cache[bucket] =
+          config.targets.empty() ? nullptr : std::make_shared<NotificationConfig>(config);
+      return Ok{};
+    });
+    auto st = co_await std::move(storing);
+    if (!st.ok()) co_return st.error();
+    co_return empty(req, rid);
+  }
+
   net::Task<Result<net::Response>> delete_object(const net::Request& req,
                                                  const auth::Caller& caller, const Named& n,
                                                  const std::string& rid) {
@@ -1304,6 +1500,11 @@ struct S3Service::Impl {
     auto job15 = blocking([this, bucket, key] { return objects.remove(bucket, key); });
     auto gone = co_await std::move(job15);
     if (!gone.ok()) co_return gone.error();
+    if (*gone) {
+      auto notifying =
+          notify("ObjectRemoved:Delete", n.bucket, n.key, 0, "", actor_of(caller), rid);
+      co_await std::move(notifying);
+    }
     co_return empty(req, rid, http::status::no_content);
   }
 
@@ -1336,6 +1537,11 @@ struct S3Service::Impl {
         std::string bucket = n.bucket;
         auto job16 = blocking([this, bucket, key] { return objects.remove(bucket, key); });
         r = co_await std::move(job16);
+      }
+      if (r.ok() && *r) {
+        auto notifying =
+            notify("ObjectRemoved:Delete", n.bucket, key, 0, "", actor_of(caller), rid);
+        co_await std::move(notifying);
       }
       if (r.ok()) {
         if (!quiet) out += "<Deleted><Key>" + xml_escape(key) + "</Key></Deleted>";

@@ -8,7 +8,10 @@
 // tagging directives, x-amz-copy-source-if-*), ListObjects, ListObjectsV2, ListObjectVersions
 // (unversioned buckets: one "null" version per object); multipart uploads (Create, UploadPart,
 // UploadPartCopy, Complete, Abort, ListParts, ListMultipartUploads); object tagging (Put, Get,
-// Delete, x-amz-tagging on PUT). Every action is authorised with its IAM name (s3:PutObject on
+// Delete, x-amz-tagging on PUT); Put/GetBucketNotificationConfiguration, with ObjectCreated
+// (Put, Copy, CompleteMultipartUpload) and ObjectRemoved:Delete events delivered to Lambda
+// functions as asynchronous invocations, queued before the request that caused them is
+// answered. Every action is authorised with its IAM name (s3:PutObject on
 // arn:aws:s3:::bucket/key, ...). Anything else answers NotImplemented.
 //
 // Threads: handle() runs on the connection's io thread; Store and disk work goes to the
@@ -16,6 +19,7 @@
 #pragma once
 
 #include <boost/asio/thread_pool.hpp>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -33,6 +37,16 @@ struct S3Deps {
   boost::asio::thread_pool* blocking = nullptr;
   std::string root;  // <data_dir>/s3
   std::string region = "us-east-1";
+
+  // Bucket notifications to Lambda functions. may_invoke: whether the function's resource
+  // policy lets s3.amazonaws.com invoke it for this bucket (aws:SourceArn the bucket's ARN,
+  // aws:SourceAccount the account), or ResourceNotFoundException; it may block, and is called
+  // on the blocking pool. invoke_async: queues an asynchronous invocation durably (Ok once it
+  // is stored); called on an io thread. Unset: a configuration naming a function is refused.
+  std::function<Result<bool>(const std::string& function_arn, const std::string& bucket_arn,
+                             const std::string& account_id)>
+      may_invoke;
+  std::function<net::Task<Status>(std::string function_arn, std::string event)> invoke_async;
 };
 
 // The bucket a Host header names in virtual-host style ("bucket.s3.<anything>",
