@@ -205,6 +205,32 @@ net::Task<net::Response> FrontDoor::serve_http_api(net::Request& req, std::strin
   co_return co_await std::move(executing);
 }
 
+bool FrontDoor::anonymous_s3(const net::http::request_header<>& head) {
+  // A request with no signature at all is S3's (anonymous access, which bucket policies may
+  // allow) unless it is one of the node's own paths, a function URL or HTTP API by host, or
+  // what another protocol's unsigned calls look like (a JSON target, a Query form).
+  if (head.find("x-amz-target") != head.end()) return false;
+  std::string_view target = head.target();
+  if (starts_with(target, "/_nubo/") || starts_with(target, "/2015-03-31/") ||
+      starts_with(target, "/v2/") || starts_with(target, "/2018-06-01/")) {
+    return false;
+  }
+  if (auto host = head.find(net::http::field::host); host != head.end()) {
+    std::string_view h = host->value();
+    if (h.find(".lambda-url.") != std::string_view::npos ||
+        h.find(".execute-api.") != std::string_view::npos) {
+      return false;
+    }
+  }
+  if (auto ct = head.find(net::http::field::content_type); ct != head.end()) {
+    if (starts_with(ct->value(), "application/x-www-form-urlencoded") ||
+        starts_with(ct->value(), "application/x-amz-json")) {
+      return false;
+    }
+  }
+  return true;
+}
+
 bool FrontDoor::streams_body(const net::http::request_header<>& head) {
   // The service of the credential scope: "Credential=AKID/20240101/us-east-1/s3/aws4_request"
   // in the Authorization header, or X-Amz-Credential in a presigned URL's query.
@@ -216,7 +242,11 @@ bool FrontDoor::streams_body(const net::http::request_header<>& head) {
     return true;
   }
   std::string scope;
-  if (auto it = head.find(net::http::field::authorization); it != head.end()) {
+  auto auth = head.find(net::http::field::authorization);
+  if (auth == head.end() && target.find("X-Amz-Credential=") == std::string_view::npos) {
+    return anonymous_s3(head);
+  }
+  if (auto it = auth; it != head.end()) {
     std::string_view v = it->value();
     if (starts_with(v, "AWS ")) return true;
     size_t at = v.find("Credential=");
@@ -238,6 +268,24 @@ net::Task<void> FrontDoor::handle_exchange(net::Exchange& ex, const net::Peer& p
   net::Target target = net::parse_target(req.target());
   auth::SignedRequest view = signed_view(req, target);
   view.payload_streamed = true;
+  if (!auth::is_sigv2(view) && auth::auth_form(view) == auth::AuthForm::kNone) {
+    // Anonymous: no identity, so only a bucket policy that names "*" lets it through.
+    auth::Caller anonymous;
+    anonymous.arn = "";
+    anonymous.source_ip = peer.remote_ip;
+    anonymous.time = clock_.now();
+    anonymous.audit = audit_;
+    if (services_.s3 == nullptr) {
+      auto responding = ex.respond(net::error_response(
+          req, net::Protocol::kRestXml, Error{"NotImplemented", 501, "nubo does not serve S3 here"},
+          new_uuid()));
+      co_await std::move(responding);
+      co_return;
+    }
+    auto handling = services_.s3->handle(ex, anonymous, "");
+    co_await std::move(handling);
+    co_return;
+  }
   auto who = auth::is_sigv2(view)
                  ? sigv2_verifier_.verify(view, s3::virtual_host_bucket(net::header(req, "host")))
                  : verifier_.verify(view, auth::ErrorStyle::kRestXml);

@@ -44,6 +44,8 @@ class FrontDoor {
   // Whether a request's body is streamed to its service (S3 requests signed for s3): the
   // server's decider, from the header alone.
   static bool streams_body(const net::http::request_header<>& head);
+  // Whether an unsigned request is an anonymous S3 one (see streams_body).
+  static bool anonymous_s3(const net::http::request_header<>& head);
   // Answers one streamed request (net::HttpServer::stream_bodies).
   net::Task<void> handle_exchange(net::Exchange& ex, const net::Peer& peer);
 

@@ -199,6 +199,10 @@ def handler(event, context):
         "put": code(sm.put_secret_value, SecretId="app/db", SecretString="x"),
         "invoke": code(lam.invoke, FunctionName="dev-fn"),
         "iam": code(boto3.client("iam", endpoint_url=url).list_roles),
+        "s3get": code(boto3.client("s3", endpoint_url=url).get_object, Bucket="lp-private",
+                      Key="k"),
+        "s3put": code(boto3.client("s3", endpoint_url=url).put_object, Bucket="lp-private",
+                      Key="k", Body=b"x"),
     }
     return out
 """
@@ -208,6 +212,9 @@ def test_a_function_runs_as_its_role_and_nothing_more(node):
     sm = node.client("secretsmanager")
     mine = sm.create_secret(Name="app/db", SecretString="s3cr3t-value")["ARN"]
     sm.create_secret(Name="app/other", SecretString="not-yours")
+    s3 = node.client("s3")
+    s3.create_bucket(Bucket="lp-private")  # a bucket the narrow role cannot touch
+    s3.put_object(Bucket="lp-private", Key="k", Body=b"root's")
     role = node.ensure_role("one-secret", policy={"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": mine}]})
     lam = node.client("lambda")
@@ -219,7 +226,8 @@ def test_a_function_runs_as_its_role_and_nothing_more(node):
                    "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/one-secret/role-probe",
                    "mine": "s3cr3t-value", "other": "AccessDeniedException",
                    "put": "AccessDeniedException", "invoke": "AccessDeniedException",
-                   "iam": "AccessDenied"}
+                   "iam": "AccessDenied", "s3get": "AccessDenied", "s3put": "AccessDenied"}
+    assert s3.get_object(Bucket="lp-private", Key="k")["Body"].read() == b"root's"
 
 
 def test_secret_resource_policies_combine_with_identity_policies(node):

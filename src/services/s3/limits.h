@@ -36,6 +36,8 @@ inline constexpr uint64_t kMaxCopyBytes = 5ull * 1024 * 1024 * 1024;
 inline constexpr size_t kMaxObjectTags = 10;
 inline constexpr size_t kMaxTagKeyChars = 128;
 inline constexpr size_t kMaxTagValueChars = 256;
+// Bucket policies: at most 20 KB [S3 API Reference, PutBucketPolicy].
+inline constexpr size_t kMaxBucketPolicyBytes = 20 * 1024;
 // Bytes read from the client or a file per step of a streamed body.
 inline constexpr size_t kIoChunkBytes = 1024 * 1024;
 

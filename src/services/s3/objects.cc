@@ -42,6 +42,8 @@ const std::vector<std::string> kSchema = {
     "PRIMARY KEY (upload_id, part_number))",
     // The bucket's notification configuration (notifications.h's JSON), '' for none.
     "ALTER TABLE s3_buckets ADD COLUMN notification TEXT NOT NULL DEFAULT ''",
+    // The bucket policy document as put, '' for none.
+    "ALTER TABLE s3_buckets ADD COLUMN policy TEXT NOT NULL DEFAULT ''",
 };
 
 Error no_such_bucket() {
@@ -444,6 +446,23 @@ Status ObjectStore::set_notification(const std::string& bucket, const std::strin
     NUBO_ASSIGN_OR_RETURN(
         int64_t changed,
         txn.exec("UPDATE s3_buckets SET notification = ? WHERE name = ?", {config_json, bucket}));
+    if (changed == 0) return no_such_bucket();
+    return Ok{};
+  });
+}
+
+Result<std::string> ObjectStore::policy(const std::string& bucket) {
+  NUBO_ASSIGN_OR_RETURN(auto rows,
+                        store_->query("SELECT policy FROM s3_buckets WHERE name = ?", {bucket}));
+  if (rows.empty()) return no_such_bucket();
+  return rows[0].text(0);
+}
+
+Status ObjectStore::set_policy(const std::string& bucket, const std::string& document) {
+  return store_->transaction([&](storage::Txn& txn) -> Status {
+    NUBO_ASSIGN_OR_RETURN(
+        int64_t changed,
+        txn.exec("UPDATE s3_buckets SET policy = ? WHERE name = ?", {document, bucket}));
     if (changed == 0) return no_such_bucket();
     return Ok{};
   });

@@ -184,6 +184,11 @@ class ObjectStore {
   Result<std::string> notification(const std::string& bucket);
   Status set_notification(const std::string& bucket, const std::string& config_json);
 
+  // The bucket's policy document as it was put ("" when it has none), and its replacement ("":
+  // delete). NoSuchBucket.
+  Result<std::string> policy(const std::string& bucket);
+  Status set_policy(const std::string& bucket, const std::string& document);
+
   // Replaces an object's tags; NoSuchKey / NoSuchBucket.
   Status set_tags(const std::string& bucket, const std::string& key, const Pairs& tags);
 

@@ -11,8 +11,10 @@
 #include <unordered_map>
 #include <vector>
 
+#include "auth/policy.h"
 #include "base/crypto.h"
 #include "base/ids.h"
+#include "base/json.h"
 #include "base/log.h"
 #include "base/strings.h"
 #include "net/async.h"
@@ -143,9 +145,18 @@ struct S3Service::Impl {
 
   // ------------------------------------------------------------------ authorisation
 
-  static Status authorize(const auth::Caller& caller, const std::string& action,
-                          const std::string& resource) {
-    return auth::authorize(caller, auth::Access("s3:" + action, resource),
+  // The IAM decision for s3:<action> on resource, with the bucket's policy (from the cache,
+  // which load_policy() filled for the request's buckets) as the resource policy.
+  Status authorize(const auth::Caller& caller, const std::string& action,
+                   const std::string& resource) {
+    std::shared_ptr<const auth::Policy> policy;
+    constexpr std::string_view kPrefix = "arn:aws:s3:::";
+    if (!caller.is_root && starts_with(resource, kPrefix)) {
+      std::string_view rest = std::string_view(resource).substr(kPrefix.size());
+      std::string bucket(rest.substr(0, rest.find('/')));
+      policy = cached_policy(bucket).value_or(nullptr);
+    }
+    return auth::authorize(caller, auth::Access("s3:" + action, resource, policy.get()),
                            auth::DenialShape{"AccessDenied", 403});
   }
   static std::string bucket_arn(const std::string& b) { return "arn:aws:s3:::" + b; }
@@ -184,6 +195,10 @@ struct S3Service::Impl {
       }
       return false;
     };
+    if (!n.bucket.empty() && !caller.is_root) {
+      auto loading = load_policy(n.bucket);
+      co_await std::move(loading);
+    }
     if (n.bucket.empty()) {
       if (method == http::verb::get) co_return co_await list_buckets(req, caller, rid);
       co_return Error{"MethodNotAllowed", 405,
@@ -212,6 +227,7 @@ struct S3Service::Impl {
         co_return co_await list_versions(req, caller, n, rid);
       }
       if (has("notification")) co_return co_await bucket_notification(ex, caller, n, rid);
+      if (has("policy")) co_return co_await bucket_policy(ex, caller, n, rid);
       if (method == http::verb::get && has("versioning")) {
         co_return co_await get_versioning(req, caller, n, rid);
       }
@@ -326,6 +342,7 @@ struct S3Service::Impl {
     auto made = co_await std::move(job2);
     if (!made.ok()) co_return made.error();
     forget_config(bucket);
+    forget_policy(bucket);
     net::Response res = empty(ex.request(), rid);
     res.set(http::field::location, "/" + n.bucket);
     co_return res;
@@ -340,6 +357,7 @@ struct S3Service::Impl {
     auto st = co_await std::move(job3);
     if (!st.ok()) co_return st.error();
     forget_config(bucket);
+    forget_policy(bucket);
     co_return empty(req, rid, http::status::no_content);
   }
 
@@ -859,6 +877,10 @@ struct S3Service::Impl {
   // Opens the copy source for reading, authorised as s3:GetObject on it.
   net::Task<Result<ObjectStore::Opened>> open_source(const net::Request& req,
                                                      const auth::Caller& caller, CopySource src) {
+    if (!caller.is_root) {
+      auto loading = load_policy(src.bucket);
+      co_await std::move(loading);
+    }
     NUBO_CO_TRY(authorize(caller, "GetObject", object_arn(src.bucket, src.key)));
     auto opening = blocking([this, src] { return objects.open(src.bucket, src.key); });
     auto opened = co_await std::move(opening);
@@ -1490,6 +1512,135 @@ struct S3Service::Impl {
     auto st = co_await std::move(storing);
     if (!st.ok()) co_return st.error();
     co_return empty(req, rid);
+  }
+
+  // ------------------------------------------------------------------ bucket policies
+
+  std::mutex policy_mu;
+  // bucket -> its parsed policy (null: none), filled on a request's first need, replaced by
+  // PutBucketPolicy / DeleteBucketPolicy, dropped with the bucket. GUARDED_BY(policy_mu)
+  std::unordered_map<std::string, std::shared_ptr<const auth::Policy>> policy_cache;
+
+  std::optional<std::shared_ptr<const auth::Policy>> cached_policy(const std::string& bucket) {
+    std::lock_guard lock(policy_mu);
+    auto it = policy_cache.find(bucket);
+    if (it == policy_cache.end()) return std::nullopt;
+    return it->second;
+  }
+
+  // Makes sure the bucket's policy is in the cache (a missing bucket leaves none), so that
+  // authorize() can consult it without blocking. Root callers never need it.
+  net::Task<void> load_policy(std::string bucket) {
+    if (cached_policy(bucket)) co_return;
+    auto loading = blocking([this, bucket]() -> bool {
+      auto text = objects.policy(bucket);
+      if (!text.ok()) return false;  // no such bucket: the handler answers that
+      std::shared_ptr<const auth::Policy> policy;
+      if (!text->empty()) {
+        auto parsed = auth::parse_policy(*text);
+        if (!parsed.ok()) {
+          log_error("s3: the stored policy of " + bucket +
+                    " does not parse: " + parsed.error().message);
+          return false;
+        }
+        policy = std::make_shared<auth::Policy>(std::move(parsed).value());
+      }
+      std::lock_guard lock(policy_mu);
+      policy_cache.emplace(bucket, std::move(policy));  // a newer put has assigned already
+      return true;
+    });
+    co_await std::move(loading);
+  }
+
+  void forget_policy(const std::string& bucket) {
+    std::lock_guard lock(policy_mu);
+    policy_cache.erase(bucket);
+  }
+
+  net::Task<Result<net::Response>> bucket_policy(net::Exchange& ex, const auth::Caller& caller,
+                                                 const Named& n, const std::string& rid) {
+    const net::Request& req = ex.request();
+    std::string bucket = n.bucket;
+    auto method = req.method();
+    if (method == http::verb::get) {
+      NUBO_CO_TRY(authorize(caller, "GetBucketPolicy", bucket_arn(n.bucket)));
+      auto reading = blocking([this, bucket] { return objects.policy(bucket); });
+      auto text = co_await std::move(reading);
+      if (!text.ok()) co_return text.error();
+      if (text->empty()) {
+        co_return Error{"NoSuchBucketPolicy", 404, "The bucket policy does not exist"};
+      }
+      net::Response res = base_response(req, http::status::ok, rid);
+      res.set(http::field::content_type, "application/json");
+      res.body() = *text;
+      res.prepare_payload();
+      co_return res;
+    }
+    std::string document;
+    if (method == http::verb::put) {
+      NUBO_CO_TRY(authorize(caller, "PutBucketPolicy", bucket_arn(n.bucket)));
+      auto reading = read_small(ex, kMaxBucketPolicyBytes);
+      auto body = co_await std::move(reading);
+      if (!body.ok()) {
+        co_return Error{"MalformedPolicy", 400, "Policies must be no larger than 20 KB"};
+      }
+      document = std::move(body).value();
+      std::string_view t = trim(document);
+      if (t.empty() || t.front() != '{') {
+        co_return Error{"MalformedPolicy", 400,
+                        "Policies must be valid JSON and the first byte must be '{'"};
+      }
+      auto parsed = auth::parse_policy(document);
+      if (!parsed.ok()) co_return Error{"MalformedPolicy", 400, parsed.error().message};
+      // Every statement must be about this bucket or its objects [S3: "Policy has invalid
+      // resource"].
+      auto json = parse_json(document);
+      if (json.ok() && json->is_object()) {
+        const json::value* statements = json->as_object().if_contains("Statement");
+        std::vector<const json::value*> list;
+        if (statements != nullptr && statements->is_array()) {
+          for (const auto& s : statements->as_array()) list.push_back(&s);
+        } else if (statements != nullptr) {
+          list.push_back(statements);
+        }
+        for (const json::value* s : list) {
+          if (!s->is_object()) continue;
+          const json::value* r = s->as_object().if_contains("Resource");
+          std::vector<std::string> resources;
+          if (r != nullptr && r->is_string()) resources.emplace_back(r->as_string());
+          if (r != nullptr && r->is_array()) {
+            for (const auto& e : r->as_array()) {
+              if (e.is_string()) resources.emplace_back(e.as_string());
+            }
+          }
+          for (const std::string& res : resources) {
+            std::string arn = bucket_arn(n.bucket);
+            if (res != arn && !starts_with(res, arn + "/")) {
+              co_return Error{"MalformedPolicy", 400, "Policy has invalid resource"};
+            }
+          }
+        }
+      }
+    } else if (method == http::verb::delete_) {
+      NUBO_CO_TRY(authorize(caller, "DeleteBucketPolicy", bucket_arn(n.bucket)));
+    } else {
+      co_return Error{"MethodNotAllowed", 405,
+                      "The specified method is not allowed against this resource."};
+    }
+    auto storing = blocking([this, bucket, document]() -> Status {
+      NUBO_TRY(objects.set_policy(bucket, document));
+      std::shared_ptr<const auth::Policy> policy;
+      if (!document.empty()) {
+        NUBO_ASSIGN_OR_RETURN(auth::Policy parsed, auth::parse_policy(document));
+        policy = std::make_shared<auth::Policy>(std::move(parsed));
+      }
+      std::lock_guard lock(policy_mu);
+      policy_cache[bucket] = std::move(policy);
+      return Ok{};
+    });
+    auto st = co_await std::move(storing);
+    if (!st.ok()) co_return st.error();
+    co_return empty(req, rid, http::status::no_content);
   }
 
   net::Task<Result<net::Response>> delete_object(const net::Request& req,
