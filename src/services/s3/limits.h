@@ -38,6 +38,10 @@ inline constexpr size_t kMaxTagKeyChars = 128;
 inline constexpr size_t kMaxTagValueChars = 256;
 // Bucket policies: at most 20 KB [S3 API Reference, PutBucketPolicy].
 inline constexpr size_t kMaxBucketPolicyBytes = 20 * 1024;
+// A PUT of at most this many bytes is read whole before it is written (one trip to the disk);
+// a GET of an object this small reads it with its row and answers in one write.
+inline constexpr uint64_t kSmallObjectBytes = 1024 * 1024;
+inline constexpr uint64_t kInlineGetBytes = 64 * 1024;
 // Bytes read from the client or a file per step of a streamed body.
 inline constexpr size_t kIoChunkBytes = 1024 * 1024;
 

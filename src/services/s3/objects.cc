@@ -169,8 +169,12 @@ Status check_bucket_name(const std::string& name) {
 }
 
 ObjectStore::ObjectStore(storage::Store* store, std::string root, const Clock* clock,
-                         std::string region)
-    : store_(store), root_(std::move(root)), clock_(clock), region_(std::move(region)) {}
+                         std::string region, bool sync_files)
+    : store_(store),
+      root_(std::move(root)),
+      clock_(clock),
+      region_(std::move(region)),
+      sync_files_(sync_files) {}
 
 Status ObjectStore::start() {
   NUBO_TRY(store_->migrate("s3", kSchema));
@@ -302,7 +306,7 @@ ObjectStore::Digests ObjectStore::finish(Upload& up) {
 }
 
 Result<std::string> ObjectStore::place(Upload& up) {
-  if (::fsync(up.fd_) != 0) return io_error("cannot fsync an object");
+  if (sync_files_ && ::fsync(up.fd_) != 0) return io_error("cannot fsync an object");
   ::close(up.fd_);
   up.fd_ = -1;
   std::string file = random_hex(16);
@@ -311,7 +315,9 @@ Result<std::string> ObjectStore::place(Upload& up) {
     return io_error("cannot place an object");
   }
   up.committed_ = true;  // the file is no longer the upload's: from here it is a row's or junk
-  NUBO_TRY(storage::fsync_dir(root_ + "/objects"));
+  if (sync_files_) {
+    NUBO_TRY(storage::fsync_dir(root_ + "/objects"));
+  }
   return file;
 }
 

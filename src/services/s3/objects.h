@@ -1,11 +1,14 @@
 // ObjectStore: S3's logic layer (issue 5) — buckets and objects in the Store, object bytes in
 // files under <root>/ (no HTTP types).
 //
-// Durability: an object's bytes go to a temporary file, are fsynced and renamed into
-// <root>/objects/, and only then is its row committed; the answer follows the commit, so an
-// acknowledged object survives kill -9. A crash between the rename and the commit leaves a file
-// no row names, which start() removes; a replaced or deleted object's file is removed after
-// its row's commit.
+// Durability: an object's bytes go to a temporary file and are renamed into <root>/objects/,
+// and only then is its row committed; the answer follows the commit, so an acknowledged object
+// survives kill -9 (the bytes are in the OS before the row that names them). With sync_files
+// (the node's strict mode) the file and the folder are fsynced before the commit too, so that
+// a power loss does not lose them either; by default they are not, as the Store's WAL
+// (synchronous=NORMAL) does not fsync each commit (DESIGN.md, "Rules that hold everywhere"). A
+// crash between the rename and the commit leaves a file no row names, which start() removes; a
+// replaced or deleted object's file is removed after its row's commit.
 //
 // Multipart uploads (CreateMultipartUpload ... CompleteMultipartUpload): each part is a file of
 // its own, placed and committed as an object is, so a restart loses no completed part. Completing
@@ -113,7 +116,8 @@ Status check_bucket_name(const std::string& name);
 class ObjectStore {
  public:
   // root: the folder of object files (created by start()).
-  ObjectStore(storage::Store* store, std::string root, const Clock* clock, std::string region);
+  ObjectStore(storage::Store* store, std::string root, const Clock* clock, std::string region,
+              bool sync_files = false);
 
   // Applies the schema, makes the folders, removes temporary files and files no row names.
   Status start();
@@ -238,6 +242,7 @@ class ObjectStore {
   std::string root_;
   const Clock* clock_;
   std::string region_;
+  bool sync_files_;
 };
 
 }  // namespace nubo::s3

@@ -72,7 +72,8 @@ Named name_of(const net::Request& req) {
 
 struct S3Service::Impl {
   explicit Impl(S3Deps d)
-      : deps(std::move(d)), objects(deps.store, deps.root, deps.clock, deps.region) {}
+      : deps(std::move(d)),
+        objects(deps.store, deps.root, deps.clock, deps.region, deps.sync_files) {}
 
   S3Deps deps;
   ObjectStore objects;
@@ -494,6 +495,32 @@ struct S3Service::Impl {
     return meta;
   }
 
+  // A PUT whose body fits one chunk: read whole, then written, checked and committed in one
+  // trip to the blocking pool (the bucket's existence is checked by the commit).
+  net::Task<Result<ObjectInfo>> put_small(net::Exchange& ex, ObjectInfo meta,
+                                          std::string payload_hash, uint64_t declared) {
+    NUBO_CO_ASSIGN_OR_RETURN(std::optional<std::string> want_md5, content_md5_of(ex.request()));
+    auto body = std::make_shared<std::string>();
+    body->resize(declared);
+    size_t filled = 0;
+    while (filled < body->size()) {
+      auto got = co_await ex.read(std::span<char>(body->data() + filled, body->size() - filled));
+      if (!got.ok()) co_return got.error();
+      if (*got == 0) break;
+      filled += *got;
+    }
+    body->resize(filled);
+    auto storing =
+        blocking([this, body, meta, want_md5, payload_hash]() mutable -> Result<ObjectInfo> {
+          NUBO_ASSIGN_OR_RETURN(auto up, objects.begin_upload());
+          NUBO_TRY(objects.append(*up, *body));
+          ObjectStore::Digests d = objects.finish(*up);
+          NUBO_TRY(check_digests(d, want_md5, payload_hash));
+          return objects.commit(*up, std::move(meta), hex_encode(d.md5));
+        });
+    co_return co_await std::move(storing);
+  }
+
   net::Task<Result<net::Response>> put_object(net::Exchange& ex, const auth::Caller& caller,
                                               const Named& n, std::string payload_hash,
                                               const std::string& rid) {
@@ -504,6 +531,21 @@ struct S3Service::Impl {
     }
     NUBO_CO_ASSIGN_OR_RETURN(ObjectInfo meta, meta_of(req, n));
     NUBO_CO_ASSIGN_OR_RETURN(meta.tags, tags_of_header(req));
+    if (auto length = req.find(http::field::content_length);
+        length != req.end() && !req.chunked()) {
+      uint64_t declared = std::strtoull(std::string(length->value()).c_str(), nullptr, 10);
+      if (declared <= kSmallObjectBytes) {
+        auto storing = put_small(ex, meta, payload_hash, declared);
+        auto stored = co_await std::move(storing);
+        if (!stored.ok()) co_return stored.error();
+        auto notifying = notify("ObjectCreated:Put", n.bucket, n.key, stored->size, stored->etag,
+                                actor_of(caller), rid);
+        co_await std::move(notifying);
+        net::Response res = empty(req, rid);
+        res.set(http::field::etag, etag_header(stored->etag));
+        co_return res;
+      }
+    }
     std::string bucket = n.bucket;
     auto finding = blocking([this, bucket] { return objects.bucket(bucket); });
     auto exists = co_await std::move(finding);
@@ -534,13 +576,30 @@ struct S3Service::Impl {
     std::string bucket = n.bucket, key = n.key;
     // HEAD needs only the row; GET opens the bytes with it, so that what it sends is the object
     // its headers describe even if the object is replaced meanwhile.
-    auto finding =
-        blocking([this, bucket, key, head]() -> Result<std::optional<ObjectStore::Opened>> {
-          if (!head) return objects.open(bucket, key);
-          NUBO_ASSIGN_OR_RETURN(auto info, objects.head(bucket, key));
-          if (!info) return std::optional<ObjectStore::Opened>();
-          return std::optional<ObjectStore::Opened>(ObjectStore::Opened{std::move(*info), nullptr});
-        });
+    auto inline_body = std::make_shared<std::optional<std::string>>();
+    auto finding = blocking([this, bucket, key, head,
+                             inline_body]() -> Result<std::optional<ObjectStore::Opened>> {
+      if (!head) {
+        // A small object's bytes come back with its row: one trip for the whole answer.
+        NUBO_ASSIGN_OR_RETURN(auto opened, objects.open(bucket, key));
+        if (opened && opened->info.size <= static_cast<int64_t>(kInlineGetBytes)) {
+          std::string bytes(static_cast<size_t>(opened->info.size), '\0');
+          size_t filled = 0;
+          while (filled < bytes.size()) {
+            NUBO_ASSIGN_OR_RETURN(
+                size_t got, opened->reader->read_at(static_cast<int64_t>(filled),
+                                                    bytes.data() + filled, bytes.size() - filled));
+            if (got == 0) return internal_error("an object's file is shorter than its size");
+            filled += got;
+          }
+          *inline_body = std::move(bytes);
+        }
+        return opened;
+      }
+      NUBO_ASSIGN_OR_RETURN(auto info, objects.head(bucket, key));
+      if (!info) return std::optional<ObjectStore::Opened>();
+      return std::optional<ObjectStore::Opened>(ObjectStore::Opened{std::move(*info), nullptr});
+    });
     auto found = co_await std::move(finding);
     if (!found.ok()) co_return found.error();
     if (!*found) {
@@ -648,11 +707,17 @@ struct S3Service::Impl {
     int64_t length = o.size == 0 ? 0 : last - first + 1;
     res.content_length(static_cast<uint64_t>(length));
     if (head) co_return res;
+    if (inline_body->has_value()) {
+      res.body() = (*inline_body)->substr(static_cast<size_t>(first), static_cast<size_t>(length));
+      co_return res;
+    }
     // The body, a chunk at a time from the files.
     auto heading = ex.write_head(std::move(res.base()));
     Status st = co_await std::move(heading);
     if (!st.ok()) co_return res;  // the client went away: nothing more to say
-    auto buf = std::make_shared<std::vector<char>>(kIoChunkBytes);
+    // Not zero-filled: every byte sent is read into it first.
+    auto buf = std::make_shared_for_overwrite<char[]>(
+        static_cast<size_t>(std::min<int64_t>(length, kIoChunkBytes)));
     int64_t at = first, left = length;
     while (left > 0) {
       size_t want = static_cast<size_t>(std::min<int64_t>(left, kIoChunkBytes));
@@ -661,7 +726,7 @@ struct S3Service::Impl {
         size_t filled = 0;
         while (filled < want) {
           NUBO_ASSIGN_OR_RETURN(size_t got, reader->read_at(at + static_cast<int64_t>(filled),
-                                                            buf->data() + filled, want - filled));
+                                                            buf.get() + filled, want - filled));
           if (got == 0) break;
           filled += got;
         }
@@ -674,7 +739,7 @@ struct S3Service::Impl {
         ex.abandon();  // the connection closes short: the client sees an incomplete body
         break;
       }
-      st = co_await ex.write(std::string_view(buf->data(), *got));
+      st = co_await ex.write(std::string_view(buf.get(), *got));
       if (!st.ok()) {
         ex.abandon();
         break;
@@ -707,6 +772,33 @@ struct S3Service::Impl {
     co_return body;
   }
 
+  // Content-MD5 as 16 raw bytes (nullopt when absent); InvalidDigest when malformed.
+  static Result<std::optional<std::string>> content_md5_of(const net::Request& req) {
+    auto md5 = net::header(req, "content-md5");
+    if (md5.empty()) return std::optional<std::string>();
+    auto raw = base64_decode(md5);
+    if (!raw || raw->size() != 16) {
+      return Error{"InvalidDigest", 400, "The Content-MD5 you specified was invalid."};
+    }
+    return std::optional<std::string>(std::move(*raw));
+  }
+
+  // What arrived against what the client said it sent.
+  static Status check_digests(const ObjectStore::Digests& d,
+                              const std::optional<std::string>& want_md5,
+                              const std::string& payload_hash) {
+    if (want_md5 && *want_md5 != d.md5) {
+      return Error{"BadDigest", 400,
+                   "The Content-MD5 you specified did not match what we received."};
+    }
+    if (payload_hash.size() == 64 && !iequals(payload_hash, d.sha256_hex)) {
+      return Error{"XAmzContentSHA256Mismatch", 400,
+                   "The provided 'x-amz-content-sha256' header does not match what was "
+                   "computed."};
+    }
+    return Ok{};
+  }
+
   struct Received {
     std::shared_ptr<ObjectStore::Upload> up;
     std::string etag;  // hex MD5 of what arrived
@@ -727,13 +819,7 @@ struct S3Service::Impl {
       uint64_t declared = std::strtoull(std::string(length->value()).c_str(), nullptr, 10);
       if (declared > max) co_return too_large;
     }
-    std::optional<std::string> want_md5;
-    if (auto md5 = net::header(req, "content-md5"); !md5.empty()) {
-      want_md5 = base64_decode(md5);
-      if (!want_md5 || want_md5->size() != 16) {
-        co_return Error{"InvalidDigest", 400, "The Content-MD5 you specified was invalid."};
-      }
-    }
+    NUBO_CO_ASSIGN_OR_RETURN(std::optional<std::string> want_md5, content_md5_of(req));
     auto opening = blocking([this] { return objects.begin_upload(); });
     auto opened = co_await std::move(opening);
     if (!opened.ok()) co_return opened.error();
@@ -763,15 +849,7 @@ struct S3Service::Impl {
     }
     auto finishing = blocking([this, up] { return objects.finish(*up); });
     auto digests = co_await std::move(finishing);
-    if (want_md5 && *want_md5 != digests.md5) {
-      co_return Error{"BadDigest", 400,
-                      "The Content-MD5 you specified did not match what we received."};
-    }
-    if (payload_hash.size() == 64 && !iequals(payload_hash, digests.sha256_hex)) {
-      co_return Error{"XAmzContentSHA256Mismatch", 400,
-                      "The provided 'x-amz-content-sha256' header does not match what was "
-                      "computed."};
-    }
+    NUBO_CO_TRY(check_digests(digests, want_md5, payload_hash));
     co_return Received{up, hex_encode(digests.md5)};
   }
 

@@ -37,6 +37,7 @@ struct S3Deps {
   boost::asio::thread_pool* blocking = nullptr;
   std::string root;  // <data_dir>/s3
   std::string region = "us-east-1";
+  bool sync_files = false;  // fsync object files before their commit (ObjectStore)
 
   // Bucket notifications to Lambda functions. may_invoke: whether the function's resource
   // policy lets s3.amazonaws.com invoke it for this bucket (aws:SourceArn the bucket's ARN,
