@@ -480,6 +480,9 @@ def main():
     # End to end: GetSecretValue with the root key vs that kind of role, beside moto.
     import secrets_bench
     report.extend(secrets_bench.run(min(args.seconds, 3)))
+    # S3 beside moto, and a function URL beside a warm invoke of the same function (issue 5).
+    import s3_bench
+    report.extend(s3_bench.run(min(args.seconds, 3)))
 
     header = (f"## {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} — "
               f"{platform.node()}, {os.cpu_count()} cores, {platform.platform()}\n\n"

@@ -203,6 +203,10 @@ void serialize_head(Response& res, std::string& out) {
   out += "\r\n";
 }
 
+// A body larger than this gets a read buffer of up to kBodyReadBytes.
+constexpr uint64_t kSmallBodyBytes = 16 * 1024;
+constexpr uint64_t kBodyReadBytes = 256 * 1024;
+
 asio::awaitable<void> session(std::shared_ptr<HttpServer::State> st, std::shared_ptr<Conn> conn,
                               std::list<std::shared_ptr<Conn>>::iterator self_it) {
   beast::flat_buffer buffer;
@@ -220,6 +224,8 @@ asio::awaitable<void> session(std::shared_ptr<HttpServer::State> st, std::shared
   }
   try {
     while (!st->stopped.load()) {
+      // An idle connection does not keep a large body's read buffer.
+      if (buffer.capacity() > kSmallBodyBytes && buffer.size() == 0) buffer.shrink_to_fit();
       // The header first: it says whether the body is read here or by an exchange handler.
       http::request_parser<http::empty_body> header_parser;
       header_parser.header_limit(st->limits.max_header_bytes);
@@ -231,6 +237,13 @@ asio::awaitable<void> session(std::shared_ptr<HttpServer::State> st, std::shared
       if (ec) break;  // closed, timed out, cancelled by stop(), or a malformed header
       conn->idle = false;
       conn->stream.expires_never();
+      // Beast reads as much as the buffer has room for, and the buffer has only what the header
+      // needed (512 bytes a read): room for large reads before a large body.
+      if (auto cl = header_parser.content_length(); cl && *cl > kSmallBodyBytes) {
+        buffer.reserve(static_cast<size_t>(std::min<uint64_t>(*cl, kBodyReadBytes)));
+      } else if (header_parser.chunked()) {
+        buffer.reserve(kBodyReadBytes);
+      }
       if (header_parser.get()[http::field::expect] == "100-continue") {
         http::response<http::empty_body> cont{http::status::continue_,
                                               header_parser.get().version()};
