@@ -5,6 +5,7 @@
 #include "base/strings.h"
 #include "net/protocol.h"
 #include "services/apigateway/payload.h"
+#include "services/lambda/url_cors.h"
 
 namespace nubo::app {
 
@@ -156,13 +157,37 @@ net::Task<net::Response> FrontDoor::serve_function_url(net::Request& req, std::s
   auto target_found = services_.lambda->find_function_url(url_id);
   if (!target_found) co_return apigw::to_http(req, apigw::gateway_response(404, "Not Found"));
   lambda::FunctionUrlTarget fn = *target_found;
+  // CORS (the URL's Cors configuration): Lambda answers preflights itself, before any
+  // authorisation, and adds its headers to every other answer to a request with an Origin.
+  lambda::CorsRequest cors_req;
+  if (fn.cors) {
+    cors_req.method = std::string(req.method_string());
+    cors_req.origin = std::string(net::header(req, "origin"));
+    cors_req.request_method = std::string(net::header(req, "access-control-request-method"));
+    cors_req.request_headers = std::string(net::header(req, "access-control-request-headers"));
+    if (lambda::is_preflight(cors_req)) {
+      net::Response pre =
+          net::make_response(req, static_cast<net::http::status>(lambda::kPreflightStatus), "",
+                             lambda::kPreflightContentType);
+      for (const auto& [k, v] : lambda::preflight_headers(*fn.cors, cors_req)) pre.insert(k, v);
+      co_return pre;
+    }
+  }
+  auto with_cors = [&](net::Response res) {
+    if (fn.cors) {
+      for (const auto& [k, v] : lambda::response_headers(*fn.cors, cors_req)) res.insert(k, v);
+    }
+    return res;
+  };
   net::Target target = net::parse_target(req.target());
   auto signed_by = optional_caller(req, target, peer);
-  if (!signed_by.ok()) co_return apigw::to_http(req, apigw::gateway_response(403, "Forbidden"));
+  if (!signed_by.ok())
+    co_return with_cors(apigw::to_http(req, apigw::gateway_response(403, "Forbidden")));
   const auth::Caller* caller = signed_by->has_value() ? &**signed_by : nullptr;
   auto authorizing = services_.lambda->authorize_url_invoke(fn, caller);
   Status allowed = co_await std::move(authorizing);
-  if (!allowed.ok()) co_return apigw::to_http(req, apigw::gateway_response(403, "Forbidden"));
+  if (!allowed.ok())
+    co_return with_cors(apigw::to_http(req, apigw::gateway_response(403, "Forbidden")));
 
   std::string request_id = new_uuid();
   apigw::EventContext ctx;
@@ -177,20 +202,20 @@ net::Task<net::Response> FrontDoor::serve_function_url(net::Request& req, std::s
   Result<runtime::InvokeResult> result = co_await std::move(invoking);
   if (!result.ok()) {
     if (result.error().status == 429) {
-      co_return apigw::to_http(req, apigw::gateway_response(429, "Too Many Requests"));
+      co_return with_cors(apigw::to_http(req, apigw::gateway_response(429, "Too Many Requests")));
     }
-    co_return apigw::to_http(req, apigw::gateway_response(502, "Internal Server Error"));
+    co_return with_cors(apigw::to_http(req, apigw::gateway_response(502, "Internal Server Error")));
   }
   if (!result->function_error.empty()) {
-    co_return apigw::to_http(req, apigw::gateway_response(502, "Internal Server Error"));
+    co_return with_cors(apigw::to_http(req, apigw::gateway_response(502, "Internal Server Error")));
   }
   auto mapped = apigw::response_v2(result->payload);
   if (!mapped.ok()) {
-    co_return apigw::to_http(req, apigw::gateway_response(502, "Internal Server Error"));
+    co_return with_cors(apigw::to_http(req, apigw::gateway_response(502, "Internal Server Error")));
   }
   net::Response res = apigw::to_http(req, *mapped);
   res.set("x-amzn-RequestId", request_id);
-  co_return res;
+  co_return with_cors(std::move(res));
 }
 
 net::Task<net::Response> FrontDoor::serve_http_api(net::Request& req, std::string api_id,

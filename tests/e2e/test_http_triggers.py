@@ -29,10 +29,12 @@ def handler(event, context):
 """
 
 
-def curl(url, host=None, data=None, method=None):
+def curl(url, host=None, data=None, method=None, headers=None):
     args = ["curl", "-s", "-i", "--max-time", "60"]
     if host:
         args += ["-H", f"Host: {host}"]
+    for k, v in (headers or {}).items():
+        args += ["-H", f"{k}: {v}"]
     if data is not None:
         args += ["-H", "Content-Type: text/plain", "--data-binary", data]
     if method:
@@ -97,3 +99,39 @@ def test_http_api_quick_create_routes_to_the_function(node, lam):
     assert got["route"] == "GET /pets/{id}" and got["params"] == {"id": "9"}
     status, _, _ = curl(f"{node.url}/anything", host="nope000000.execute-api.us-east-1.localhost")
     assert status == 404
+
+
+def test_function_url_cors_preflight_and_headers(node, lam):
+    create(lam, "cors-fn", "python3.12", "app.handler", {"app.py": HANDLER})
+    cfg = lam.create_function_url_config(FunctionName="cors-fn", AuthType="NONE", Cors={
+        "AllowOrigins": ["https://app.example.com"], "AllowMethods": ["GET", "POST"],
+        "AllowHeaders": ["content-type", "x-token"], "ExposeHeaders": ["x-path"],
+        "MaxAge": 600, "AllowCredentials": True})
+    lam.add_permission(FunctionName="cors-fn", StatementId="public-url",
+                       Action="lambda:InvokeFunctionUrl", Principal="*",
+                       FunctionUrlAuthType="NONE")
+    url_id = cfg["FunctionUrl"].split("//")[1].split(".")[0]
+    base = f"{node.url}/_nubo/url/{url_id}"
+    # The preflight is answered by Lambda itself: the function is not invoked.
+    status, headers, body = curl(f"{base}/items", method="OPTIONS", headers={
+        "Origin": "https://app.example.com", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type"})
+    assert status == 200 and body == ""
+    assert headers["access-control-allow-origin"] == ["https://app.example.com"]
+    assert headers["access-control-allow-methods"] == ["GET,POST"]
+    assert headers["access-control-allow-headers"] == ["content-type,x-token"]
+    assert headers["access-control-max-age"] == ["600"]
+    assert headers["access-control-allow-credentials"] == ["true"]
+    assert "x-path" not in headers
+    # A preflight from another origin gets no CORS headers: the browser refuses.
+    status, headers, _ = curl(f"{base}/items", method="OPTIONS", headers={
+        "Origin": "https://evil.example.com", "Access-Control-Request-Method": "POST"})
+    assert status == 200 and "access-control-allow-origin" not in headers
+    # The actual request: the function's answer with the CORS headers added.
+    status, headers, body = curl(f"{base}/items", data="hi",
+                                 headers={"Origin": "https://app.example.com"})
+    assert status == 201 and headers["x-path"] == ["/items"]
+    assert headers["access-control-allow-origin"] == ["https://app.example.com"]
+    assert headers["access-control-expose-headers"] == ["x-path"]
+    status, headers, _ = curl(f"{base}/items", headers={"Origin": "https://evil.example.com"})
+    assert status == 201 and "access-control-allow-origin" not in headers

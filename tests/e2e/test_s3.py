@@ -378,3 +378,31 @@ def test_awscli_multipart_cp_and_sync(node, tmp_path):
     node.aws("s3", "cp", "s3://sync-bucket/tree/big.bin", "s3://sync-bucket/copy.bin")
     node.aws("s3", "cp", "s3://sync-bucket/copy.bin", str(tmp_path / "copy.bin"))
     assert (tmp_path / "copy.bin").read_bytes() == big
+
+
+def test_awscli_s3api(node, tmp_path):
+    node.aws("s3api", "create-bucket", "--bucket", "api-bucket")
+    src = tmp_path / "doc.txt"
+    src.write_text("via s3api\n")
+    put = node.aws("s3api", "put-object", "--bucket", "api-bucket", "--key", "a/doc.txt",
+                   "--body", str(src), "--tagging", "k=v", "--metadata", "who=cli")
+    assert put["ETag"] == '"' + hashlib.md5(b"via s3api\n").hexdigest() + '"'
+    head = node.aws("s3api", "head-object", "--bucket", "api-bucket", "--key", "a/doc.txt")
+    assert head["ContentLength"] == 10 and head["Metadata"] == {"who": "cli"}
+    tags = node.aws("s3api", "get-object-tagging", "--bucket", "api-bucket", "--key", "a/doc.txt")
+    assert tags["TagSet"] == [{"Key": "k", "Value": "v"}]
+    listed = node.aws("s3api", "list-objects-v2", "--bucket", "api-bucket", "--prefix", "a/")
+    assert [o["Key"] for o in listed["Contents"]] == ["a/doc.txt"]
+    up = node.aws("s3api", "create-multipart-upload", "--bucket", "api-bucket", "--key", "m")
+    uploads = node.aws("s3api", "list-multipart-uploads", "--bucket", "api-bucket")
+    assert [u["UploadId"] for u in uploads["Uploads"]] == [up["UploadId"]]
+    node.aws("s3api", "abort-multipart-upload", "--bucket", "api-bucket", "--key", "m",
+             "--upload-id", up["UploadId"])
+    out = tmp_path / "out.txt"
+    node.aws("s3api", "get-object", "--bucket", "api-bucket", "--key", "a/doc.txt", str(out))
+    assert out.read_text() == "via s3api\n"
+    missing = node.aws("s3api", "get-object", "--bucket", "api-bucket", "--key", "nope",
+                       str(out), check=False)
+    assert missing.returncode != 0 and "NoSuchKey" in missing.stderr
+    node.aws("s3api", "delete-object", "--bucket", "api-bucket", "--key", "a/doc.txt")
+    node.aws("s3api", "delete-bucket", "--bucket", "api-bucket")
