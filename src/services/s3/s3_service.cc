@@ -19,6 +19,7 @@
 #include "base/strings.h"
 #include "net/async.h"
 #include "net/protocol.h"
+#include "services/s3/aws_chunked.h"
 #include "services/s3/limits.h"
 #include "services/s3/notifications.h"
 
@@ -171,7 +172,12 @@ struct S3Service::Impl {
     const net::Request& req = ex.request();
     std::string rid = new_request_id();
     Named n = name_of(req);
-    Result<net::Response> r = co_await route(ex, caller, n, payload_hash, rid);
+    // An aws-chunked body (the SDKs' streamed uploads) is decoded as it is read.
+    std::optional<AwsChunkedExchange> chunked;
+    if (is_aws_chunked(req, payload_hash)) chunked.emplace(ex);
+    net::Exchange& body = chunked ? static_cast<net::Exchange&>(*chunked) : ex;
+    auto routing = route(body, caller, n, payload_hash, rid);
+    Result<net::Response> r = co_await std::move(routing);
     if (ex.head_written()) co_return;  // streamed its own answer (GetObject)
     net::Response res = r.ok() ? std::move(r).value() : error(req, r.error(), rid, &n);
     auto responding = ex.respond(std::move(res));
@@ -481,9 +487,20 @@ struct S3Service::Impl {
     size_t user_bytes = 0;
     for (const auto& f : req) {
       std::string name = to_lower(f.name_string());
-      if (name == "content-encoding" || name == "content-disposition" ||
-          name == "content-language" || name == "cache-control" || name == "expires" ||
-          starts_with(name, "x-amz-meta-")) {
+      if (name == "content-encoding") {
+        // aws-chunked is how the body came, not what the object is.
+        std::string kept;
+        for (const std::string& coding : split(f.value(), ',')) {
+          std::string_view c = trim(coding);
+          if (c.empty() || iequals(c, "aws-chunked")) continue;
+          if (!kept.empty()) kept += ",";
+          kept += c;
+        }
+        if (!kept.empty()) meta.headers.emplace_back(name, kept);
+        continue;
+      }
+      if (name == "content-disposition" || name == "content-language" || name == "cache-control" ||
+          name == "expires" || starts_with(name, "x-amz-meta-")) {
         if (starts_with(name, "x-amz-meta-")) user_bytes += name.size() - 11 + f.value().size();
         meta.headers.emplace_back(name, std::string(f.value()));
       }
@@ -653,9 +670,6 @@ struct S3Service::Impl {
     res.set(http::field::accept_ranges, "bytes");
     for (const auto& [k, v] : o.headers) res.set(k, v);
     if (!o.tags.empty()) res.set("x-amz-tagging-count", std::to_string(o.tags.size()));
-    if (o.segments.size() > 1) {
-      res.set("x-amz-mp-parts-count", std::to_string(o.segments.size()));
-    }
     // response-* parameters override the stored headers (S3 GetObject).
     static const std::pair<const char*, http::field> kOverrides[] = {
         {"response-content-type", http::field::content_type},
