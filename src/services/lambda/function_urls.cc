@@ -13,19 +13,6 @@ Error wrong_type(std::string_view field) {
                    std::string(field) + "'"};
 }
 
-Result<std::optional<std::vector<std::string>>> string_list(const json::object& o,
-                                                            std::string_view k) {
-  auto it = o.find(k);
-  if (it == o.end() || it->value().is_null()) return std::optional<std::vector<std::string>>();
-  if (!it->value().is_array()) return wrong_type(k);
-  std::vector<std::string> out;
-  for (const auto& e : it->value().get_array()) {
-    if (!e.is_string()) return wrong_type(k);
-    out.emplace_back(e.get_string());
-  }
-  return std::optional<std::vector<std::string>>(std::move(out));
-}
-
 std::string shown(const std::vector<std::string>& list) {
   std::string s = "[";
   for (size_t i = 0; i < list.size(); ++i) s += (i ? ", " : "") + list[i];
@@ -70,10 +57,10 @@ Result<FunctionUrlCors> parse_cors(const json::object& o) {
     if (!it->value().is_bool()) return wrong_type("AllowCredentials");
     c.allow_credentials = it->value().get_bool();
   }
-  NUBO_ASSIGN_OR_RETURN(c.allow_headers, string_list(o, "AllowHeaders"));
-  NUBO_ASSIGN_OR_RETURN(c.allow_methods, string_list(o, "AllowMethods"));
-  NUBO_ASSIGN_OR_RETURN(c.allow_origins, string_list(o, "AllowOrigins"));
-  NUBO_ASSIGN_OR_RETURN(c.expose_headers, string_list(o, "ExposeHeaders"));
+  NUBO_ASSIGN_OR_RETURN(c.allow_headers, optional_string_list(o, "AllowHeaders"));
+  NUBO_ASSIGN_OR_RETURN(c.allow_methods, optional_string_list(o, "AllowMethods"));
+  NUBO_ASSIGN_OR_RETURN(c.allow_origins, optional_string_list(o, "AllowOrigins"));
+  NUBO_ASSIGN_OR_RETURN(c.expose_headers, optional_string_list(o, "ExposeHeaders"));
   Validation v;
   if (auto it = o.find("MaxAge"); it != o.end() && !it->value().is_null()) {
     auto n = get_int(o, "MaxAge");

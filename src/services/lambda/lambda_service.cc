@@ -179,19 +179,6 @@ Result<const json::object*> opt_object(const json::object& o, std::string_view k
   return &it->value().get_object();
 }
 
-Result<std::optional<std::vector<std::string>>> opt_string_list(const json::object& o,
-                                                                std::string_view k) {
-  auto it = o.find(k);
-  if (it == o.end() || it->value().is_null()) return std::optional<std::vector<std::string>>();
-  if (!it->value().is_array()) return wrong_type(k);
-  std::vector<std::string> out;
-  for (const auto& e : it->value().get_array()) {
-    if (!e.is_string()) return wrong_type(k);
-    out.emplace_back(e.get_string());
-  }
-  return std::optional<std::vector<std::string>>(std::move(out));
-}
-
 Result<Tags> string_map(const json::object& o, std::string_view field) {
   Tags out;
   for (const auto& kv : o) {
@@ -355,7 +342,7 @@ Result<FunctionSettings> parse_settings(const json::object& o, bool create) {
       s.tracing_mode = *mode;
     }
   }
-  NUBO_ASSIGN_OR_RETURN(auto archs, opt_string_list(o, "Architectures"));
+  NUBO_ASSIGN_OR_RETURN(auto archs, optional_string_list(o, "Architectures"));
   if (archs) {
     std::string joined = "[";
     for (size_t i = 0; i < archs->size(); ++i) joined += (i ? ", " : "") + (*archs)[i];
@@ -461,8 +448,8 @@ Result<FunctionSettings> parse_settings(const json::object& o, bool create) {
   NUBO_ASSIGN_OR_RETURN(const json::object* vpc, opt_object(o, "VpcConfig"));
   if (vpc) {
     FunctionSettings::Vpc v;
-    NUBO_ASSIGN_OR_RETURN(auto subnets, opt_string_list(*vpc, "SubnetIds"));
-    NUBO_ASSIGN_OR_RETURN(auto groups, opt_string_list(*vpc, "SecurityGroupIds"));
+    NUBO_ASSIGN_OR_RETURN(auto subnets, optional_string_list(*vpc, "SubnetIds"));
+    NUBO_ASSIGN_OR_RETURN(auto groups, optional_string_list(*vpc, "SecurityGroupIds"));
     NUBO_ASSIGN_OR_RETURN(auto ipv6, opt_bool(*vpc, "Ipv6AllowedForDualStack"));
     v.subnet_ids = subnets.value_or(std::vector<std::string>{});
     v.security_group_ids = groups.value_or(std::vector<std::string>{});
@@ -479,7 +466,7 @@ Result<FunctionSettings> parse_settings(const json::object& o, bool create) {
     }
     s.vpc = std::move(v);
   }
-  NUBO_ASSIGN_OR_RETURN(auto layers, opt_string_list(o, "Layers"));
+  NUBO_ASSIGN_OR_RETURN(auto layers, optional_string_list(o, "Layers"));
   if (layers) {
     if (layers->size() > static_cast<size_t>(kMaxLayers)) {
       return invalid_parameter("Cannot reference more than 5 layers.");
@@ -1238,7 +1225,7 @@ Result<Response> LambdaService::Impl::update_code(Request& req, const std::strin
   NUBO_ASSIGN_OR_RETURN(in.revision_id, opt_string(o, "RevisionId"));
   in.publish = publish.value_or(false);
   in.dry_run = dry_run.value_or(false);
-  NUBO_ASSIGN_OR_RETURN(auto archs, opt_string_list(o, "Architectures"));
+  NUBO_ASSIGN_OR_RETURN(auto archs, optional_string_list(o, "Architectures"));
   if (archs) {
     std::string joined = "[";
     for (size_t i = 0; i < archs->size(); ++i) joined += (i ? ", " : "") + (*archs)[i];
@@ -1687,8 +1674,8 @@ Result<PublishLayerInput> parse_publish_layer(const json::object& o) {
   Validation v;
   NUBO_ASSIGN_OR_RETURN(auto description, opt_string(o, "Description"));
   NUBO_ASSIGN_OR_RETURN(auto license, opt_string(o, "LicenseInfo"));
-  NUBO_ASSIGN_OR_RETURN(auto runtimes, opt_string_list(o, "CompatibleRuntimes"));
-  NUBO_ASSIGN_OR_RETURN(auto archs, opt_string_list(o, "CompatibleArchitectures"));
+  NUBO_ASSIGN_OR_RETURN(auto runtimes, optional_string_list(o, "CompatibleRuntimes"));
+  NUBO_ASSIGN_OR_RETURN(auto archs, optional_string_list(o, "CompatibleArchitectures"));
   NUBO_ASSIGN_OR_RETURN(const json::object* content, opt_object(o, "Content"));
   if (!content) {
     v.add("Value null at 'content' failed to satisfy constraint: Member must not be null");

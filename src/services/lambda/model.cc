@@ -578,4 +578,22 @@ json::object to_wire_json(const AliasConfig& a, const ArnContext& ctx) {
   return o;
 }
 
+Result<std::optional<std::vector<std::string>>> optional_string_list(const json::object& o,
+                                                                     std::string_view field) {
+  auto wrong = [&] {
+    return Error{"InvalidRequestContentException", 400,
+                 "Could not parse request body into json: unexpected type for field '" +
+                     std::string(field) + "'"};
+  };
+  auto it = o.find(field);
+  if (it == o.end() || it->value().is_null()) return std::optional<std::vector<std::string>>();
+  if (!it->value().is_array()) return wrong();
+  std::vector<std::string> out;
+  for (const auto& e : it->value().get_array()) {
+    if (!e.is_string()) return wrong();
+    out.emplace_back(e.get_string());
+  }
+  return std::optional<std::vector<std::string>>(std::move(out));
+}
+
 }  // namespace nubo::lambda

@@ -130,6 +130,12 @@ Result<std::string> effective_qualifier(const FunctionRef& ref,
                                         const std::optional<std::string>& param);
 
 bool is_version_number(std::string_view q);
+
+// A request field that, when present and not null, must be an array of strings (Layers,
+// Architectures, Cors.AllowOrigins, ...): nullopt when absent; InvalidRequestContentException
+// ("unexpected type for field '<field>'") for any other JSON type.
+Result<std::optional<std::vector<std::string>>> optional_string_list(const json::object& o,
+                                                                     std::string_view field);
 bool is_alias_name(std::string_view q);
 
 // Collects "Value '...' at '...' failed to satisfy constraint: ..." items into Lambda's
