@@ -141,6 +141,16 @@ struct S3Service::Impl {
 
   static std::string etag_header(const std::string& etag) { return "\"" + etag + "\""; }
 
+  // Whether an If-Match / If-None-Match list ("*", or ETags quoted or not) names o's ETag.
+  static bool etag_listed(std::string_view list, const ObjectInfo& o) {
+    std::string quoted = etag_header(o.etag);
+    for (const std::string& e : split(list, ',')) {
+      std::string_view v = trim(e);
+      if (v == "*" || v == quoted || v == o.etag) return true;
+    }
+    return false;
+  }
+
   static std::string iso(int64_t ms) {
     return format_iso8601(SystemTime(std::chrono::milliseconds(ms)));
   }
@@ -320,14 +330,10 @@ struct S3Service::Impl {
                                                  const Named& n, const std::string& rid) {
     NUBO_CO_TRY(authorize(caller, "CreateBucket", bucket_arn(n.bucket)));
     // The body, if any, is a small CreateBucketConfiguration.
-    std::string body;
-    char buf[4096];
-    while (body.size() < 64 * 1024) {
-      auto got = co_await ex.read(std::span<char>(buf, sizeof buf));
-      if (!got.ok()) co_return got.error();
-      if (*got == 0) break;
-      body.append(buf, *got);
-    }
+    auto reading = read_small(ex, 64 * 1024);
+    auto read = co_await std::move(reading);
+    if (!read.ok()) co_return read.error();
+    std::string body = std::move(read).value();
     if (!body.empty()) {
       pugi::xml_document doc;
       if (!doc.load_buffer(body.data(), body.size())) {
@@ -632,13 +638,7 @@ struct S3Service::Impl {
     auto if_none = net::header(req, "if-none-match");
     auto if_unmod = net::header(req, "if-unmodified-since");
     auto if_mod = net::header(req, "if-modified-since");
-    auto etag_in = [&](std::string_view list) {
-      for (const std::string& e : split(list, ',')) {
-        std::string_view v = trim(e);
-        if (v == "*" || v == etag || v == o.etag) return true;
-      }
-      return false;
-    };
+    auto etag_in = [&](std::string_view list) { return etag_listed(list, o); };
     if (!if_match.empty() && !etag_in(if_match)) {
       co_return Error{"PreconditionFailed", 412,
                       "At least one of the pre-conditions you specified did not hold"};
@@ -942,13 +942,7 @@ struct S3Service::Impl {
     Error failed{"PreconditionFailed", 412,
                  "At least one of the pre-conditions you specified did not hold"};
     int64_t modified_s = src.last_modified_ms / 1000;
-    auto etag_in = [&](std::string_view list) {
-      for (const std::string& e : split(list, ',')) {
-        std::string_view v = trim(e);
-        if (v == "*" || v == etag_header(src.etag) || v == src.etag) return true;
-      }
-      return false;
-    };
+    auto etag_in = [&](std::string_view list) { return etag_listed(list, src); };
     auto if_match = net::header(req, "x-amz-copy-source-if-match");
     auto if_none = net::header(req, "x-amz-copy-source-if-none-match");
     auto if_unmod = net::header(req, "x-amz-copy-source-if-unmodified-since");
@@ -1753,18 +1747,12 @@ struct S3Service::Impl {
 
   net::Task<Result<net::Response>> delete_objects(net::Exchange& ex, const auth::Caller& caller,
                                                   const Named& n, const std::string& rid) {
-    std::string body;
-    char buf[16384];
-    while (body.size() < 2 * 1024 * 1024) {
-      auto got = co_await ex.read(std::span<char>(buf, sizeof buf));
-      if (!got.ok()) co_return got.error();
-      if (*got == 0) break;
-      body.append(buf, *got);
-    }
+    auto reading = read_small(ex, 2 * 1024 * 1024);
+    auto read = co_await std::move(reading);
+    if (!read.ok()) co_return read.error();
+    const std::string& body = *read;
     pugi::xml_document doc;
-    Error malformed{"MalformedXML", 400,
-                    "The XML you provided was not well-formed or did not validate against our "
-                    "published schema"};
+    Error malformed = malformed_xml();
     if (!doc.load_buffer(body.data(), body.size())) co_return malformed;
     pugi::xml_node del = doc.child("Delete");
     if (!del) co_return malformed;
