@@ -21,19 +21,12 @@ using testing::Harness;
 using testing::HttpResult;
 using testing::TempDir;
 
-constexpr const char* kRole = "arn:aws:iam::000000000000:role/lambda-role";
 constexpr const char* kFns = "/2015-03-31/functions";
 constexpr const char* kUrls = "/2021-10-31/functions";
 constexpr const char* kFnArn = "arn:aws:lambda:us-east-1:000000000000:function:f";
 
 std::string create_body(const std::string& name) {
-  json::object o;
-  o["FunctionName"] = name;
-  o["Runtime"] = "provided.al2023";
-  o["Role"] = kRole;
-  o["Handler"] = "bootstrap";
-  o["Code"] = json::object{{"ZipFile", base64_encode(bootstrap_zip())}};
-  return json::serialize(o);
+  return json::serialize(testing::create_function_body(name));
 }
 
 // The URL id of http://<id>.lambda-url.us-east-1.localhost:4566/, or "" if it is not one.

@@ -24,17 +24,11 @@ using testing::HttpResult;
 using testing::make_zip;
 using testing::TempDir;
 
-constexpr const char* kRole = "arn:aws:iam::000000000000:role/lambda-role";
+constexpr const char* kRole = testing::kTestRole;
 constexpr const char* kFns = "/2015-03-31/functions";
 
 json::object create_body(const std::string& name, const std::string& zip = bootstrap_zip()) {
-  json::object o;
-  o["FunctionName"] = name;
-  o["Runtime"] = "provided.al2023";
-  o["Role"] = kRole;
-  o["Handler"] = "bootstrap";
-  o["Code"] = json::object{{"ZipFile", base64_encode(zip)}};
-  return o;
+  return testing::create_function_body(name, zip);
 }
 
 // s has the shape of `pattern`: '9' a digit, 'x' a lower-case hex digit, else that character.

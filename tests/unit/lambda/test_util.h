@@ -29,6 +29,7 @@
 
 #include "base/clock.h"
 #include "base/config.h"
+#include "base/crypto.h"
 #include "base/ids.h"
 #include "base/json.h"
 #include "net/http.h"
@@ -77,6 +78,21 @@ inline std::string make_zip(const std::vector<ZipEntry>& entries) {
 inline std::string bootstrap_zip(std::string marker = "v1") {
   return make_zip({{"bootstrap", "#!/bin/sh\necho " + marker + "\n", 0755},
                    {"lib/data.txt", "data " + marker, 0644}});
+}
+
+// The execution role the tests' functions name.
+inline constexpr const char* kTestRole = "arn:aws:iam::000000000000:role/lambda-role";
+
+// A CreateFunction body: a provided.al2023 function `name` whose code is `zip`.
+inline json::object create_function_body(const std::string& name,
+                                         const std::string& zip = bootstrap_zip()) {
+  json::object o;
+  o["FunctionName"] = name;
+  o["Runtime"] = "provided.al2023";
+  o["Role"] = kTestRole;
+  o["Handler"] = "bootstrap";
+  o["Code"] = json::object{{"ZipFile", base64_encode(zip)}};
+  return o;
 }
 
 class TempDir {
