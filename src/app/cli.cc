@@ -26,7 +26,7 @@ std::string usage() {
          "                  [--account-concurrency N] [--idle-timeout SECONDS] [--threads N]\n"
          "                  [--async-retry-base-ms MS] [--runtimes-dir DIR] [--spare-instances N]\n"
          "                  [--isolation on|off] [--zygotes on|off] [--egress on|off]\n"
-         "                  [--audit-data-events on|off]\n"
+         "                  [--audit-data-events on|off] [--cpu-affinity on|off]\n"
          "       nubo version\n"
          "environment: NUBO_ROOT_ACCESS_KEY_ID, NUBO_ROOT_SECRET_ACCESS_KEY, NUBO_REGION,\n"
          "             NUBO_ACCOUNT_ID, NUBO_DATA_DIR, NUBO_RUNTIMES_DIR,\n"
@@ -106,6 +106,9 @@ Result<Command> parse_command_line(const std::vector<std::string>& args,
     } else if (flag == "--isolation") {
       if (value != "on" && value != "off") return usage_error("--isolation takes on or off");
       c.sandbox_isolation = value == "on";
+    } else if (flag == "--cpu-affinity") {
+      if (value != "on" && value != "off") return usage_error("--cpu-affinity takes on or off");
+      c.cpu_affinity = value == "on";
     } else if (flag == "--egress") {
       if (value != "on" && value != "off") return usage_error("--egress takes on or off");
       c.egress = value == "on";

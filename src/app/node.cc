@@ -13,6 +13,7 @@
 #include "app/front_door.h"
 #include "auth/credentials.h"
 #include "auth/keyring.h"
+#include "base/cpu_affinity.h"
 #include "base/crypto.h"
 #include "base/log.h"
 #include "base/strings.h"
@@ -125,10 +126,20 @@ Result<std::unique_ptr<Node>> Node::create(NodeConfig config) {
   if (ec) return internal_error("cannot create data dir " + config.data_dir + ": " + ec.message());
   config.data_dir = std::filesystem::canonical(config.data_dir).string();
   if (config.io_threads <= 0) {
-    config.io_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    // One per CPU this node may use (a container's cpuset may allow fewer than the machine has).
+    size_t usable = allowed_cpus().size();
+    if (usable == 0) usable = std::max(1u, std::thread::hardware_concurrency());
+    config.io_threads = static_cast<int>(usable);
   }
   m.config = std::move(config);
-  m.shards = std::make_unique<net::IoShards>(m.config.io_threads);
+  // One CPU per io thread, and instances beside their io thread's (base/cpu_affinity.h), when
+  // there are as many CPUs as io threads.
+  std::vector<int> shard_cpus;
+  std::vector<int> cpus = allowed_cpus();
+  if (m.config.cpu_affinity && static_cast<size_t>(m.config.io_threads) <= cpus.size()) {
+    shard_cpus.assign(cpus.begin(), cpus.begin() + m.config.io_threads);
+  }
+  m.shards = std::make_unique<net::IoShards>(m.config.io_threads, shard_cpus);
   m.blocking = std::make_unique<asio::thread_pool>(4);
 
   NUBO_ASSIGN_OR_RETURN(m.store, storage::open_sqlite_store(
@@ -210,6 +221,11 @@ Result<std::unique_ptr<Node>> Node::create(NodeConfig config) {
     }
     return std::move(closer).value();
   };
+  if (!shard_cpus.empty()) {
+    rdeps.cpu_of = [shards = m.shards.get()](const asio::io_context* io) {
+      return shards->cpu_of(io);
+    };
+  }
   m.invoker = runtime::make_local_invoker(rdeps);
 
   lambda::LambdaDeps ldeps;
@@ -218,6 +234,7 @@ Result<std::unique_ptr<Node>> Node::create(NodeConfig config) {
   ldeps.invoker = m.invoker.get();
   ldeps.clock = &m.clock;
   ldeps.io = &m.shards->shard(0);
+  ldeps.workers = m.shards->all();
   ldeps.blocking = m.blocking.get();
   ldeps.async.retry_base = m.config.async_retry_base;
   // As Lambda answers a role it cannot assume (Lambda API reference, CreateFunction errors).

@@ -33,6 +33,10 @@ struct NodeConfig {
   // nubo's own API as functions reach it (AWS_ENDPOINT_URL); set once the port is bound.
   std::string endpoint_url;
   int io_threads = 0;  // 0: one per core
+  // Each io thread on a CPU of its own, and each instance on its io thread's CPU while its
+  // invocations are short (base/cpu_affinity.h), when there are at least as many CPUs as io
+  // threads; `--cpu-affinity off` leaves both to the kernel.
+  bool cpu_affinity = true;
   // Interpreter processes (python, node) started ahead of the cold starts that take them
   // (runtime/spare_pool.h); 0 turns spares off.
   int spare_instances = 2;

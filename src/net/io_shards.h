@@ -5,7 +5,10 @@
 // the response, with no wake-up of another thread (on a small VM each one costs more than the
 // rest of a warm invoke). Work crosses shards only through posts (net::OneShot and the like).
 //
-// Threads: construct and run() from main; stop() from any thread; current() from any thread.
+// Each shard may be given a CPU: its thread runs only there (base/cpu_affinity.h), and cpu_of()
+// tells the instances started for it where to run (runtime/instance.h).
+//
+// Threads: construct and run() from main; stop(), current() and cpu_of() from any thread.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -17,7 +20,9 @@ namespace nubo::net {
 
 class IoShards {
  public:
-  explicit IoShards(int count);
+  // cpus: the CPU of each shard, in order (shard i on cpus[i]); a shard past its end, or given
+  // a negative CPU, runs wherever the kernel puts it.
+  explicit IoShards(int count, std::vector<int> cpus = {});
   ~IoShards();
   IoShards(const IoShards&) = delete;
   IoShards& operator=(const IoShards&) = delete;
@@ -27,7 +32,11 @@ class IoShards {
   // Every shard, for servers that spread their connections over them.
   std::vector<boost::asio::io_context*> all();
 
-  // Runs every shard until stop(): shards 1..n-1 on threads of their own, shard 0 on the caller.
+  // The CPU of the shard that runs io, or -1 (not one of these shards, or a shard without one).
+  int cpu_of(const boost::asio::io_context* io) const;
+
+  // Runs every shard until stop(): shards 1..n-1 on threads of their own, shard 0 on the caller
+  // (restricted to shard 0's CPU until run() returns; threads it starts meanwhile inherit that).
   void run();
   void stop();
 
@@ -36,6 +45,7 @@ class IoShards {
 
  private:
   std::vector<std::unique_ptr<boost::asio::io_context>> shards_;
+  std::vector<int> cpus_;  // one per shard, -1: none
 };
 
 }  // namespace nubo::net

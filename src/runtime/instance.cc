@@ -383,6 +383,33 @@ Status Instance::launch(uint16_t api_port) {
       return serving;
     }
   }
+  if (m.deps.cpu >= 0 && !m.deps.template_role && !m.deps.any_cpu.empty()) {
+    m.process->set_cpus({m.deps.cpu});
+    // The process, not the instance: the release may run on another thread after the instance
+    // is gone (the process is shared with deferred work for that: see Impl::process).
+    std::weak_ptr<SandboxProcess> process = m.process;
+    auto last = std::make_shared<std::chrono::nanoseconds>(0);  // CPU time at the last moment
+    m.api->watch_long_invocation(
+        kPinnedCpuWindow, [process, last, any = m.deps.any_cpu, defer = m.deps.defer](int tick) {
+          auto p = process.lock();
+          if (!p) return true;
+          std::optional<std::chrono::nanoseconds> cpu = p->cpu_time();
+          if (!cpu) return true;
+          bool busy = tick > 1 && *cpu - *last >= kPinnedCpuWindow / 2;
+          *last = *cpu;
+          if (!busy) return false;
+          // Reads /proc: off the io thread when the node has somewhere else to run it.
+          auto release = [process, any] {
+            if (auto q = process.lock()) q->set_cpus(any);
+          };
+          if (defer) {
+            defer(std::move(release));
+          } else {
+            release();
+          }
+          return true;
+        });
+  }
   if (m.deps.adopt && !m.deps.adopt(shared_from_this())) {
     m.process->kill(SIGKILL);
     m.process.reset();  // reaps

@@ -18,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "base/clock.h"
 #include "base/config.h"
@@ -62,6 +63,12 @@ struct InstanceDeps {
   // thread would otherwise spend while another instance waits for its Runtime API). Null: in
   // place.
   std::function<void(std::function<void()>)> defer;
+  // The CPU of the io thread this instance serves (net::IoShards::cpu_of(io)): its process runs
+  // only there, beside that thread, until one of its invocations keeps it busy (limits.h,
+  // kPinnedCpuWindow), and from then on anywhere in `any_cpu`. -1: anywhere from the start.
+  // SnapStart templates are never restricted (what they fork inherits it).
+  int cpu = -1;
+  std::vector<int> any_cpu;
   // Started ahead for provisioned concurrency: AWS_LAMBDA_INITIALIZATION_TYPE says so, and the
   // instance starts pinned (see Instance::set_pinned).
   bool provisioned = false;

@@ -36,6 +36,15 @@ inline constexpr int kMaxInstanceProcesses = 1024;
 // a cap when the machine is idle.
 inline constexpr int kMemoryMbPerVcpu = 1769;
 
+// nubo's own (not an AWS limit): an instance runs on its io thread's CPU (InstanceDeps::cpu)
+// until one of its invocations keeps it busy, and then on any CPU. Busy: after this long since
+// the delivery, the process used at least half of the next window of this length. A warm invoke
+// of a no-op function takes ~0.1 ms of CPU, and sharing the CPU saves it a cross-CPU wake-up or
+// two (tens of microseconds on a VM); past a couple of milliseconds of work that saving is
+// noise, and a busy function must not be kept off an idle CPU. Waiting for the CPU does not
+// count: under load a short invocation may wait longer than the window.
+inline constexpr std::chrono::milliseconds kPinnedCpuWindow{2};
+
 // On shutdown an instance gets SIGTERM, then SIGKILL after this long.
 inline constexpr std::chrono::milliseconds kTerminateGrace{300};
 

@@ -16,6 +16,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "base/cpu_affinity.h"
 #include "base/ids.h"
 #include "base/log.h"
 #include "base/strings.h"
@@ -88,6 +89,10 @@ struct LocalInvoker::Core : std::enable_shared_from_this<LocalInvoker::Core> {
     instance_deps.runtimes = &runtimes;
     instance_deps.credentials = deps.credentials;
     instance_deps.serve_api_on = deps.serve_api_on;
+    if (deps.cpu_of) {
+      instance_deps.any_cpu = allowed_cpus();  // the node's: built before the io threads run
+      instance_deps.cpu = deps.cpu_of(deps.io);
+    }
     instance_deps.adopt = [weak](const std::shared_ptr<Instance>& inst) {
       auto core = weak.lock();
       if (!core) return false;
@@ -422,6 +427,7 @@ net::Task<Result<InvokeResult>> LocalInvoker::invoke(FunctionSpec spec, InvokeRe
       // build the awaitable first, then await it.
       InstanceDeps deps = core->instance_deps;
       deps.io = home;
+      if (core->deps.cpu_of) deps.cpu = core->deps.cpu_of(home);
       auto starting = Instance::start(std::move(deps), std::make_shared<const FunctionSpec>(spec));
       auto started = co_await std::move(starting);
       if (!started.ok()) {

@@ -48,6 +48,9 @@ struct LocalInvokerDeps {
   std::function<InstanceCredentials(const FunctionSpec&)> credentials;
   // InstanceDeps::serve_api_on: how an isolated instance reaches nubo's API. Null: it cannot.
   std::function<std::function<void()>(int fd)> serve_api_on;
+  // The CPU of each io thread (net::IoShards::cpu_of): an instance starts on its io thread's
+  // (InstanceDeps::cpu). Null: instances run anywhere. Called on io threads and the constructor's.
+  std::function<int(const boost::asio::io_context*)> cpu_of;
   // Overrides config->instance_idle_timeout (tests use milliseconds).
   std::optional<std::chrono::milliseconds> idle_timeout;
 };

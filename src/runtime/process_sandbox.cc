@@ -20,6 +20,7 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -37,6 +38,7 @@
 #include <vector>
 
 #include "base/check.h"
+#include "base/cpu_affinity.h"
 #include "base/log.h"
 #include "base/strings.h"
 #include "runtime/cgroups.h"
@@ -406,6 +408,25 @@ class Process final : public SandboxProcess {
     if (!reaped_) signal_group_locked(sig);
     // Descendants that left the group (setsid) are still in the cgroup.
     if (cgroup_) cgroup_->kill_all(sig);
+  }
+
+  void set_cpus(const std::vector<int>& cpus) override {
+    std::lock_guard lock(mu_);
+    if (reaped_) return;  // the pid may be another process's by now
+    std::vector<pid_t> pids = cgroup_ ? cgroup_->pids() : std::vector<pid_t>{};
+    if (std::find(pids.begin(), pids.end(), pid_) == pids.end()) pids.push_back(pid_);
+    set_process_cpus(pids, cpus);
+  }
+
+  std::optional<std::chrono::nanoseconds> cpu_time() override {
+    std::lock_guard lock(mu_);
+    if (reaped_) return std::nullopt;
+    clockid_t clock;
+    struct timespec ts;
+    if (::clock_getcpuclockid(pid_, &clock) != 0 || ::clock_gettime(clock, &ts) != 0) {
+      return std::nullopt;
+    }
+    return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
   }
 
   int64_t peak_memory_kb() override {

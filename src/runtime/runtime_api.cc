@@ -143,6 +143,12 @@ struct RuntimeApi::State {
   const std::shared_ptr<net::OneShot<bool>> ready = net::OneShot<bool>::make();
   asio::steady_timer timer;  // GUARDED_BY(mu)
   uint64_t timer_seq = 0;    // GUARDED_BY(mu)
+  // watch_long_invocation(): the watch, and the delivered invocation's own deadline while the
+  // timer is set for the watch instead.
+  std::chrono::milliseconds long_after{0};  // GUARDED_BY(mu)
+  std::function<bool(int)> on_long;         // GUARDED_BY(mu)
+  int long_ticks = 0;                       // GUARDED_BY(mu): calls in this invocation
+  SteadyTime invoke_deadline{};             // GUARDED_BY(mu)
 
   // REQUIRES: mu held.
   Delivery deliver_locked(Event ev, SteadyTime now) {
@@ -165,6 +171,22 @@ struct RuntimeApi::State {
       if (ec) return;
       if (auto a = weak.lock()) a->on_timeout(seq);
     });
+  }
+
+  // REQUIRES: mu held. Arms the timer for an invocation delivered at `now`: at its timeout, or
+  // sooner for the long-invocation watch.
+  void arm_delivery_timer_locked(const std::shared_ptr<RuntimeApi>& api, SteadyTime now,
+                                 std::chrono::milliseconds timeout) {
+    invoke_deadline = now + timeout;
+    long_ticks = 0;
+    arm_invoking_timer_locked(api, now);
+  }
+
+  // REQUIRES: mu held, an invocation delivered. The next watch moment or the deadline.
+  void arm_invoking_timer_locked(const std::shared_ptr<RuntimeApi>& api, SteadyTime now) {
+    SteadyTime at = invoke_deadline;
+    if (on_long && now + long_after < at) at = now + long_after;
+    arm_timer_locked(api, at);
   }
 
   // REQUIRES: mu held.
@@ -216,6 +238,13 @@ Status RuntimeApi::adopt(int fd, uint16_t port) {
   return Ok{};
 }
 
+void RuntimeApi::watch_long_invocation(std::chrono::milliseconds after,
+                                       std::function<bool(int)> on_long) {
+  std::lock_guard lock(st_->mu);
+  st_->long_after = after;
+  st_->on_long = std::move(on_long);
+}
+
 std::optional<RuntimeApi::SteadyTime> RuntimeApi::ready_at() const {
   std::lock_guard lock(st_->mu);
   return st_->ready_at;
@@ -260,7 +289,7 @@ net::Task<RuntimeApi::Answer> RuntimeApi::invoke(Event ev, SteadyTime init_deadl
       if (st.phase == Phase::kWaiting && st.waiter) {
         waiter = std::move(st.waiter);
         delivery = st.deliver_locked(std::move(ev), now);
-        st.arm_timer_locked(self, now + delivery->ev.timeout);
+        st.arm_delivery_timer_locked(self, now, delivery->ev.timeout);
       } else {
         // Not asked for yet: bounded by the init deadline before the first /next, else by the
         // function's timeout (a runtime that never asks again must not hang the caller).
@@ -285,19 +314,39 @@ void RuntimeApi::on_timeout(uint64_t seq) {
   std::shared_ptr<net::OneShot<std::optional<Delivery>>> waiter;
   Answer a;
   a.kind = Answer::Kind::kTimeout;
+  std::function<bool(int)> watch;
+  int tick = 0;
   {
     std::lock_guard lock(st.mu);
     if (seq != st.timer_seq || !st.done) return;
-    if (st.phase == Phase::kInvoking) {
-      a.delivered = true;
-      a.delivered_at = st.delivered_at;
+    auto now = std::chrono::steady_clock::now();
+    if (st.phase == Phase::kInvoking && now < st.invoke_deadline) {
+      // A watch moment (watch_long_invocation), not the timeout.
+      if (st.on_long) {
+        watch = st.on_long;
+        tick = ++st.long_ticks;
+      }
+      st.arm_invoking_timer_locked(shared_from_this(), now);
+    } else {
+      if (st.phase == Phase::kInvoking) {
+        a.delivered = true;
+        a.delivered_at = st.delivered_at;
+      }
+      a.undelivered = std::move(st.pending);
+      st.pending.reset();
+      st.phase = Phase::kClosed;  // the instance kills the process
+      done = std::move(st.done);
+      waiter = std::move(st.waiter);
     }
-    a.undelivered = std::move(st.pending);
-    st.pending.reset();
-    st.phase = Phase::kClosed;  // the instance kills the process
-    done = std::move(st.done);
-    waiter = std::move(st.waiter);
   }
+  if (watch) {
+    if (watch(tick)) {
+      std::lock_guard lock(st.mu);
+      st.on_long = nullptr;  // the timer, if set for the next moment, then just re-arms
+    }
+    return;
+  }
+  if (!done) return;  // a watch moment after the watch ended
   a.answered_at = std::chrono::steady_clock::now();
   if (waiter) waiter->set(std::nullopt);
   done->set(std::move(a));
@@ -377,7 +426,7 @@ net::Task<Response> RuntimeApi::on_next(Request& req) {
     if (st.pending) {
       delivery = st.deliver_locked(std::move(*st.pending), now);
       st.pending.reset();
-      st.arm_timer_locked(self, now + delivery->ev.timeout);
+      st.arm_delivery_timer_locked(self, now, delivery->ev.timeout);
     } else {
       // A second /next replaces the first: the runtime gave up on that connection.
       st.phase = Phase::kWaiting;

@@ -89,6 +89,13 @@ class RuntimeApi : public std::enable_shared_from_this<RuntimeApi> {
   // REQUIRES: no other invoke() in flight on this RuntimeApi.
   net::Task<Answer> invoke(Event ev, SteadyTime init_deadline);
 
+  // While an invocation runs unanswered, calls on_long(tick) every `after` from its delivery
+  // (tick 1, 2, ... within each invocation), on an io thread and outside RuntimeApi's lock,
+  // until on_long returns true: then never again (the instance uses it to let a busy process
+  // leave its io thread's CPU: instance.h). It rides on the invocation's timeout timer, so an
+  // invocation answered within `after` costs nothing more. Applies from the next delivery.
+  void watch_long_invocation(std::chrono::milliseconds after, std::function<bool(int)> on_long);
+
   // When the runtime first asked for work (the end of its init phase); nullopt before that.
   std::optional<SteadyTime> ready_at() const;
 

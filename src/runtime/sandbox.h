@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -126,6 +127,15 @@ class SandboxProcess {
     (void)layer_dirs;
     return Ok{};
   }
+
+  // Restricts every thread of the instance (the processes of its cgroup, or its main process)
+  // to `cpus` (base/cpu_affinity.h); what they start later inherits it. Best effort, never
+  // blocks beyond reading /proc; no-op once reaped.
+  virtual void set_cpus(const std::vector<int>& cpus) { (void)cpus; }
+
+  // CPU time the main process (all its threads) has used so far; nullopt once reaped or where
+  // the kernel does not say. One system call.
+  virtual std::optional<std::chrono::nanoseconds> cpu_time() { return std::nullopt; }
 
   // Peak memory of the instance so far, in KB (VmHWM of the main process while it runs, the
   // rusage peak once reaped).

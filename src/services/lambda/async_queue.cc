@@ -76,6 +76,7 @@ struct AsyncQueue::State : std::enable_shared_from_this<AsyncQueue::State> {
   OnFailure on_failure;
   asio::strand<asio::io_context::executor_type> strand;
   asio::steady_timer timer;  // touched only on `strand`
+  size_t next_worker = 0;    // touched only on `strand`: Deps::workers, in turn
 
   mutable std::mutex mu;
   std::condition_variable cv;
@@ -292,7 +293,11 @@ net::Task<void> dispatch_loop(StatePtr s) {
     }
     for (auto& ev : batch) {
       auto task = deliver_one(s, std::move(ev));
-      asio::co_spawn(s->deps.io->get_executor(), std::move(task), asio::detached);
+      asio::io_context* where = s->deps.io;
+      if (!s->deps.workers.empty()) {
+        where = s->deps.workers[s->next_worker++ % s->deps.workers.size()];
+      }
+      asio::co_spawn(where->get_executor(), std::move(task), asio::detached);
     }
     if (reload) {
       auto load = [s] { return s->load(); };

@@ -12,8 +12,9 @@
 // Delivery is at least once: an event whose delivery was under way at a crash is delivered again.
 //
 // Threads: enqueue() may be called from any io thread. The dispatcher loop runs on a strand of
-// the io_context; deliveries run on the io_context; store work goes to the blocking pool. All
-// shared state sits in a State object kept alive by a shared_ptr that every coroutine holds.
+// the io_context; deliveries run on the workers' io_contexts in turn (or io's); store work goes to
+// the blocking pool. All shared state sits in a State object kept alive by a shared_ptr that every
+// coroutine holds.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -84,6 +85,10 @@ class AsyncQueue {
     const Clock* clock = nullptr;
     boost::asio::io_context* io = nullptr;
     boost::asio::thread_pool* blocking = nullptr;
+    // Where deliveries run, in turn (the node's io threads: the instances of async invocations
+    // then spread over the CPUs as the connections' do, see docs/ARCHITECTURE.md "Threading").
+    // Empty: on io.
+    std::vector<boost::asio::io_context*> workers;
   };
 
   AsyncQueue(Deps deps, AsyncQueueOptions options, Deliver deliver, OnFailure on_failure);

@@ -596,7 +596,7 @@ struct LambdaService::Impl {
                    refill_later(fn);
                  }),
         queue(
-            AsyncQueue::Deps{d.store, d.clock, d.io, d.blocking}, d.async,
+            AsyncQueue::Deps{d.store, d.clock, d.io, d.blocking, d.workers}, d.async,
             [this](AsyncEvent ev) { return deliver(std::move(ev)); },
             [](const AsyncEvent&, const std::string&) {
               // Hook for OnFailure destinations and dead-letter queues (not yet wired).

@@ -25,6 +25,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "auth/authorize.h"
 #include "base/clock.h"
@@ -43,7 +44,9 @@ struct LambdaDeps {
   storage::Store* store = nullptr;
   runtime::Invoker* invoker = nullptr;
   const Clock* clock = nullptr;
-  boost::asio::io_context* io = nullptr;         // where background loops run
+  boost::asio::io_context* io = nullptr;  // where background loops run
+  // Where async invocations run, in turn (AsyncQueue::Deps::workers). Empty: on io.
+  std::vector<boost::asio::io_context*> workers;
   boost::asio::thread_pool* blocking = nullptr;  // disk and other blocking work
   // The async-invocation queue's concurrency, retry delays and limits (AWS's by default; tests
   // shorten the delays).

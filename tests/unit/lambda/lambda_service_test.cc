@@ -775,6 +775,44 @@ TEST_F(LambdaServiceTest, EventInvokeRetriesThrottles) {
   }));
 }
 
+// Async invocations run on the workers in turn (the node passes its io threads: their instances
+// then spread over the CPUs, docs/ARCHITECTURE.md "Threading").
+TEST(LambdaAsyncWorkersTest, EventsRunOnTheWorkersInTurn) {
+  TempDir dir;
+  FakeInvoker invoker;
+  boost::asio::io_context w1, w2;
+  auto g1 = boost::asio::make_work_guard(w1);
+  auto g2 = boost::asio::make_work_guard(w2);
+  std::thread t1([&] { w1.run(); });
+  std::thread t2([&] { w2.run(); });
+  std::mutex mu;
+  std::set<std::thread::id> ran_on;
+  invoker.set_behavior([&](const runtime::FunctionSpec&, const runtime::InvokeRequest&) {
+    std::lock_guard lock(mu);
+    ran_on.insert(std::this_thread::get_id());
+    return Result<runtime::InvokeResult>(runtime::InvokeResult{});
+  });
+  {
+    Harness h(dir.path(), &invoker, {}, true, {&w1, &w2});
+    ASSERT_TRUE(h.start_status().ok());
+    ASSERT_EQ(h.call(verb::post, kFns, json::serialize(create_body("spread"))).status, 201);
+    for (int i = 0; i < 6; ++i) {
+      ASSERT_EQ(h.call(verb::post, std::string(kFns) + "/spread/invocations", "{}",
+                       {{"X-Amz-Invocation-Type", "Event"}})
+                    .status,
+                202);
+    }
+    ASSERT_TRUE(eventually([&] { return invoker.call_count() == 6; }));
+  }
+  const std::set<std::thread::id> workers{t1.get_id(), t2.get_id()};
+  g1.reset();
+  g2.reset();
+  t1.join();
+  t2.join();
+  std::lock_guard lock(mu);
+  EXPECT_EQ(ran_on, workers);
+}
+
 TEST(LambdaAsyncDurabilityTest, AcceptedEventsSurviveARestart) {
   TempDir dir;
   FakeInvoker invoker;

@@ -230,8 +230,9 @@ struct HttpResult {
 // One node's Lambda service over a data dir. The io_context runs on a background thread.
 class Harness {
  public:
+  // workers: LambdaDeps::workers (empty: async invocations run on the harness's io thread).
   explicit Harness(std::string data_dir, FakeInvoker* invoker, AsyncQueueOptions async = {},
-                   bool start = true)
+                   bool start = true, std::vector<asio::io_context*> workers = {})
       : invoker_(invoker), work_(asio::make_work_guard(io_)) {
     config_.data_dir = std::move(data_dir);
     config_.endpoint_url = "http://127.0.0.1:4566";
@@ -250,6 +251,7 @@ class Harness {
     deps.io = &io_;
     deps.blocking = &pool_;
     deps.async = async;
+    deps.workers = std::move(workers);
     service_ = std::make_unique<LambdaService>(deps);
     if (start) start_status_ = service_->start();
   }

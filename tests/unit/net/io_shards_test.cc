@@ -1,13 +1,16 @@
 #include "net/io_shards.h"
 
 #include <gtest/gtest.h>
+#include <sched.h>
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <future>
 #include <set>
 #include <thread>
 
+#include "base/cpu_affinity.h"
 #include "net/server.h"
 
 namespace nubo::net {
@@ -36,6 +39,40 @@ TEST(IoShardsTest, EachShardRunsOnItsOwnThread) {
   shards.stop();
   runner.join();
   EXPECT_EQ(threads.size(), 3u);
+}
+
+// A shard given a CPU runs only there; run() gives the calling thread its CPUs back.
+TEST(IoShardsTest, AShardGivenACpuRunsThere) {
+  std::vector<int> all = allowed_cpus();
+  ASSERT_FALSE(all.empty());
+  IoShards shards(2, {all.back(), -1});
+  EXPECT_EQ(shards.cpu_of(&shards.shard(0)), all.back());
+  EXPECT_EQ(shards.cpu_of(&shards.shard(1)), -1);
+  asio::io_context other;
+  EXPECT_EQ(shards.cpu_of(&other), -1);
+  std::vector<int> on0, on1;
+  int cpu0 = -2;
+  std::thread runner([&] {
+    shards.run();
+    EXPECT_EQ(allowed_cpus(), all);  // restored
+  });
+  std::promise<void> done0, done1;
+  asio::post(shards.shard(0), [&] {
+    on0 = allowed_cpus();
+    cpu0 = sched_getcpu();
+    done0.set_value();
+  });
+  asio::post(shards.shard(1), [&] {
+    on1 = allowed_cpus();
+    done1.set_value();
+  });
+  done0.get_future().wait();
+  done1.get_future().wait();
+  shards.stop();
+  runner.join();
+  EXPECT_EQ(on0, std::vector<int>{all.back()});
+  EXPECT_EQ(cpu0, all.back());
+  EXPECT_EQ(on1, all);
 }
 
 // The server hands connections to the shards in turn; each connection stays on its shard.

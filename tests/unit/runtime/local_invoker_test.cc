@@ -21,6 +21,7 @@
 
 #include <sys/resource.h>
 
+#include "base/cpu_affinity.h"
 #include "base/json.h"
 #include "runtime/file_log_sink.h"
 #include "test_util.h"
@@ -78,6 +79,7 @@ class LocalInvokerTest : public ::testing::Test {
     d.clock = &clock_;
     d.io = &io_.io;
     d.idle_timeout = idle;
+    d.cpu_of = cpu_of_;
     invoker_ = make_local_invoker(d);
   }
 
@@ -138,6 +140,7 @@ class LocalInvokerTest : public ::testing::Test {
   SystemClock clock_;
   std::vector<std::unique_ptr<TempDir>> code_dirs_;
   std::unique_ptr<LocalInvoker> invoker_;
+  std::function<int(const asio::io_context*)> cpu_of_;  // LocalInvokerDeps::cpu_of
   int ids_ = 0;
 };
 
@@ -197,6 +200,34 @@ done
   EXPECT_NE(r2->log_tail.find("hello from bash"), std::string::npos);
   EXPECT_EQ(invoker_->instance_pids().size(), 1u);
   EXPECT_EQ(invoker_->idle_instances(), 1u);
+}
+
+// An instance runs on its io thread's CPU while its invocations are short; one that keeps it busy
+// lets it run anywhere from then on (limits.h, kPinnedCpuWindow).
+TEST_F(LocalInvokerTest, AnInstanceStaysOnItsIoThreadsCpuUntilAnInvocationKeepsItBusy) {
+  std::vector<int> all = allowed_cpus();
+  if (all.size() < 2) GTEST_SKIP() << "needs two CPUs";
+  int home = all.back();
+  cpu_of_ = [home](const asio::io_context*) { return home; };
+  start();
+  FunctionSpec f = echo_function("pinned");  // "spin": 300 ms of CPU
+  for (int i = 0; i < 3; ++i) {
+    auto r = invoke(f);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    ASSERT_EQ(r->outcome, Outcome::kSuccess) << r->payload;
+  }
+  ASSERT_EQ(invoker_->instance_pids().size(), 1u);
+  pid_t pid = invoker_->instance_pids()[0];
+  EXPECT_EQ(cpus_of(pid), std::vector<int>{home});
+  // Busy for 300 ms of CPU: released while it runs.
+  auto busy = invoke(f, R"("spin")");
+  ASSERT_TRUE(busy.ok()) << busy.error().message;
+  ASSERT_EQ(busy->outcome, Outcome::kSuccess) << busy->payload;
+  ASSERT_EQ(invoker_->instance_pids(), std::vector<pid_t>{pid});
+  EXPECT_TRUE(testing::eventually([&] { return cpus_of(pid) == all; }));
+  auto after = invoke(f);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(cpus_of(pid), all);  // never pinned again
 }
 
 TEST_F(LocalInvokerTest, EnvironmentAndWorkingFolderAreLambdas) {

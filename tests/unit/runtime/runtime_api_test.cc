@@ -4,6 +4,9 @@
 
 #include <atomic>
 #include <future>
+#include <mutex>
+#include <thread>
+#include <vector>
 
 #include "base/json.h"
 #include "runtime/limits.h"
@@ -222,6 +225,62 @@ TEST_F(RuntimeApiTest, NoAnswerInTimeIsATimeout) {
   EXPECT_TRUE(a.delivered);
   EXPECT_GE(a.answered_at - a.delivered_at, std::chrono::milliseconds(140));
   EXPECT_EQ(runtime.post(response_path("req-8"), "late").status, 403);
+}
+
+// The long-invocation watch: called every `after` while an invocation runs, with the tick
+// counting from 1 in each invocation, until it returns true; the timeout still ends the
+// invocation at its own deadline.
+TEST_F(RuntimeApiTest, TheLongInvocationWatchTicksUntilItIsDoneAndTheTimeoutStillHolds) {
+  std::mutex mu;
+  std::vector<int> ticks;
+  api_->watch_long_invocation(std::chrono::milliseconds(20), [&](int tick) {
+    std::lock_guard lock(mu);
+    ticks.push_back(tick);
+    return false;
+  });
+  HttpClient runtime(port_);
+  // Answered well within the first moment: never called.
+  auto quick = invoke(make_event("req-w1"));
+  runtime.get(kNext);
+  ASSERT_EQ(runtime.post(response_path("req-w1"), "1").status, 202);
+  EXPECT_EQ(quick.get().kind, Kind::kResponse);
+  {
+    std::lock_guard lock(mu);
+    EXPECT_TRUE(ticks.empty());
+  }
+  // Unanswered for 150 ms of a 150 ms timeout: ticks 1, 2, ... every 20 ms, then the timeout.
+  auto slow = invoke(make_event("req-w2", "{}", std::chrono::milliseconds(150)));
+  runtime.get(kNext);
+  RuntimeApi::Answer a = slow.get();
+  EXPECT_EQ(a.kind, Kind::kTimeout);
+  EXPECT_GE(a.answered_at - a.delivered_at, std::chrono::milliseconds(140));
+  std::lock_guard lock(mu);
+  ASSERT_GE(ticks.size(), 3u);
+  EXPECT_LE(ticks.size(), 7u);
+  for (size_t i = 0; i < ticks.size(); ++i) EXPECT_EQ(ticks[i], static_cast<int>(i) + 1);
+}
+
+TEST_F(RuntimeApiTest, TheLongInvocationWatchEndsWhenItSaysSo) {
+  std::atomic<int> calls{0};
+  api_->watch_long_invocation(std::chrono::milliseconds(10), [&](int tick) {
+    calls.fetch_add(1);
+    return tick == 2;
+  });
+  HttpClient runtime(port_);
+  auto first = invoke(make_event("req-e1"));
+  runtime.get(kNext);
+  std::this_thread::sleep_for(std::chrono::milliseconds(80));
+  ASSERT_EQ(runtime.post(response_path("req-e1"), "1").status, 202);
+  RuntimeApi::Answer a = first.get();
+  EXPECT_EQ(a.kind, Kind::kResponse);  // the moments after the watch ended did no harm
+  EXPECT_EQ(calls.load(), 2);
+  // Never again, in later invocations either.
+  auto second = invoke(make_event("req-e2"));
+  runtime.get(kNext);
+  std::this_thread::sleep_for(std::chrono::milliseconds(40));
+  ASSERT_EQ(runtime.post(response_path("req-e2"), "2").status, 202);
+  EXPECT_EQ(second.get().body, "2");
+  EXPECT_EQ(calls.load(), 2);
 }
 
 TEST_F(RuntimeApiTest, NoFirstNextBeforeTheInitDeadlineIsATimeoutThatHandsTheEventBack) {
