@@ -54,6 +54,25 @@ def signed_raw_request(port, path, body, headers=None):
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body, dict(req.headers.items())
 
 
+def logged_starts(data_dir, function, keys, timeout=30):
+    """{key: ns} for each key a function's handler logged as its first line "T <time_ns> <key>"
+    (the latency benchmarks' functions print it), read from the node's log files; waits up to
+    timeout for all of them."""
+    group = os.path.join(data_dir, "logs", f"%2Faws%2Flambda%2F{function}")
+    started = {}
+    deadline = time.time() + timeout
+    while len(started) < len(keys) and time.time() < deadline:
+        started = {}
+        for stream in os.listdir(group) if os.path.isdir(group) else []:
+            with open(os.path.join(group, stream), errors="replace") as f:
+                for line in f:
+                    parts = line.split()
+                    if len(parts) >= 3 and parts[-3] == "T" and parts[-1] in keys:
+                        started[parts[-1]] = int(parts[-2])
+        time.sleep(0.2)
+    return started
+
+
 def pct(values, p):
     v = sorted(values)
     return v[min(len(v) - 1, int(round(p / 100 * (len(v) - 1))))]
@@ -483,6 +502,9 @@ def main():
     # S3 beside moto, and a function URL beside a warm invoke of the same function (issue 5).
     import s3_bench
     report.extend(s3_bench.run(min(args.seconds, 3)))
+    # SQS beside moto, and SendMessage -> function start (issue 6).
+    import sqs_bench
+    report.extend(sqs_bench.run(min(args.seconds, 3)))
 
     header = (f"## {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} — "
               f"{platform.node()}, {os.cpu_count()} cores, {platform.platform()}\n\n"

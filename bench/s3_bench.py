@@ -161,19 +161,21 @@ def s3_cells(port, seconds, reconnect, what):
     return out
 
 
-def s3_section(seconds):
+def beside_moto(cells, seconds):
+    """cells(port, seconds, reconnect, what) against a release node (keep-alive connections, then
+    a new connection per request, like for like with moto, which closes every connection) and
+    against moto's server. Returns (nubo, nubo with new connections, moto or None)."""
     node = bench.Node()
     try:
-        nubo = s3_cells(node.port, seconds, False, "nubo")
-        # Like for like with moto, which closes every connection: a new one per request.
-        nubo_new = s3_cells(node.port, seconds, True, "nubo (new connections)")
+        nubo = cells(node.port, seconds, False, "nubo")
+        nubo_new = cells(node.port, seconds, True, "nubo (new connections)")
     finally:
         node.stop()
     moto, mport = start_moto()
     peer = None
     if moto:
         try:
-            peer = s3_cells(mport, seconds, True, "moto")
+            peer = cells(mport, seconds, True, "moto")
         finally:
             moto.terminate()
             try:
@@ -182,6 +184,10 @@ def s3_section(seconds):
                 moto.kill()
                 moto.wait()
     return nubo, nubo_new, peer
+
+
+def s3_section(seconds):
+    return beside_moto(s3_cells, seconds)
 
 
 def url_section(seconds):
@@ -254,18 +260,7 @@ def notify_section():
             answered.append((time.time_ns() - t0) / 1e6)
             sent[key] = t0
             time.sleep(1.0 if i == 0 else NOTIFY_GAP_S)
-        group = os.path.join(node.dir, "logs", "%2Faws%2Flambda%2Fbench-notify")
-        started = {}
-        deadline = time.time() + 30
-        while len(started) < len(sent) and time.time() < deadline:
-            started = {}
-            for stream in os.listdir(group) if os.path.isdir(group) else []:
-                with open(os.path.join(group, stream), errors="replace") as f:
-                    for line in f:
-                        parts = line.split()
-                        if len(parts) >= 3 and parts[-3] == "T" and parts[-1] in sent:
-                            started[parts[-1]] = int(parts[-2])
-            time.sleep(0.2)
+        started = bench.logged_starts(node.dir, "bench-notify", sent)
         lat = [(started[k] - sent[k]) / 1e6 for k in sent if k != "n0" and k in started]
         if len(lat) < NOTIFY_UPLOADS:
             raise RuntimeError(f"only {len(lat)} of {NOTIFY_UPLOADS} notifications arrived")

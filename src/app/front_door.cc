@@ -369,6 +369,10 @@ net::Task<net::Response> FrontDoor::handle(net::Request& req, const net::Peer& p
     auto handling = services_.secrets->handle(req, caller);
     co_return co_await std::move(handling);
   }
+  if (route.service == "sqs" && services_.sqs != nullptr) {
+    auto handling = services_.sqs->handle(req, caller);
+    co_return co_await std::move(handling);
+  }
   if (route.service == "cloudtrail" && services_.cloudtrail != nullptr) {
     auto handling = services_.cloudtrail->handle(req, caller);
     co_return co_await std::move(handling);

@@ -18,6 +18,7 @@
 #include "services/lambda/lambda_service.h"
 #include "services/s3/s3_service.h"
 #include "services/secretsmanager/secretsmanager_service.h"
+#include "services/sqs/sqs_service.h"
 #include "services/sts/directory.h"
 #include "services/sts/sts_service.h"
 
@@ -28,6 +29,7 @@ struct Services {
   const sts::StsService* sts = nullptr;
   iam::IamService* iam = nullptr;
   secretsmanager::SecretsManagerService* secrets = nullptr;
+  sqs::SqsService* sqs = nullptr;
   cloudtrail::CloudTrailService* cloudtrail = nullptr;
   s3::S3Service* s3 = nullptr;
   apigateway::ApiGatewayService* apigateway = nullptr;

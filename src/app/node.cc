@@ -49,6 +49,7 @@ struct Node::Impl {
   std::unique_ptr<sts::StsService> sts;
   std::unique_ptr<iam::IamService> iam;
   std::unique_ptr<secretsmanager::SecretsManagerService> secrets;
+  std::unique_ptr<sqs::SqsService> sqs;
   std::unique_ptr<s3::S3Service> s3;
   std::unique_ptr<apigateway::ApiGatewayService> apigateway;
   std::unique_ptr<cloudtrail::AuditLog> audit;
@@ -117,6 +118,64 @@ Node::~Node() {
 const NodeConfig& Node::config() const {
   return impl_->config;
 }
+
+namespace {
+
+// Lambda's event source mappings on SQS (LambdaDeps::event_sources): plain coroutines, their
+// arguments by value.
+net::Task<Result<std::vector<lambda::SourceMessage>>> sqs_receive(sqs::SqsService* svc,
+                                                                  std::string arn, int max,
+                                                                  int wait_s) {
+  auto ref = sqs::SqsService::queue_of_arn(arn);
+  if (!ref || !svc) co_return Error{"InvalidParameterValueException", 400, "not a queue: " + arn};
+  auto receiving = svc->receive_for_service(*ref, max, wait_s);
+  Result<sqs::ReceiveResult> got = co_await std::move(receiving);
+  if (!got.ok()) co_return got.error();
+  std::vector<lambda::SourceMessage> out;
+  for (auto& m : got->messages) {
+    lambda::SourceMessage s;
+    s.message_id = m.message_id;
+    s.receipt_handle = m.receipt_handle;
+    s.body = std::move(m.body);
+    s.md5_of_body = m.md5_body;
+    s.attributes["ApproximateReceiveCount"] = std::to_string(m.receive_count);
+    s.attributes["SentTimestamp"] = std::to_string(m.sent_ms);
+    s.attributes["SenderId"] = m.sender_id;
+    s.attributes["ApproximateFirstReceiveTimestamp"] = std::to_string(m.first_receive_ms);
+    if (!m.sequence_number.empty()) s.attributes["SequenceNumber"] = m.sequence_number;
+    if (!m.group_id.empty()) s.attributes["MessageGroupId"] = m.group_id;
+    if (!m.dedup_id.empty()) s.attributes["MessageDeduplicationId"] = m.dedup_id;
+    auto trace = m.system_attributes.find("AWSTraceHeader");
+    if (trace != m.system_attributes.end()) s.attributes["AWSTraceHeader"] = trace->second.value;
+    for (const auto& [name, a] : m.attributes) {
+      lambda::SourceMessage::Attribute x;
+      x.data_type = a.data_type;
+      if (a.binary()) {
+        x.binary_value_base64 = base64_encode(a.value);
+      } else {
+        x.string_value = a.value;
+      }
+      s.message_attributes[name] = std::move(x);
+    }
+    out.push_back(std::move(s));
+  }
+  co_return out;
+}
+
+// Deletes (release false) or makes visible again (release true) the messages of receipts.
+net::Task<Status> sqs_settle(sqs::SqsService* svc, std::string arn,
+                             std::vector<std::string> receipts, bool release) {
+  auto ref = sqs::SqsService::queue_of_arn(arn);
+  if (!ref || !svc) co_return Ok{};
+  if (release) {
+    auto releasing = svc->release_for_service(*ref, std::move(receipts));
+    co_return co_await std::move(releasing);
+  }
+  auto deleting = svc->delete_for_service(*ref, std::move(receipts));
+  co_return co_await std::move(deleting);
+}
+
+}  // namespace
 
 Result<std::unique_ptr<Node>> Node::create(NodeConfig config) {
   std::unique_ptr<Node> node(new Node());
@@ -235,6 +294,27 @@ Result<std::unique_ptr<Node>> Node::create(NodeConfig config) {
   ldeps.clock = &m.clock;
   ldeps.io = &m.shards->shard(0);
   ldeps.workers = m.shards->all();
+  // Event source mappings reach SQS through these (the SQS service is made below; they run only
+  // after start()).
+  {
+    std::unique_ptr<sqs::SqsService>* q = &m.sqs;
+    ldeps.event_sources.queue_visibility = [q](const std::string& arn) -> std::optional<int64_t> {
+      auto ref = sqs::SqsService::queue_of_arn(arn);
+      if (!ref || !*q) return std::nullopt;
+      auto info = (*q)->queues().get(*ref);
+      if (!info.ok()) return std::nullopt;
+      return info->int_attribute("VisibilityTimeout");
+    };
+    ldeps.event_sources.receive = [q](std::string arn, int max, int wait_s) {
+      return sqs_receive(q->get(), std::move(arn), max, wait_s);
+    };
+    ldeps.event_sources.delete_messages = [q](std::string arn, std::vector<std::string> rs) {
+      return sqs_settle(q->get(), std::move(arn), std::move(rs), false);
+    };
+    ldeps.event_sources.release = [q](std::string arn, std::vector<std::string> rs) {
+      return sqs_settle(q->get(), std::move(arn), std::move(rs), true);
+    };
+  }
   ldeps.blocking = m.blocking.get();
   ldeps.async.retry_base = m.config.async_retry_base;
   // As Lambda answers a role it cannot assume (Lambda API reference, CreateFunction errors).
@@ -277,6 +357,14 @@ Result<std::unique_ptr<Node>> Node::create(NodeConfig config) {
   };
   m.secrets = std::make_unique<secretsmanager::SecretsManagerService>(std::move(sdeps));
   services.secrets = m.secrets.get();
+
+  sqs::SqsDeps qdeps;
+  qdeps.store = m.store.get();
+  qdeps.clock = &m.clock;
+  qdeps.blocking = m.blocking.get();
+  qdeps.region = m.config.region;
+  NUBO_ASSIGN_OR_RETURN(m.sqs, sqs::SqsService::make(qdeps));
+  services.sqs = m.sqs.get();
   m.audit = std::make_unique<cloudtrail::AuditLog>(m.store.get(), &m.clock, m.config.region,
                                                    m.config.audit_data_events);
   cloudtrail::CloudTrailDeps cdeps;
@@ -364,6 +452,7 @@ void Node::stop() {
   std::call_once(m.stop_once, [&] {
     log_info("stopping: finishing requests in flight");
     if (m.server) m.server->stop();
+    if (m.sqs) m.sqs->stop();  // long polls answer now instead of at their wait's end
     if (m.server && !m.server->wait_idle(std::chrono::seconds(30))) {
       log_warn("stopping: some connections did not finish in 30 s");
     }

@@ -54,6 +54,22 @@ std::optional<LambdaAction> lambda_action(http::verb method, const net::Target& 
   auto unqualified = [&](const std::string& name) {
     return function_resource(name, region, account, std::nullopt);
   };
+  if (starts_with(path, kEventSourceMappingsPrefix)) {
+    std::vector<std::string> seg =
+        segments(std::string_view(path).substr(kEventSourceMappingsPrefix.size()));
+    if (seg.empty()) {
+      if (method == http::verb::post) return act("CreateEventSourceMapping", "*");
+      if (method == http::verb::get) return act("ListEventSourceMappings", "*");
+      return std::nullopt;
+    }
+    if (seg.size() != 1) return std::nullopt;
+    std::string resource = "arn:aws:lambda:" + std::string(region) + ":" + std::string(account) +
+                           ":event-source-mapping:" + seg[0];
+    if (method == http::verb::get) return act("GetEventSourceMapping", resource);
+    if (method == http::verb::put) return act("UpdateEventSourceMapping", resource);
+    if (method == http::verb::delete_) return act("DeleteEventSourceMapping", resource);
+    return std::nullopt;
+  }
   if (starts_with(path, kFunctionsPrefix)) {
     std::vector<std::string> seg = segments(std::string_view(path).substr(kFunctionsPrefix.size()));
     if (seg.empty()) {

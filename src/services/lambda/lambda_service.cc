@@ -606,6 +606,7 @@ struct LambdaService::Impl {
   ArnContext arn;
   FunctionRegistry registry;
   AsyncQueue queue;
+  std::unique_ptr<EventSources> events;  // made by LambdaService's constructor
 
   // Invoke cache: request key -> resolved function. The Store stays the truth; every committed
   // write to a function drops its entries (and bumps the generation, so that a resolution that
@@ -2014,6 +2015,14 @@ Result<Response> LambdaService::Impl::route(Request& req, const net::Target& tar
     if (seg.size() == 3 && sub == "policy") return policy(req, target, name, &seg[2], rid);
     return unknown_operation();
   }
+  if (starts_with(path, kEventSourceMappingsPrefix)) {
+    std::string rest = path.substr(kEventSourceMappingsPrefix.size());
+    if (!rest.empty() && rest.front() != '/') return unknown_operation();
+    std::map<std::string, std::string> query;
+    for (const auto& [k, v] : target.query) query.emplace(k, v);
+    NUBO_ASSIGN_OR_RETURN(auto answer, events->handle(method, rest, query, req.body()));
+    return json_response(req, static_cast<http::status>(answer.first), answer.second, rid);
+  }
   if (starts_with(path, kFunctionUrlsPrefix)) {
     std::vector<std::string> seg =
         split(std::string_view(path).substr(kFunctionUrlsPrefix.size()), '/');
@@ -2075,6 +2084,25 @@ Response LambdaService::Impl::dispatch(Request& req, const net::Target& target,
 
 LambdaService::LambdaService(LambdaDeps deps) : impl_(std::make_unique<Impl>(deps)) {
   NUBO_CHECK(deps.config && deps.store && deps.invoker && deps.clock && deps.io && deps.blocking);
+  EventSourceDeps e = deps.event_sources;
+  e.store = deps.store;
+  e.clock = deps.clock;
+  e.io = deps.io;
+  e.workers = deps.workers;
+  e.region = deps.config->region;
+  e.account_id = deps.config->account_id;
+  e.invoke = [this](std::string function_arn, std::string payload) {
+    return invoke_for_service(std::move(function_arn), std::move(payload));
+  };
+  Impl* impl = impl_.get();
+  e.resolve_function = [impl](const std::string& name) -> Result<std::string> {
+    NUBO_ASSIGN_OR_RETURN(FunctionRef ref,
+                          parse_function_ref(name, NameUse::kGetOrInvoke, impl->arn));
+    NUBO_TRY(impl->registry.get_function(ref.name, ref.qualifier));
+    return ref.qualifier.empty() ? impl->arn.function_arn(ref.name)
+                                 : impl->arn.qualified_arn(ref.name, ref.qualifier);
+  };
+  impl_->events = std::make_unique<EventSources>(std::move(e));
 }
 
 LambdaService::~LambdaService() {
@@ -2094,10 +2122,12 @@ Status LambdaService::start() {
     std::unique_lock lock(impl_->url_mu);
     for (const auto& c : url_configs) impl_->urls.emplace(c.url_id, impl_->url_target(c));
   }
-  return impl_->queue.start();
+  NUBO_TRY(impl_->queue.start());
+  return impl_->events->start();
 }
 
 void LambdaService::stop() {
+  impl_->events->stop();  // its batches in flight invoke through the queue's invoker
   impl_->queue.stop();
   // Cache refills in flight read the registry: they finish before it goes.
   impl_->closing.store(true, std::memory_order_release);

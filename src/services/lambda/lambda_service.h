@@ -34,6 +34,7 @@
 #include "net/http.h"
 #include "runtime/invoker.h"
 #include "services/lambda/async_queue.h"
+#include "services/lambda/event_sources.h"
 #include "services/lambda/function_urls.h"
 #include "storage/store.h"
 
@@ -47,6 +48,10 @@ struct LambdaDeps {
   boost::asio::io_context* io = nullptr;  // where background loops run
   // Where async invocations run, in turn (AsyncQueue::Deps::workers). Empty: on io.
   std::vector<boost::asio::io_context*> workers;
+  // Event source mappings: the queue hooks of EventSourceDeps (queue_visibility, receive,
+  // delete_messages, release; the node wires them to SQS). The service fills in the rest.
+  // Without them CreateEventSourceMapping finds no queue.
+  EventSourceDeps event_sources;
   boost::asio::thread_pool* blocking = nullptr;  // disk and other blocking work
   // The async-invocation queue's concurrency, retry delays and limits (AWS's by default; tests
   // shorten the delays).

@@ -194,4 +194,20 @@ inline constexpr std::string_view kQualifierPattern = "(|[a-zA-Z0-9$_-]+)";
 inline constexpr std::string_view kAliasPattern = "(?!^[0-9]+$)([a-zA-Z0-9-_]+)";
 inline constexpr std::string_view kEnvKeyPattern = "[a-zA-Z]([a-zA-Z0-9_])+";
 
+// Event source mappings from SQS (API reference, CreateEventSourceMapping: BatchSize "Amazon
+// SQS – Default 10. For standard queues the maximum is 10,000. For FIFO queues the maximum is
+// 10."; MaximumBatchingWindowInSeconds 0-300, required to be at least 1 above a batch of 10;
+// ScalingConfig.MaximumConcurrency 2-1000; ListEventSourceMappings MaxItems 1-10000, default
+// 100). Lambda scales SQS pollers up to 1,250 concurrent invocations; nubo's limit per mapping
+// without a MaximumConcurrency (the invoker's concurrency limits apply on top).
+inline constexpr std::string_view kEventSourceMappingsPrefix = "/2015-03-31/event-source-mappings";
+inline constexpr int64_t kSqsBatchSizeDefault = 10;
+inline constexpr int64_t kSqsBatchSizeMax = 10000;
+inline constexpr int64_t kSqsFifoBatchSizeMax = 10;
+inline constexpr int64_t kSqsBatchingWindowMax = 300;
+inline constexpr int64_t kSqsMaxConcurrencyMin = 2;
+inline constexpr int64_t kSqsMaxConcurrencyMax = 1000;
+inline constexpr int64_t kSqsMaxPollers = 1250;
+inline constexpr size_t kSqsListMappingsMax = 100;
+
 }  // namespace nubo::lambda
