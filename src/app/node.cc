@@ -392,6 +392,16 @@ Result<std::unique_ptr<Node>> Node::create(NodeConfig config) {
                                          std::string event) -> net::Task<Status> {
     return lambda_service->invoke_async_for_service(std::move(function_arn), std::move(event));
   };
+  // And send messages to queues whose policy lets S3 send for the bucket.
+  sqs::SqsService* sqs_service = m.sqs.get();
+  s3deps.may_send = [sqs_service](const std::string& queue_arn, const std::string& bucket_arn,
+                                  const std::string& account_id) {
+    return sqs_service->service_may_send(queue_arn, "s3.amazonaws.com", bucket_arn, account_id);
+  };
+  s3deps.send = [sqs_service](std::string queue_arn, std::string event) -> net::Task<Status> {
+    return sqs_service->send_for_service(std::move(queue_arn), std::move(event),
+                                         "s3.amazonaws.com");
+  };
   m.s3 = std::make_unique<s3::S3Service>(std::move(s3deps));
   services.s3 = m.s3.get();
   apigateway::ApiGatewayDeps gdeps;

@@ -348,6 +348,8 @@ struct EventSources::Impl : std::enable_shared_from_this<EventSources::Impl> {
 
   // Reads and checks the settable fields of a Create or Update body into m.
   Status apply(const json::object& o, Mapping& m, bool create) {
+    // What nubo does for an SQS mapping; anything else (FilterCriteria, Tags: not built yet) is
+    // refused rather than accepted and ignored.
     for (const auto& [k, v] : o) {
       static const std::set<std::string> kKnown = {"EventSourceArn",
                                                    "FunctionName",
@@ -355,10 +357,7 @@ struct EventSources::Impl : std::enable_shared_from_this<EventSources::Impl> {
                                                    "BatchSize",
                                                    "MaximumBatchingWindowInSeconds",
                                                    "FunctionResponseTypes",
-                                                   "ScalingConfig",
-                                                   "FilterCriteria",
-                                                   "StartingPosition",
-                                                   "Tags"};
+                                                   "ScalingConfig"};
       if (!kKnown.count(std::string(k))) {
         return invalid("Unsupported parameter for an SQS event source: " + std::string(k));
       }

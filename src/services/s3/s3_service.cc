@@ -1439,8 +1439,9 @@ struct S3Service::Impl {
   }
 
   struct Delivery {
-    std::string function_arn;
+    std::string arn;  // the function's or the queue's
     std::string message;
+    TargetKind kind = TargetKind::kLambda;
   };
 
   // Cheap, on any thread: false only when the bucket is known to have no configuration.
@@ -1500,9 +1501,13 @@ struct S3Service::Impl {
     }
     if (*config == nullptr) return out;
     for (const NotificationTarget& t : (*config)->targets) {
-      if (t.kind != TargetKind::kLambda || !matches(t, event, key)) continue;
-      auto allowed = deps.may_invoke ? deps.may_invoke(t.arn, bucket_arn(bucket), actor.account_id)
-                                     : Result<bool>(false);
+      if (t.kind == TargetKind::kTopic || !matches(t, event, key)) continue;
+      Result<bool> allowed(false);
+      if (t.kind == TargetKind::kLambda && deps.may_invoke) {
+        allowed = deps.may_invoke(t.arn, bucket_arn(bucket), actor.account_id);
+      } else if (t.kind == TargetKind::kQueue && deps.may_send) {
+        allowed = deps.may_send(t.arn, bucket_arn(bucket), actor.account_id);
+      }
       if (!allowed.ok() || !*allowed) {
         log_info("s3: " + std::string(event) + " on " + bucket + "/" + key + " not sent to " +
                  t.arn + ": " +
@@ -1524,7 +1529,7 @@ struct S3Service::Impl {
       e.source_ip = actor.source_ip;
       e.request_id = rid;
       e.configuration_id = t.id;
-      out.push_back(Delivery{t.arn, event_message_json(e)});
+      out.push_back(Delivery{t.arn, event_message_json(e), t.kind});
     }
     return out;
   }
@@ -1539,11 +1544,17 @@ struct S3Service::Impl {
     });
     std::vector<Delivery> ds = co_await std::move(finding);
     for (Delivery& d : ds) {
-      auto queueing = deps.invoke_async(d.function_arn, std::move(d.message));
-      Status st = co_await std::move(queueing);
+      Status st = Ok{};
+      if (d.kind == TargetKind::kQueue) {
+        auto sending = deps.send(d.arn, std::move(d.message));
+        st = co_await std::move(sending);
+      } else {
+        auto queueing = deps.invoke_async(d.arn, std::move(d.message));
+        st = co_await std::move(queueing);
+      }
       if (!st.ok()) {
-        log_error("s3: cannot queue the notification of " + bucket + "/" + key + " to " +
-                  d.function_arn + ": " + st.error().message);
+        log_error("s3: cannot queue the notification of " + bucket + "/" + key + " to " + d.arn +
+                  ": " + st.error().message);
       }
     }
   }
@@ -1575,12 +1586,15 @@ struct S3Service::Impl {
       NUBO_ASSIGN_OR_RETURN(auto b, objects.bucket(bucket));
       if (!b) return Error{"NoSuchBucket", 404, "The specified bucket does not exist"};
       if (validate) {
-        // As S3 does: each destination must exist and let S3 deliver to it. Queues and topics
-        // are not served by this node yet, so no configuration may name one.
+        // As S3 does: each destination must exist and let S3 deliver to it. Topics are not
+        // served by this node yet, so no configuration may name one.
         for (const NotificationTarget& t : config.targets) {
           bool ok = false;
           if (t.kind == TargetKind::kLambda && deps.may_invoke) {
             auto allowed = deps.may_invoke(t.arn, bucket_arn(bucket), account);
+            ok = allowed.ok() && *allowed;
+          } else if (t.kind == TargetKind::kQueue && deps.may_send) {
+            auto allowed = deps.may_send(t.arn, bucket_arn(bucket), account);
             ok = allowed.ok() && *allowed;
           }
           if (!ok) {
@@ -1597,6 +1611,22 @@ struct S3Service::Impl {
     });
     auto st = co_await std::move(storing);
     if (!st.ok()) co_return st.error();
+    // S3 tells each queue it now delivers to with an s3:TestEvent message (S3 user guide,
+    // "Event message structure": "When you configure an event notification, Amazon S3 sends a
+    // test message").
+    for (const NotificationTarget& t : config.targets) {
+      if (t.kind != TargetKind::kQueue || !deps.send) continue;
+      json::object test;
+      test["Service"] = "Amazon S3";
+      test["Event"] = "s3:TestEvent";
+      test["Time"] = format_iso8601(deps.clock->now());
+      test["Bucket"] = bucket;
+      test["RequestId"] = rid;
+      test["HostId"] = rid;
+      auto sending = deps.send(t.arn, json::serialize(test));
+      Status sent = co_await std::move(sending);
+      if (!sent.ok()) log_warn("s3: test event to " + t.arn + ": " + sent.error().message);
+    }
     co_return empty(req, rid);
   }
 

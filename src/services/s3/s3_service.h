@@ -48,6 +48,14 @@ struct S3Deps {
                              const std::string& account_id)>
       may_invoke;
   std::function<net::Task<Status>(std::string function_arn, std::string event)> invoke_async;
+  // Bucket notifications to SQS queues. may_send: whether the queue exists and its policy lets
+  // s3.amazonaws.com send to it for this bucket (the same keys), or QueueDoesNotExist; blocking,
+  // called on the blocking pool. send: sends the event as a message (Ok once it is stored);
+  // called on an io thread. Unset: a configuration naming a queue is refused.
+  std::function<Result<bool>(const std::string& queue_arn, const std::string& bucket_arn,
+                             const std::string& account_id)>
+      may_send;
+  std::function<net::Task<Status>(std::string queue_arn, std::string event)> send;
 };
 
 // The bucket a Host header names in virtual-host style ("bucket.s3.<anything>",

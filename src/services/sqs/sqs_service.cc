@@ -358,6 +358,44 @@ net::Task<Status> SqsService::delete_for_service(QueueRef q, std::vector<std::st
   co_return co_await std::move(deleting);
 }
 
+Result<bool> SqsService::service_may_send(const std::string& queue_arn,
+                                          const std::string& service_principal,
+                                          const std::string& source_arn,
+                                          const std::string& source_account) {
+  auto ref = queue_of_arn(queue_arn);
+  if (!ref) return Error{"InvalidParameterValue", 400, "Not a queue ARN: " + queue_arn};
+  NUBO_ASSIGN_OR_RETURN(QueueInfo info, impl_->queues->get(*ref));
+  auto it = info.attributes.find("Policy");
+  if (it == info.attributes.end()) return false;
+  auto policy = auth::parse_policy(it->second);
+  if (!policy.ok()) return false;
+  auth::RequestContext ctx;
+  ctx.action = "sqs:SendMessage";
+  ctx.resource = info.arn;
+  ctx.service = service_principal;
+  if (!source_arn.empty()) ctx.set("aws:SourceArn", source_arn);
+  if (!source_account.empty()) ctx.set("aws:SourceAccount", source_account);
+  return auth::evaluate(*policy, ctx, /*check_principal=*/true) == auth::Decision::kAllow;
+}
+
+net::Task<Status> SqsService::send_for_service(std::string queue_arn, std::string body,
+                                               std::string sender_id) {
+  auto ref = queue_of_arn(queue_arn);
+  if (!ref) co_return Error{"InvalidParameterValue", 400, "Not a queue ARN: " + queue_arn};
+  Impl* impl = impl_.get();
+  QueueRef q = *ref;
+  NewMessage m;
+  m.body = std::move(body);
+  m.sender_id = std::move(sender_id);
+  auto sending = impl->blocking([impl, q, m = std::move(m)]() mutable -> Status {
+    NUBO_TRY(impl->queues->send(q, std::move(m)));
+    return Ok{};
+  });
+  Status st = co_await std::move(sending);
+  if (st.ok()) impl->notify(q);
+  co_return st;
+}
+
 net::Task<Status> SqsService::release_for_service(QueueRef q, std::vector<std::string> receipts) {
   Impl* impl = impl_.get();
   auto releasing = impl->blocking([impl, q, receipts]() -> Status {

@@ -69,6 +69,19 @@ class SqsService {
   net::Task<Status> delete_for_service(QueueRef q, std::vector<std::string> receipts);
   net::Task<Status> release_for_service(QueueRef q, std::vector<std::string> receipts);
 
+  // Whether the queue `queue_arn` exists and its Policy lets the AWS service principal
+  // `service_principal` ("s3.amazonaws.com") perform sqs:SendMessage on it, with aws:SourceArn
+  // = source_arn and aws:SourceAccount = source_account (each set only when not empty): false
+  // without a policy or a statement that allows it, as on AWS. QueueDoesNotExist when there is
+  // no such queue. Blocks (the blocking pool).
+  Result<bool> service_may_send(const std::string& queue_arn, const std::string& service_principal,
+                                const std::string& source_arn, const std::string& source_account);
+  // Sends `body` to the queue on behalf of a service (no authorisation: the caller checked
+  // service_may_send) and wakes its long polls; Ok once the message is stored. Runs on an io
+  // thread.
+  net::Task<Status> send_for_service(std::string queue_arn, std::string body,
+                                     std::string sender_id);
+
   struct Impl;
   explicit SqsService(std::unique_ptr<Impl> impl);
 
