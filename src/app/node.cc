@@ -305,6 +305,11 @@ Result<std::unique_ptr<Node>> Node::create(NodeConfig config) {
       if (!info.ok()) return std::nullopt;
       return info->int_attribute("VisibilityTimeout");
     };
+    ldeps.send_message = [q](std::string arn, std::string body,
+                             std::map<std::string, std::string> attributes) {
+      return (*q)->send_for_service(std::move(arn), std::move(body), "lambda.amazonaws.com",
+                                    std::move(attributes));
+    };
     ldeps.event_sources.receive = [q](std::string arn, int max, int wait_s) {
       return sqs_receive(q->get(), std::move(arn), max, wait_s);
     };

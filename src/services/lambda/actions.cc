@@ -54,6 +54,20 @@ std::optional<LambdaAction> lambda_action(http::verb method, const net::Target& 
   auto unqualified = [&](const std::string& name) {
     return function_resource(name, region, account, std::nullopt);
   };
+  if (starts_with(path, kEventInvokeConfigPrefix)) {
+    std::vector<std::string> seg =
+        segments(std::string_view(path).substr(kEventInvokeConfigPrefix.size()));
+    if (seg.size() < 2 || seg[1] != "event-invoke-config") return std::nullopt;
+    if (seg.size() == 3 && seg[2] == "list" && method == http::verb::get) {
+      return act("ListFunctionEventInvokeConfigs", unqualified(seg[0]));
+    }
+    if (seg.size() != 2) return std::nullopt;
+    if (method == http::verb::get) return act("GetFunctionEventInvokeConfig", fn(seg[0]));
+    if (method == http::verb::put) return act("PutFunctionEventInvokeConfig", fn(seg[0]));
+    if (method == http::verb::post) return act("UpdateFunctionEventInvokeConfig", fn(seg[0]));
+    if (method == http::verb::delete_) return act("DeleteFunctionEventInvokeConfig", fn(seg[0]));
+    return std::nullopt;
+  }
   if (starts_with(path, kEventSourceMappingsPrefix)) {
     std::vector<std::string> seg =
         segments(std::string_view(path).substr(kEventSourceMappingsPrefix.size()));

@@ -607,6 +607,7 @@ struct LambdaService::Impl {
   FunctionRegistry registry;
   AsyncQueue queue;
   std::unique_ptr<EventSources> events;  // made by LambdaService's constructor
+  EventInvokeConfigs invoke_configs{deps.store, deps.clock};
 
   // Invoke cache: request key -> resolved function. The Store stays the truth; every committed
   // write to a function drops its entries (and bumps the generation, so that a resolution that
@@ -833,8 +834,98 @@ struct LambdaService::Impl {
     return (r.secondary && random_unit() < r.secondary_weight) ? *r.secondary : r.primary;
   }
 
-  // Async delivery (AsyncQueue::Deliver). Touches no member after the invocation returns.
+  // The invocation record Lambda sends to a destination (developer guide, "Capturing records
+  // of asynchronous invocations").
+  std::string invocation_record(const AsyncEvent& ev, const std::string& condition, int count,
+                                const runtime::InvokeResult* out) const {
+    auto as_json = [](const std::string& text) -> json::value {
+      auto v = parse_json(text);
+      return v.ok() ? std::move(v).value() : json::value(text);
+    };
+    json::object rc;
+    rc["requestId"] = ev.id;
+    rc["functionArn"] = arn.qualified_arn(
+        ev.function_name, ev.qualifier.empty() ? std::string(kLatest) : ev.qualifier);
+    rc["condition"] = condition;
+    rc["approximateInvokeCount"] = count;
+    json::object o;
+    o["version"] = "1.0";
+    o["timestamp"] = format_iso8601(deps.clock->now());
+    o["requestContext"] = std::move(rc);
+    o["requestPayload"] = as_json(ev.payload.empty() ? "{}" : ev.payload);
+    if (out) {
+      json::object resp;
+      resp["statusCode"] = 200;
+      resp["executedVersion"] = out->executed_version;
+      if (!out->function_error.empty()) resp["functionError"] = out->function_error;
+      o["responseContext"] = std::move(resp);
+      o["responsePayload"] = out->payload.empty() ? json::value(nullptr) : as_json(out->payload);
+    }
+    return json::serialize(o);
+  }
+
+  // Sends an invocation record to a destination (a queue, or a function invoked
+  // asynchronously). Logs what cannot be sent.
+  Task<void> send_to_destination(std::string destination, std::string record) {
+    Status st = Ok{};
+    if (starts_with(destination, "arn:aws:sqs:") && deps.send_message) {
+      auto sending = deps.send_message(destination, std::move(record), {});
+      st = co_await std::move(sending);
+    } else if (starts_with(destination, "arn:aws:lambda:")) {
+      auto invoking = invoke_async_record(destination, std::move(record));
+      st = co_await std::move(invoking);
+    } else {
+      st = Error{"InvalidParameterValueException", 400, "unsupported destination"};
+    }
+    if (!st.ok()) log_warn("lambda: destination " + destination + ": " + st.error().message);
+  }
+
+  Task<Status> invoke_async_record(std::string function, std::string payload);
+
+  // A failed event's end: its OnFailure destination, else the function's dead-letter queue.
+  Task<void> fail_event(AsyncEvent ev, std::optional<EventInvokeConfig> cfg, std::string condition,
+                        int count, std::optional<runtime::InvokeResult> out) {
+    if (cfg && !cfg->on_failure.empty()) {
+      auto sending = send_to_destination(
+          cfg->on_failure, invocation_record(ev, condition, count, out ? &*out : nullptr));
+      co_await std::move(sending);
+      co_return;
+    }
+    if (!deps.send_message) co_return;
+    std::string name = ev.function_name, q = ev.qualifier;
+    auto read = [this, name, q] { return registry.get_function(name, q); };
+    auto reading = net::run_blocking(*deps.blocking, std::move(read));
+    Result<FunctionView> fn = co_await std::move(reading);
+    if (!fn.ok() || !starts_with(fn->config.dead_letter_arn, "arn:aws:sqs:")) co_return;
+    // The dead-letter queue gets the event itself, with what went wrong as attributes (developer
+    // guide, "Dead-letter queues").
+    std::map<std::string, std::string> attrs;
+    attrs["RequestID"] = ev.id;
+    attrs["ErrorCode"] = "200";
+    std::string message = out ? tail_bytes(out->payload, 1024) : condition;
+    if (out) {
+      if (auto v = parse_json(out->payload); v.ok() && v->is_object()) {
+        message = get_string(v->as_object(), "errorMessage").value_or(message);
+      }
+    }
+    attrs["ErrorMessage"] = message.empty() ? condition : message;
+    auto sending = deps.send_message(fn->config.dead_letter_arn,
+                                     ev.payload.empty() ? "{}" : ev.payload, std::move(attrs));
+    Status st = co_await std::move(sending);
+    if (!st.ok()) log_warn("lambda: dead-letter queue: " + st.error().message);
+  }
+
+  // Async delivery (AsyncQueue::Deliver). Destinations are sent to before the result is
+  // returned, so that a crash in between sends again rather than never (at least once).
   Task<DeliveryResult> deliver(AsyncEvent ev) {
+    std::optional<EventInvokeConfig> cfg = invoke_configs.find(ev.function_name, ev.qualifier);
+    const int64_t max_retries = cfg && cfg->max_retries ? *cfg->max_retries : kAsyncMaxRetries;
+    if (cfg && cfg->max_age_s &&
+        epoch_ms(deps.clock->now()) - ev.created_ms > *cfg->max_age_s * 1000) {
+      auto failing = fail_event(ev, cfg, "EventAgeExceeded", ev.attempts, std::nullopt);
+      co_await std::move(failing);
+      co_return DeliveryResult{DeliveryOutcome::kDrop, "EventAgeExceeded"};
+    }
     std::optional<std::string> q;
     if (!ev.qualifier.empty()) q = ev.qualifier;
     auto resolving = resolve(ev.function_name, q);
@@ -852,7 +943,7 @@ struct LambdaService::Impl {
     const runtime::FunctionSpec& spec =
         (res->secondary && random_unit() < res->secondary_weight) ? *res->secondary : res->primary;
     runtime::InvokeRequest ir;
-    ir.payload = ev.payload.empty() ? "{}" : std::move(ev.payload);
+    ir.payload = ev.payload.empty() ? "{}" : ev.payload;
     ir.request_id = ev.id;
     ir.client_context = ev.client_context;
     runtime::Invoker* invoker = deps.invoker;
@@ -862,10 +953,24 @@ struct LambdaService::Impl {
       co_return DeliveryResult{DeliveryOutcome::kThrottled,
                                out.error().code + ": " + out.error().message};
     }
+    const int count = ev.attempts + 1;
     if (out->outcome == runtime::InvokeResult::Outcome::kSuccess) {
+      if (cfg && !cfg->on_success.empty()) {
+        auto sending =
+            send_to_destination(cfg->on_success, invocation_record(ev, "Success", count, &*out));
+        co_await std::move(sending);
+      }
       co_return DeliveryResult{DeliveryOutcome::kSuccess, ""};
     }
-    co_return DeliveryResult{DeliveryOutcome::kFunctionError, tail_bytes(out->payload, 512)};
+    std::string detail = tail_bytes(out->payload, 512);
+    if (count > max_retries) {  // the last attempt: the event ends here
+      auto failing = fail_event(ev, cfg, "RetriesExhausted", count, *out);
+      co_await std::move(failing);
+      co_return DeliveryResult{
+          DeliveryOutcome::kDrop,
+          "retries exhausted after " + std::to_string(count) + " attempts (" + detail + ")"};
+    }
+    co_return DeliveryResult{DeliveryOutcome::kFunctionError, detail};
   }
 
   // ---- Invoke ----
@@ -1011,6 +1116,9 @@ struct LambdaService::Impl {
   Result<Response> layers(Request& req, const net::Target& t, const std::string& rid);
   Result<Response> policy(Request& req, const net::Target& t, const std::string& name,
                           const std::string* sid, const std::string& rid);
+  Result<Response> event_invoke_config(Request& req, const net::Target& t,
+                                       const std::string& name_text, bool list,
+                                       const std::string& rid);
   Result<Response> function_urls(Request& req, const net::Target& t, const std::string& name,
                                  bool list, const std::string& rid);
   json::object layer_version_json(const LayerVersion& v, bool with_content);
@@ -1189,6 +1297,7 @@ Result<Response> LambdaService::Impl::delete_function(Request& req, const net::T
   NUBO_ASSIGN_OR_RETURN(std::string q, effective_qualifier(ref, t.param("Qualifier")));
   NUBO_TRY(registry.delete_function(ref.name, q));
   if (q.empty()) {
+    NUBO_TRY(invoke_configs.remove_function(ref.name));
     deps.invoker->retire_function(arn.function_arn(ref.name));
     deps.invoker->set_reserved_concurrency(arn.function_arn(ref.name), std::nullopt);
   } else {
@@ -1892,6 +2001,71 @@ Result<std::string> url_qualifier(const FunctionRef& ref, const net::Target& t) 
 
 // /2021-10-31/functions/NAME/url: Create (POST), Get (GET), Update (PUT), Delete (DELETE)
 // FunctionUrlConfig; /2021-10-31/functions/NAME/urls: ListFunctionUrlConfigs.
+Result<Response> LambdaService::Impl::event_invoke_config(Request& req, const net::Target& t,
+                                                          const std::string& name_text, bool list,
+                                                          const std::string& rid) {
+  NUBO_ASSIGN_OR_RETURN(FunctionRef ref, parse_function_ref(name_text, NameUse::kOther, arn));
+  auto method = req.method();
+  std::string q = ref.qualifier.empty() ? t.param("Qualifier").value_or("") : ref.qualifier;
+  if (q == kLatest) q.clear();
+  NUBO_TRY(registry.get_function(ref.name, q));  // ResourceNotFoundException
+  auto arn_of = [&](const std::string& qualifier) {
+    return arn.qualified_arn(ref.name, qualifier.empty() ? std::string(kLatest) : qualifier);
+  };
+  if (list) {
+    if (method != http::verb::get) return unknown_operation();
+    json::array items;
+    for (const auto& c : invoke_configs.of_function(ref.name)) {
+      items.push_back(EventInvokeConfigs::to_json(c, arn_of(c.qualifier)));
+    }
+    json::object body;
+    body["FunctionEventInvokeConfigs"] = std::move(items);
+    return json_response(req, http::status::ok, body, rid);
+  }
+  std::optional<EventInvokeConfig> existing = invoke_configs.find(ref.name, q);
+  auto none = [&]() {
+    return Error{"ResourceNotFoundException", 404,
+                 "The function " + arn_of(q) + " doesn't have an EventInvokeConfig"};
+  };
+  if (method == http::verb::get) {
+    if (!existing) return none();
+    return json_response(req, http::status::ok, EventInvokeConfigs::to_json(*existing, arn_of(q)),
+                         rid);
+  }
+  if (method == http::verb::delete_) {
+    if (!existing) return none();
+    NUBO_TRY(invoke_configs.remove(ref.name, q));
+    return empty_response(req, http::status::no_content, rid);
+  }
+  if (method != http::verb::put && method != http::verb::post) return unknown_operation();
+  // Put replaces the configuration; Update (POST) changes only what it names.
+  EventInvokeConfig base;
+  if (method == http::verb::post && existing) base = *existing;
+  base.function_name = ref.name;
+  base.qualifier = q;
+  auto destination_ok = [this](const std::string& d) -> Status {
+    if (starts_with(d, "arn:aws:sqs:")) {
+      if (deps.send_message && deps.event_sources.queue_visibility &&
+          deps.event_sources.queue_visibility(d)) {
+        return Ok{};
+      }
+    } else if (starts_with(d, "arn:aws:lambda:")) {
+      auto fn = parse_function_ref(d, NameUse::kGetOrInvoke, arn);
+      if (fn.ok() && registry.get_function(fn->name, fn->qualifier).ok()) return Ok{};
+    }
+    return Error{"InvalidParameterValueException", 400,
+                 "The destination ARN " + d +
+                     " is invalid (nubo delivers to SQS queues and "
+                     "Lambda functions that exist)."};
+  };
+  NUBO_ASSIGN_OR_RETURN(EventInvokeConfig c,
+                        EventInvokeConfigs::parse(req.body(), base, destination_ok));
+  NUBO_TRY(invoke_configs.put(c));
+  auto stored = invoke_configs.find(ref.name, q);
+  return json_response(req, http::status::ok,
+                       EventInvokeConfigs::to_json(stored ? *stored : c, arn_of(q)), rid);
+}
+
 Result<Response> LambdaService::Impl::function_urls(Request& req, const net::Target& t,
                                                     const std::string& name_text, bool list,
                                                     const std::string& rid) {
@@ -2015,6 +2189,16 @@ Result<Response> LambdaService::Impl::route(Request& req, const net::Target& tar
     if (seg.size() == 3 && sub == "policy") return policy(req, target, name, &seg[2], rid);
     return unknown_operation();
   }
+  if (starts_with(path, kEventInvokeConfigPrefix)) {
+    std::vector<std::string> seg =
+        split(std::string_view(path).substr(kEventInvokeConfigPrefix.size()), '/');
+    while (!seg.empty() && seg.back().empty()) seg.pop_back();
+    if ((seg.size() == 2 || (seg.size() == 3 && seg[2] == "list")) &&
+        seg[1] == "event-invoke-config") {
+      return event_invoke_config(req, target, seg[0], seg.size() == 3, rid);
+    }
+    return unknown_operation();
+  }
   if (starts_with(path, kEventSourceMappingsPrefix)) {
     std::string rest = path.substr(kEventSourceMappingsPrefix.size());
     if (!rest.empty() && rest.front() != '/') return unknown_operation();
@@ -2122,6 +2306,7 @@ Status LambdaService::start() {
     std::unique_lock lock(impl_->url_mu);
     for (const auto& c : url_configs) impl_->urls.emplace(c.url_id, impl_->url_target(c));
   }
+  NUBO_TRY(impl_->invoke_configs.start());
   NUBO_TRY(impl_->queue.start());
   return impl_->events->start();
 }
@@ -2161,7 +2346,12 @@ Task<Result<std::string>> LambdaService::invoke_for_service(std::string function
 }
 
 Task<Status> LambdaService::invoke_async_for_service(std::string function, std::string payload) {
-  Impl* impl = impl_.get();
+  auto queueing = impl_->invoke_async_record(std::move(function), std::move(payload));
+  co_return co_await std::move(queueing);
+}
+
+Task<Status> LambdaService::Impl::invoke_async_record(std::string function, std::string payload) {
+  Impl* impl = this;
   auto parsed = parse_function_ref(function, NameUse::kGetOrInvoke, impl->arn);
   if (!parsed.ok()) co_return parsed.error();
   auto resolving = impl->resolve(function, std::nullopt);

@@ -21,6 +21,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -34,6 +35,7 @@
 #include "net/http.h"
 #include "runtime/invoker.h"
 #include "services/lambda/async_queue.h"
+#include "services/lambda/event_invoke_configs.h"
 #include "services/lambda/event_sources.h"
 #include "services/lambda/function_urls.h"
 #include "storage/store.h"
@@ -52,6 +54,12 @@ struct LambdaDeps {
   // delete_messages, release; the node wires them to SQS). The service fills in the rest.
   // Without them CreateEventSourceMapping finds no queue.
   EventSourceDeps event_sources;
+  // Asynchronous invocations' destinations and dead-letter queues on SQS: sends body (with
+  // these String message attributes) to the queue; Ok once it is stored. Runs on an io thread.
+  // Empty: destinations that are queues are refused.
+  std::function<net::Task<Status>(std::string queue_arn, std::string body,
+                                  std::map<std::string, std::string> attributes)>
+      send_message;
   boost::asio::thread_pool* blocking = nullptr;  // disk and other blocking work
   // The async-invocation queue's concurrency, retry delays and limits (AWS's by default; tests
   // shorten the delays).

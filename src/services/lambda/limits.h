@@ -210,4 +210,10 @@ inline constexpr int64_t kSqsMaxConcurrencyMax = 1000;
 inline constexpr int64_t kSqsMaxPollers = 1250;
 inline constexpr size_t kSqsListMappingsMax = 100;
 
+// Asynchronous invocation configuration (PutFunctionEventInvokeConfig, API 2019-09-25):
+// MaximumEventAgeInSeconds 60-21600 (MaximumRetryAttempts 0-2 is kAsyncMaxRetries).
+inline constexpr std::string_view kEventInvokeConfigPrefix = "/2019-09-25/functions/";
+inline constexpr int64_t kEventAgeMinSeconds = 60;
+inline constexpr int64_t kEventAgeMaxSeconds = 21600;
+
 }  // namespace nubo::lambda

@@ -379,7 +379,8 @@ Result<bool> SqsService::service_may_send(const std::string& queue_arn,
 }
 
 net::Task<Status> SqsService::send_for_service(std::string queue_arn, std::string body,
-                                               std::string sender_id) {
+                                               std::string sender_id,
+                                               std::map<std::string, std::string> attributes) {
   auto ref = queue_of_arn(queue_arn);
   if (!ref) co_return Error{"InvalidParameterValue", 400, "Not a queue ARN: " + queue_arn};
   Impl* impl = impl_.get();
@@ -387,6 +388,7 @@ net::Task<Status> SqsService::send_for_service(std::string queue_arn, std::strin
   NewMessage m;
   m.body = std::move(body);
   m.sender_id = std::move(sender_id);
+  for (auto& [k, v] : attributes) m.attributes[k] = MessageAttribute{"String", std::move(v)};
   auto sending = impl->blocking([impl, q, m = std::move(m)]() mutable -> Status {
     NUBO_TRY(impl->queues->send(q, std::move(m)));
     return Ok{};

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <boost/asio/thread_pool.hpp>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -79,8 +80,9 @@ class SqsService {
   // Sends `body` to the queue on behalf of a service (no authorisation: the caller checked
   // service_may_send) and wakes its long polls; Ok once the message is stored. Runs on an io
   // thread.
-  net::Task<Status> send_for_service(std::string queue_arn, std::string body,
-                                     std::string sender_id);
+  // `attributes`: String message attributes (name -> value).
+  net::Task<Status> send_for_service(std::string queue_arn, std::string body, std::string sender_id,
+                                     std::map<std::string, std::string> attributes = {});
 
   struct Impl;
   explicit SqsService(std::unique_ptr<Impl> impl);
