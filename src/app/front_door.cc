@@ -80,6 +80,7 @@ Result<auth::Caller> FrontDoor::caller_of(const net::Request& req, const auth::A
   if (auto ua = req.find(net::http::field::user_agent); ua != req.end()) {
     caller.user_agent = std::string(ua->value());
   }
+  caller.trace_header = std::string(net::header(req, "x-amzn-trace-id"));
   if (!caller.is_root) {
     NUBO_ASSIGN_OR_RETURN(caller.identity, directory_.identity(creds));
   }

@@ -393,9 +393,10 @@ Result<std::unique_ptr<Node>> Node::create(NodeConfig config) {
     return lambda_service->service_may_invoke(function_arn, "lambda:InvokeFunction",
                                               "s3.amazonaws.com", bucket_arn, account_id);
   };
-  s3deps.invoke_async = [lambda_service](std::string function_arn,
-                                         std::string event) -> net::Task<Status> {
-    return lambda_service->invoke_async_for_service(std::move(function_arn), std::move(event));
+  s3deps.invoke_async = [lambda_service](std::string function_arn, std::string event,
+                                         std::string trace) -> net::Task<Status> {
+    return lambda_service->invoke_async_for_service(std::move(function_arn), std::move(event),
+                                                    std::move(trace));
   };
   // And send messages to queues whose policy lets S3 send for the bucket.
   sqs::SqsService* sqs_service = m.sqs.get();

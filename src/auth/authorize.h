@@ -75,6 +75,9 @@ struct Caller : Principal {
   SystemTime time{};
   std::string user_agent;
   std::string request_id;
+  // The request's X-Amzn-Trace-Id (the SDKs send a function's _X_AMZN_TRACE_ID in it): what
+  // the events the request causes carry on, for recursion detection. Empty: none.
+  std::string trace_header;
   AuditSink* audit = nullptr;  // borrowed; may be null
 };
 

@@ -203,6 +203,8 @@ def handler(event, context):
                       Key="k"),
         "s3put": code(boto3.client("s3", endpoint_url=url).put_object, Bucket="lp-private",
                       Key="k", Body=b"x"),
+        "sqs": code(boto3.client("sqs", endpoint_url=url).send_message,
+                    QueueUrl=url + "/000000000000/lp-private-queue", MessageBody="x"),
     }
     return out
 """
@@ -215,6 +217,8 @@ def test_a_function_runs_as_its_role_and_nothing_more(node):
     s3 = node.client("s3")
     s3.create_bucket(Bucket="lp-private")  # a bucket the narrow role cannot touch
     s3.put_object(Bucket="lp-private", Key="k", Body=b"root's")
+    sqs = node.client("sqs")
+    queue = sqs.create_queue(QueueName="lp-private-queue")["QueueUrl"]  # nor this queue
     role = node.ensure_role("one-secret", policy={"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": mine}]})
     lam = node.client("lambda")
@@ -226,8 +230,10 @@ def test_a_function_runs_as_its_role_and_nothing_more(node):
                    "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/one-secret/role-probe",
                    "mine": "s3cr3t-value", "other": "AccessDeniedException",
                    "put": "AccessDeniedException", "invoke": "AccessDeniedException",
-                   "iam": "AccessDenied", "s3get": "AccessDenied", "s3put": "AccessDenied"}
+                   "iam": "AccessDenied", "s3get": "AccessDenied", "s3put": "AccessDenied",
+                   "sqs": "AccessDenied"}
     assert s3.get_object(Bucket="lp-private", Key="k")["Body"].read() == b"root's"
+    assert "Messages" not in sqs.receive_message(QueueUrl=queue)
 
 
 def test_secret_resource_policies_combine_with_identity_policies(node):

@@ -54,6 +54,15 @@ std::optional<LambdaAction> lambda_action(http::verb method, const net::Target& 
   auto unqualified = [&](const std::string& name) {
     return function_resource(name, region, account, std::nullopt);
   };
+  if (starts_with(path, kRecursionConfigPrefix)) {
+    std::vector<std::string> seg =
+        segments(std::string_view(path).substr(kRecursionConfigPrefix.size()));
+    if (seg.size() == 2 && seg[1] == "recursion-config") {
+      if (method == http::verb::get) return act("GetFunctionRecursionConfig", unqualified(seg[0]));
+      if (method == http::verb::put) return act("PutFunctionRecursionConfig", unqualified(seg[0]));
+    }
+    if (seg.size() < 2 || seg[1] != "event-invoke-config") return std::nullopt;
+  }
   if (starts_with(path, kEventInvokeConfigPrefix)) {
     std::vector<std::string> seg =
         segments(std::string_view(path).substr(kEventInvokeConfigPrefix.size()));

@@ -39,6 +39,7 @@ const std::vector<std::string>& schema() {
       " created_ms INTEGER NOT NULL,"
       " next_attempt_ms INTEGER NOT NULL)",
       "CREATE INDEX lambda_async_events_due ON lambda_async_events (next_attempt_ms)",
+      "ALTER TABLE lambda_async_events ADD COLUMN trace TEXT NOT NULL DEFAULT ''",
   };
   return s;
 }
@@ -223,6 +224,7 @@ net::Task<void> finish(StatePtr s, Meta ev, DeliveryResult r) {
     s->known.erase(ev.id);
     if (next == Next::kRetry && !s->closed) {
       ev.payload.clear();
+      ev.trace.clear();
       s->remember(std::move(ev));
     }
   }
@@ -233,8 +235,8 @@ net::Task<void> finish(StatePtr s, Meta ev, DeliveryResult r) {
 net::Task<void> deliver_one(StatePtr s, Meta ev) {
   auto store = s->deps.store;
   auto read = [store, id = ev.id] {
-    return store->query("SELECT payload, client_context FROM lambda_async_events WHERE id = ?",
-                        {id});
+    return store->query(
+        "SELECT payload, client_context, trace FROM lambda_async_events WHERE id = ?", {id});
   };
   auto read_task = net::run_blocking(*s->deps.blocking, std::move(read));
   auto rows = co_await std::move(read_task);
@@ -252,6 +254,7 @@ net::Task<void> deliver_one(StatePtr s, Meta ev) {
   }
   ev.payload = (*rows)[0].text(0);
   ev.client_context = (*rows)[0].text(1);
+  ev.trace = (*rows)[0].text(2);
 
   DeliveryResult r;
   if (s->now_ms() - ev.created_ms > s->opt.max_event_age.count()) {
@@ -340,13 +343,13 @@ net::Task<Status> AsyncQueue::enqueue(AsyncEvent ev) {
   auto store = s->deps.store;
   auto insert = [store, &ev] {
     return store->transaction([&](storage::Txn& txn) -> Status {
-      NUBO_TRY(
-          txn.exec("INSERT INTO lambda_async_events (id, function_name, qualifier, payload, "
-                   "client_context, attempts, throttles, created_ms, next_attempt_ms) "
-                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                   {ev.id, ev.function_name, ev.qualifier, storage::Blob{ev.payload},
-                    ev.client_context, static_cast<int64_t>(ev.attempts),
-                    static_cast<int64_t>(ev.throttles), ev.created_ms, ev.next_attempt_ms}));
+      NUBO_TRY(txn.exec(
+          "INSERT INTO lambda_async_events (id, function_name, qualifier, payload, "
+          "client_context, attempts, throttles, created_ms, next_attempt_ms, trace) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+          {ev.id, ev.function_name, ev.qualifier, storage::Blob{ev.payload}, ev.client_context,
+           static_cast<int64_t>(ev.attempts), static_cast<int64_t>(ev.throttles), ev.created_ms,
+           ev.next_attempt_ms, ev.trace}));
       return Ok{};
     });
   };

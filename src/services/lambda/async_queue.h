@@ -40,6 +40,9 @@ struct AsyncEvent {
   std::string qualifier;  // as the caller gave it: "", "$LATEST", a version or an alias
   std::string payload;
   std::string client_context;
+  // The trace header of what caused the event (X-Amzn-Trace-Id; its Lineage counts the hops of
+  // a chain of events: recursion detection). Loaded with the payload.
+  std::string trace;
   int attempts = 0;   // deliveries that ended in a function error
   int throttles = 0;  // deliveries refused (throttled, service error)
   int64_t created_ms = 0;

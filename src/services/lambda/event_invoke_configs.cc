@@ -12,6 +12,8 @@ std::vector<std::string> schema() {
       "CREATE TABLE lambda_event_invoke_configs (function_name TEXT NOT NULL, qualifier TEXT NOT "
       "NULL, config TEXT NOT NULL, last_modified_ms INTEGER NOT NULL, PRIMARY KEY "
       "(function_name, qualifier))",
+      "CREATE TABLE lambda_recursion_configs (function_name TEXT PRIMARY KEY, loop TEXT NOT "
+      "NULL)",
   };
 }
 
@@ -40,7 +42,10 @@ Status EventInvokeConfigs::start() {
   NUBO_ASSIGN_OR_RETURN(auto rows,
                         store_->query("SELECT function_name, qualifier, config, last_modified_ms "
                                       "FROM lambda_event_invoke_configs"));
+  NUBO_ASSIGN_OR_RETURN(auto loops,
+                        store_->query("SELECT function_name, loop FROM lambda_recursion_configs"));
   std::lock_guard lock(mu_);
+  for (const auto& r : loops) recursion_[r.text(0)] = r.text(1);
   for (const auto& r : rows) {
     EventInvokeConfig c;
     c.function_name = r.text(0);
@@ -151,13 +156,36 @@ Status EventInvokeConfigs::remove(const std::string& function_name, const std::s
   return Ok{};
 }
 
+Status EventInvokeConfigs::set_recursion(const std::string& function_name,
+                                         const std::string& loop) {
+  NUBO_TRY(store_->transaction([&](storage::Txn& t) -> Status {
+    NUBO_TRY(
+        t.exec("DELETE FROM lambda_recursion_configs WHERE function_name = ?", {function_name}));
+    NUBO_TRY(t.exec("INSERT INTO lambda_recursion_configs (function_name, loop) VALUES (?, ?)",
+                    {function_name, loop}));
+    return Ok{};
+  }));
+  std::lock_guard lock(mu_);
+  recursion_[function_name] = loop;
+  return Ok{};
+}
+
+std::string EventInvokeConfigs::recursion(const std::string& function_name) const {
+  std::lock_guard lock(mu_);
+  auto it = recursion_.find(function_name);
+  return it == recursion_.end() ? "Terminate" : it->second;
+}
+
 Status EventInvokeConfigs::remove_function(const std::string& function_name) {
   NUBO_TRY(store_->transaction([&](storage::Txn& t) -> Status {
     NUBO_TRY(
         t.exec("DELETE FROM lambda_event_invoke_configs WHERE function_name = ?", {function_name}));
+    NUBO_TRY(
+        t.exec("DELETE FROM lambda_recursion_configs WHERE function_name = ?", {function_name}));
     return Ok{};
   }));
   std::lock_guard lock(mu_);
+  recursion_.erase(function_name);
   for (auto it = configs_.begin(); it != configs_.end();) {
     it = it->first.first == function_name ? configs_.erase(it) : std::next(it);
   }

@@ -57,11 +57,17 @@ class EventInvokeConfigs {
                                         const std::string& qualifier) const;
   std::vector<EventInvokeConfig> of_function(const std::string& function_name) const;
 
+  // PutFunctionRecursionConfig (recursion.h): "Allow" or "Terminate" (the default) for a
+  // function's recursive loops. Blocks; recursion() answers from memory.
+  Status set_recursion(const std::string& function_name, const std::string& loop);
+  std::string recursion(const std::string& function_name) const;
+
  private:
   storage::Store* store_;
   const Clock* clock_;
   mutable std::mutex mu_;
   std::map<std::pair<std::string, std::string>, EventInvokeConfig> configs_;  // GUARDED_BY(mu_)
+  std::map<std::string, std::string> recursion_;  // GUARDED_BY(mu_): function -> Allow
 };
 
 }  // namespace nubo::lambda

@@ -27,6 +27,7 @@
 #include "services/lambda/limits.h"
 #include "services/lambda/model.h"
 #include "services/lambda/permissions.h"
+#include "services/lambda/recursion.h"
 #include "services/lambda/registry.h"
 #include "storage/files.h"
 
@@ -880,7 +881,8 @@ struct LambdaService::Impl {
     if (!st.ok()) log_warn("lambda: destination " + destination + ": " + st.error().message);
   }
 
-  Task<Status> invoke_async_record(std::string function, std::string payload);
+  Task<Status> invoke_async_record(std::string function, std::string payload,
+                                   std::string trace = "");
 
   // A failed event's end: its OnFailure destination, else the function's dead-letter queue.
   Task<void> fail_event(AsyncEvent ev, std::optional<EventInvokeConfig> cfg, std::string condition,
@@ -942,10 +944,22 @@ struct LambdaService::Impl {
     }
     const runtime::FunctionSpec& spec =
         (res->secondary && random_unit() < res->secondary_weight) ? *res->secondary : res->primary;
+    // Recursion-loop detection (recursion.h): the chain's next invocation, or its end.
+    std::string trace = next_hop(ev.trace, spec.function_arn);
+    if (lineage_depth(trace) > kMaxRecursionDepth &&
+        invoke_configs.recursion(ev.function_name) != "Allow") {
+      log_warn("lambda: RecursiveInvocationException: " + ev.function_name +
+               " is in a recursive loop (" + std::to_string(kMaxRecursionDepth) +
+               " invocations); the event " + ev.id + " is not delivered");
+      auto failing = fail_event(ev, cfg, "RecursiveInvocationException", ev.attempts, std::nullopt);
+      co_await std::move(failing);
+      co_return DeliveryResult{DeliveryOutcome::kDrop, "RecursiveInvocationException"};
+    }
     runtime::InvokeRequest ir;
     ir.payload = ev.payload.empty() ? "{}" : ev.payload;
     ir.request_id = ev.id;
     ir.client_context = ev.client_context;
+    ir.trace_id = std::move(trace);
     runtime::Invoker* invoker = deps.invoker;
     auto invoking = invoker->invoke(spec, std::move(ir));
     Result<runtime::InvokeResult> out = co_await std::move(invoking);
@@ -1042,6 +1056,8 @@ struct LambdaService::Impl {
       ev.qualifier = q;
       ev.payload = payload;
       ev.client_context = std::string(net::header(req, "X-Amz-Client-Context"));
+      // A function that invokes another carries its trace (recursion.h).
+      ev.trace = std::string(net::header(req, "X-Amzn-Trace-Id"));
       auto enqueueing = queue.enqueue(std::move(ev));
       Status st = co_await std::move(enqueueing);
       if (!st.ok()) co_return error_response(req, st.error(), request_id);
@@ -2189,6 +2205,30 @@ Result<Response> LambdaService::Impl::route(Request& req, const net::Target& tar
     if (seg.size() == 3 && sub == "policy") return policy(req, target, name, &seg[2], rid);
     return unknown_operation();
   }
+  if (starts_with(path, kRecursionConfigPrefix)) {
+    std::vector<std::string> seg =
+        split(std::string_view(path).substr(kRecursionConfigPrefix.size()), '/');
+    while (!seg.empty() && seg.back().empty()) seg.pop_back();
+    if (seg.size() != 2 || seg[1] != "recursion-config") return unknown_operation();
+    NUBO_ASSIGN_OR_RETURN(FunctionRef ref, parse_function_ref(seg[0], NameUse::kOther, arn));
+    NUBO_TRY(registry.get_function(ref.name, ""));
+    if (method == http::verb::put) {
+      auto v = parse_json(req.body().empty() ? "{}" : req.body(), "InvalidRequestContentException");
+      if (!v.ok()) return v.error();
+      std::string loop =
+          v->is_object() ? get_string(v->as_object(), "RecursiveLoop").value_or("") : "";
+      if (loop != "Allow" && loop != "Terminate") {
+        return validation_error(loop, "recursiveLoop",
+                                "Member must satisfy enum value set: [Allow, Terminate]");
+      }
+      NUBO_TRY(invoke_configs.set_recursion(ref.name, loop));
+    } else if (method != http::verb::get) {
+      return unknown_operation();
+    }
+    json::object body;
+    body["RecursiveLoop"] = invoke_configs.recursion(ref.name);
+    return json_response(req, http::status::ok, body, rid);
+  }
   if (starts_with(path, kEventInvokeConfigPrefix)) {
     std::vector<std::string> seg =
         split(std::string_view(path).substr(kEventInvokeConfigPrefix.size()), '/');
@@ -2345,12 +2385,15 @@ Task<Result<std::string>> LambdaService::invoke_for_service(std::string function
   co_return std::move(out->payload);
 }
 
-Task<Status> LambdaService::invoke_async_for_service(std::string function, std::string payload) {
-  auto queueing = impl_->invoke_async_record(std::move(function), std::move(payload));
+Task<Status> LambdaService::invoke_async_for_service(std::string function, std::string payload,
+                                                     std::string trace) {
+  auto queueing =
+      impl_->invoke_async_record(std::move(function), std::move(payload), std::move(trace));
   co_return co_await std::move(queueing);
 }
 
-Task<Status> LambdaService::Impl::invoke_async_record(std::string function, std::string payload) {
+Task<Status> LambdaService::Impl::invoke_async_record(std::string function, std::string payload,
+                                                      std::string trace) {
   Impl* impl = this;
   auto parsed = parse_function_ref(function, NameUse::kGetOrInvoke, impl->arn);
   if (!parsed.ok()) co_return parsed.error();
@@ -2362,6 +2405,7 @@ Task<Status> LambdaService::Impl::invoke_async_record(std::string function, std:
   ev.function_name = (*resolved)->function_name;
   ev.qualifier = parsed->qualifier;
   ev.payload = std::move(payload);
+  ev.trace = std::move(trace);
   auto enqueueing = impl->queue.enqueue(std::move(ev));
   co_return co_await std::move(enqueueing);
 }

@@ -109,7 +109,10 @@ class LambdaService {
   // the event's maximum age), and Ok returns once it is in the Store. `function` is an ARN or
   // name, optionally qualified. ResourceNotFoundException when there is no such function.
   // Runs on an io thread.
-  net::Task<Status> invoke_async_for_service(std::string function, std::string payload);
+  // `trace`: the trace header of the request that caused the event (X-Amzn-Trace-Id), which
+  // the invocation carries on for recursion detection (recursion.h); empty: a new chain.
+  net::Task<Status> invoke_async_for_service(std::string function, std::string payload,
+                                             std::string trace = "");
 
   // Whether the resource policy of `function` (a name or ARN; with a qualifier, that version's
   // or alias's policy, else the unqualified function's) allows the service principal

@@ -216,4 +216,7 @@ inline constexpr std::string_view kEventInvokeConfigPrefix = "/2019-09-25/functi
 inline constexpr int64_t kEventAgeMinSeconds = 60;
 inline constexpr int64_t kEventAgeMaxSeconds = 21600;
 
+// PutFunctionRecursionConfig / GetFunctionRecursionConfig (API 2024-08-31).
+inline constexpr std::string_view kRecursionConfigPrefix = "/2024-08-31/functions/";
+
 }  // namespace nubo::lambda

@@ -1433,9 +1433,11 @@ struct S3Service::Impl {
     std::string principal_id;
     std::string source_ip;
     std::string account_id;
+    std::string trace;  // the request's X-Amzn-Trace-Id: the invocations it causes carry it on
   };
   static Actor actor_of(const auth::Caller& c) {
-    return Actor{c.is_root ? c.account_id : "AWS:" + c.access_key_id, c.source_ip, c.account_id};
+    return Actor{c.is_root ? c.account_id : "AWS:" + c.access_key_id, c.source_ip, c.account_id,
+                 c.trace_header};
   }
 
   struct Delivery {
@@ -1549,7 +1551,7 @@ struct S3Service::Impl {
         auto sending = deps.send(d.arn, std::move(d.message));
         st = co_await std::move(sending);
       } else {
-        auto queueing = deps.invoke_async(d.arn, std::move(d.message));
+        auto queueing = deps.invoke_async(d.arn, std::move(d.message), actor.trace);
         st = co_await std::move(queueing);
       }
       if (!st.ok()) {

@@ -47,7 +47,9 @@ struct S3Deps {
   std::function<Result<bool>(const std::string& function_arn, const std::string& bucket_arn,
                              const std::string& account_id)>
       may_invoke;
-  std::function<net::Task<Status>(std::string function_arn, std::string event)> invoke_async;
+  // `trace`: the X-Amzn-Trace-Id of the request that caused the event (recursion detection).
+  std::function<net::Task<Status>(std::string function_arn, std::string event, std::string trace)>
+      invoke_async;
   // Bucket notifications to SQS queues. may_send: whether the queue exists and its policy lets
   // s3.amazonaws.com send to it for this bucket (the same keys), or QueueDoesNotExist; blocking,
   // called on the blocking pool. send: sends the event as a message (Ok once it is stored);
