@@ -234,6 +234,7 @@ struct EventSources::Impl : std::enable_shared_from_this<EventSources::Impl> {
           wait_s = static_cast<int>(
               std::max<int64_t>(1, std::chrono::duration_cast<std::chrono::seconds>(left).count()));
         }
+        const auto asked = std::chrono::steady_clock::now();
         auto receiving = self->deps.receive(m.source_arn, want, wait_s);
         Result<std::vector<SourceMessage>> got = co_await std::move(receiving);
         if (!got.ok()) {
@@ -242,6 +243,11 @@ struct EventSources::Impl : std::enable_shared_from_this<EventSources::Impl> {
           break;
         }
         if (got->empty()) {
+          // A receive that should have waited and did not (the queue service is stopping):
+          // do not poll in a tight loop.
+          bool quick = wait_s > 0 &&
+                       std::chrono::steady_clock::now() - asked < std::chrono::milliseconds(100);
+          backoff = std::chrono::milliseconds(quick ? 200 : 0);
           if (batch.empty() || m.window_s == 0) break;
           continue;
         }
