@@ -747,7 +747,9 @@ net::Task<Result<json::object>> SqsService::Impl::run(std::string action, json::
       NUBO_CO_ASSIGN_OR_RETURN(NewMessage m, new_message(e));
       total += message_size(m.body, m.attributes);
     }
-    int64_t max_size = info.int_attribute("MaximumMessageSize");
+    // The batch as a whole: at most 1 MiB, whatever the queue's MaximumMessageSize (which each
+    // message is held to on its own).
+    const int64_t max_size = kMessageSizeMax;
     if (static_cast<int64_t>(total) > max_size) {
       co_return Error{"AWS.SimpleQueueService.BatchRequestTooLong", 400,
                       "Batch requests cannot be longer than " + std::to_string(max_size) +
